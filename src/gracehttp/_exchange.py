@@ -1,0 +1,397 @@
+"""
+The per-request exchange: the seam between a protocol and an app adapter.
+
+Theory of operation
+===================
+
+A protocol (L{gracehttp._http11}) creates one L{Exchange} per request as soon
+as the request head is parsed, fills in the request fields, and hands it to
+an L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}.  From then on:
+
+  - the protocol pushes request body bytes in with L{Exchange.receiveBody}
+    and L{Exchange.endBody}; the adapter pulls them out with
+    L{Exchange.readBody}.  The buffer between them is bounded: past
+    L{BODY_BUFFER_SIZE} bytes the protocol is told to stop reading, and the
+    next L{Exchange.readBody} resumes it.  The request body is never held
+    whole.
+  - the adapter pushes the response out with L{Exchange.startResponse},
+    L{Exchange.write}, L{Exchange.finish} (or L{Exchange.abort}); the
+    protocol frames it.  When the transport's buffer is above its
+    high-water mark the protocol calls L{Exchange.pauseWriting} and the
+    adapter waits (ASGI C{send()}, WSGI C{write()}) until
+    L{Exchange.resumeWriting}.
+  - every change an adapter may be waiting for (body bytes, end of body,
+    disconnect, writing resumed, response finished) calls the adapter's
+    C{wake} callback, so an adapter needs exactly one waiting mechanism
+    (an asyncio future, a threading condition).
+
+The disconnect state machine
+----------------------------
+
+One per request (DESIGN.md section 2)::
+
+    RUNNING --disconnect()--> DISCONNECTED --grace elapses--> CANCELLED
+       |                           |                              |
+       +--appFinished()--> DONE    +--appFinished()--> DONE       +--> DONE
+
+  - L{Exchange.disconnect} is called by the protocol when the client is gone
+    (C{connectionLost}; a stream reset for HTTP/2).  It acts once; a second
+    call is ignored.  Its flag is its own: a close the server initiates after
+    a complete response does not set it.
+  - At disconnect of a running application exactly one
+    C{clock.callLater(grace, cancel)} is scheduled and its handle kept.
+    C{grace == 0} cancels at once, C{grace < 0} never cancels.  No polling.
+  - L{Exchange.appFinished} cancels that call, so a finished application
+    leaves no delayed call behind.
+  - What "cancel" means belongs to the adapter, which passes it to
+    L{Exchange.appStarted}: the ASGI adapter cancels the asyncio task; the
+    WSGI adapter, whose thread cannot be interrupted, logs a warning.
+  - An application that had not been started when the client left is never
+    started (the adapter checks L{Exchange.disconnected} before starting).
+"""
+
+from twisted.logger import Logger
+
+from ._errors import ClientDisconnected
+
+BODY_BUFFER_SIZE = 64 * 1024
+"""
+Bytes of request body buffered per exchange before the protocol stops
+reading from the client.
+"""
+
+#: How a request ended, for the access log.
+COMPLETED = "completed"
+CLIENT_DISCONNECTED = "client-disconnected"
+CANCELLED = "cancelled"
+
+_log = Logger()
+
+
+def _invalidHeader(name, value):
+    """
+    Is this response header unsafe to emit?
+
+    A name must be a non-empty RFC 9110 section 5.6.2 token; a value must not
+    contain CR, LF or NUL (RFC 9110 section 5.5), which would let an
+    application split the response.
+
+    @type name: L{bytes}
+    @type value: L{bytes}
+    @rtype: L{bool}
+    """
+    return (
+        not name
+        or not name.translate(None, _TOKEN_CHARS) == b""
+        or b"\r" in value
+        or b"\n" in value
+        or b"\0" in value
+    )
+
+
+_TOKEN_CHARS = (
+    b"!#$%&'*+-.^_`|~0123456789"
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+class InvalidResponse(ValueError):
+    """
+    The application's response cannot be sent as given (bad status, a header
+    with CR/LF/NUL, a second start).  The adapter answers 500 instead.
+    """
+
+
+class Exchange:
+    """
+    One HTTP request and its response.
+
+    The request fields are set by the protocol before the exchange reaches
+    an adapter and do not change afterwards.
+
+    @ivar method: request method, e.g. C{"GET"} (RFC 9110 section 9).
+    @type method: L{str}
+    @ivar rawPath: the request target's path, still percent-encoded.
+    @type rawPath: L{bytes}
+    @ivar queryString: the part of the target after C{?}, without it.
+    @type queryString: L{bytes}
+    @ivar httpVersion: C{"1.0"}, C{"1.1"} (later C{"2"}).
+    @type httpVersion: L{str}
+    @ivar headers: request header fields in order, names lowercased.
+    @type headers: L{list} of (L{bytes}, L{bytes})
+    @ivar client: the peer's (host, port), or L{None} (e.g. a UNIX socket).
+    @ivar server: the local (host, port), or L{None}.
+    @ivar scheme: C{"http"} or C{"https"}.
+    @ivar disconnected: the client is gone (see the module docstring).
+    @ivar bodyComplete: the whole request body has been received.
+    @ivar writePaused: the transport is above its high-water mark.
+    @ivar responseStarted: L{startResponse} was called.
+    @ivar responseComplete: L{finish} or L{abort} was called.
+    @ivar outcome: how the request ended: C{"completed"},
+        C{"client-disconnected"} or C{"cancelled"}; L{None} while running.
+    @ivar wake: the adapter's zero-argument callback for "something you may
+        be waiting for changed"; L{None} until the adapter sets it.
+    """
+
+    __slots__ = (
+        "method",
+        "rawPath",
+        "queryString",
+        "httpVersion",
+        "headers",
+        "client",
+        "server",
+        "scheme",
+        "expectContinue",
+        "disconnected",
+        "bodyComplete",
+        "writePaused",
+        "responseStarted",
+        "responseComplete",
+        "outcome",
+        "wake",
+        "status",
+        "_channel",
+        "_clock",
+        "_grace",
+        "_body",
+        "_readingPaused",
+        "_cancel",
+        "_graceCall",
+        "_appDone",
+    )
+
+    def __init__(self, channel, clock, grace):
+        """
+        @param channel: the protocol that carries this exchange.
+        @type channel: L{IExchangeChannel<gracehttp._interfaces.IExchangeChannel>}
+        @param clock: schedules the grace period.
+        @type clock: L{twisted.internet.interfaces.IReactorTime}
+        @param grace: seconds between disconnect and cancel; C{0} cancels at
+            once, negative never cancels.
+        @type grace: L{float}
+        """
+        self._channel = channel
+        self._clock = clock
+        self._grace = grace
+        self.method = "GET"
+        self.rawPath = b"/"
+        self.queryString = b""
+        self.httpVersion = "1.1"
+        self.headers = []
+        self.client = None
+        self.server = None
+        self.scheme = "http"
+        self.expectContinue = False
+        self.disconnected = False
+        self.bodyComplete = False
+        self.writePaused = False
+        self.responseStarted = False
+        self.responseComplete = False
+        self.outcome = None
+        self.wake = None
+        self.status = None
+        self._body = bytearray()
+        self._readingPaused = False
+        self._cancel = None
+        self._graceCall = None
+        self._appDone = False
+
+    def _wake(self):
+        wake = self.wake
+        if wake is not None:
+            wake()
+
+    # -- protocol side -----------------------------------------------------
+
+    def receiveBody(self, data):
+        """
+        Buffer request body bytes from the client.  Past L{BODY_BUFFER_SIZE}
+        buffered bytes the channel is asked to stop reading.
+
+        @type data: L{bytes}
+        """
+        body = self._body
+        body += data
+        if len(body) > BODY_BUFFER_SIZE and not self._readingPaused:
+            self._readingPaused = True
+            self._channel.pauseReading()
+        self._wake()
+
+    def endBody(self):
+        """
+        The request body is complete (RFC 9112 section 6).
+        """
+        self.bodyComplete = True
+        self._wake()
+
+    def pauseWriting(self):
+        """
+        The transport is above its high-water mark: writers should wait.
+        """
+        self.writePaused = True
+
+    def resumeWriting(self):
+        """
+        The transport drained: writers may go on.
+        """
+        self.writePaused = False
+        self._wake()
+
+    def disconnect(self):
+        """
+        The client is gone.  Acts once (see the module docstring): wakes the
+        adapter and, if the application is running, starts the grace period.
+        """
+        if self.disconnected:
+            return
+        self.disconnected = True
+        self._wake()
+        if self._cancel is not None and not self._appDone:
+            self._startGrace()
+
+    # -- adapter side ------------------------------------------------------
+
+    @property
+    def bufferedBody(self):
+        """
+        Bytes of request body received and not yet read.
+
+        @rtype: L{int}
+        """
+        return len(self._body)
+
+    def readBody(self):
+        """
+        Take every buffered request body byte.
+
+        The first call sends C{100 Continue} if the client asked for it
+        (RFC 9110 section 10.1.1); a call that empties a full buffer lets the
+        channel read again.
+
+        @return: the bytes buffered so far, possibly empty; check
+            L{bodyComplete} and L{disconnected} to know whether more can
+            come.
+        @rtype: L{bytes}
+        """
+        if self.expectContinue:
+            self.expectContinue = False
+            if not self.bodyComplete and not self.disconnected:
+                self._channel.sendContinue()
+        data = bytes(self._body)
+        self._body.clear()
+        if self._readingPaused:
+            self._readingPaused = False
+            if not self.disconnected:
+                self._channel.resumeReading()
+        return data
+
+    def startResponse(self, status, headers):
+        """
+        Begin the response.
+
+        @param status: HTTP status code, 100-599 (RFC 9110 section 15).
+        @type status: L{int}
+        @param headers: response header fields in order; names are
+            lowercased here.
+        @type headers: iterable of (L{bytes}, L{bytes})
+        @raise InvalidResponse: the status is out of range, a header name is
+            not a token or a value contains CR, LF or NUL, or the response
+            already started.  Nothing is sent in that case.
+        @raise ClientDisconnected: the client is gone.
+        """
+        if self.disconnected:
+            raise ClientDisconnected("client disconnected")
+        if self.responseStarted:
+            raise InvalidResponse("response already started")
+        if type(status) is not int or not 100 <= status <= 599:
+            raise InvalidResponse(f"invalid status {status!r}")
+        checked = []
+        for name, value in headers:
+            if type(name) is not bytes or type(value) is not bytes:
+                raise InvalidResponse(f"header {name!r}: {value!r} is not bytes")
+            if _invalidHeader(name, value):
+                raise InvalidResponse(f"invalid header {name!r}: {value!r}")
+            checked.append((name.lower(), value))
+        self.responseStarted = True
+        self.status = status
+        self._channel.writeHead(self, status, checked)
+
+    def write(self, data):
+        """
+        Send response body bytes.  Callers honour backpressure by waiting
+        while L{writePaused} is true.
+
+        @type data: L{bytes}
+        @raise ClientDisconnected: the client is gone.
+        """
+        if self.disconnected:
+            raise ClientDisconnected("client disconnected")
+        if data:
+            self._channel.writeBody(self, data)
+
+    def finish(self):
+        """
+        Complete the response.
+
+        @raise ClientDisconnected: the client is gone.
+        """
+        if self.disconnected:
+            raise ClientDisconnected("client disconnected")
+        self.responseComplete = True
+        self._channel.finishResponse(self)
+        self._wake()
+
+    def abort(self):
+        """
+        Give up on a response that started: the channel closes the
+        connection.  Does nothing once the client is gone or the response
+        is complete.
+        """
+        if self.disconnected or self.responseComplete:
+            return
+        self.responseComplete = True
+        self._channel.abortResponse(self)
+
+    def appStarted(self, cancel):
+        """
+        The application is running for this exchange.
+
+        @param cancel: zero-argument callable run when the grace period after
+            a disconnect ends.
+        """
+        self._cancel = cancel
+        if self.disconnected:
+            self._startGrace()
+
+    def appFinished(self):
+        """
+        The application is done (returned, raised or was cancelled), or was
+        never started because the client left first.  Stops the grace
+        period and records L{outcome}.
+        """
+        if self._appDone:
+            return
+        self._appDone = True
+        if self._graceCall is not None:
+            if self._graceCall.active():
+                self._graceCall.cancel()
+            self._graceCall = None
+        if self.outcome is None:
+            self.outcome = CLIENT_DISCONNECTED if self.disconnected else COMPLETED
+
+    def _startGrace(self):
+        grace = self._grace
+        if grace < 0:
+            return
+        if grace == 0:
+            self._expire()
+        else:
+            self._graceCall = self._clock.callLater(grace, self._expire)
+
+    def _expire(self):
+        self._graceCall = None
+        if self._appDone:
+            return
+        self.outcome = CANCELLED
+        self._cancel()

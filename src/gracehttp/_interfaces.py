@@ -1,0 +1,109 @@
+"""
+The two interfaces that meet at the per-request exchange.
+
+A protocol (HTTP/1.1 today; HTTP/2 streams later) implements
+L{IExchangeChannel}: it carries one exchange's response to the wire.  An app
+adapter (WSGI or ASGI) implements L{IAppAdapter}: it runs the application
+for one exchange.  Neither side knows the other; both know only
+L{gracehttp._exchange.Exchange}.
+"""
+
+from zope.interface import Attribute, Interface
+
+
+class IAppAdapter(Interface):
+    """
+    Runs an application (WSGI or ASGI) for each request exchange.
+    """
+
+    interface = Attribute("C{'wsgi'} or C{'asgi'}: the spec this adapter speaks.")
+
+    def handle(exchange):
+        """
+        Start the application for one request.
+
+        Called on the reactor thread as soon as the request head is parsed;
+        the body may still be arriving.  The adapter must call
+        C{exchange.appStarted(cancel)} when the application is started (or
+        decide not to start it) and C{exchange.appFinished()} when it is done.
+
+        @param exchange: the request to answer.
+        @type exchange: L{gracehttp._exchange.Exchange}
+        @return: L{None}
+        """
+
+    def startup():
+        """
+        Prepare to serve: run ASGI lifespan startup, start the thread pool.
+
+        @return: a L{twisted.internet.defer.Deferred} that fires when the
+            application may receive requests, or fails with
+            L{gracehttp.LifespanFailure}.
+        """
+
+    def shutdown():
+        """
+        Release what L{startup} acquired: ASGI lifespan shutdown, stop the
+        thread pool.  Called after the last request finished.
+
+        @return: a L{twisted.internet.defer.Deferred} that fires when done.
+        """
+
+
+class IExchangeChannel(Interface):
+    """
+    The protocol side of one exchange: what carries its response to the
+    client and its request body from the client.
+
+    All methods are called on the reactor thread.
+    """
+
+    def writeHead(exchange, status, headers):
+        """
+        Queue the response head.  The protocol may hold it until the first
+        body bytes or the end of the response so that both leave in one
+        write.
+
+        @param status: the HTTP status code (RFC 9110 section 15).
+        @type status: L{int}
+        @param headers: the application's response headers, already
+            validated, names lowercased.
+        @type headers: L{list} of (L{bytes}, L{bytes}) tuples
+        """
+
+    def writeBody(exchange, data):
+        """
+        Send response body bytes (framed as the protocol requires).
+
+        @type data: L{bytes}
+        """
+
+    def finishResponse(exchange):
+        """
+        Complete the response (terminating chunk, keep-alive bookkeeping).
+        """
+
+    def abortResponse(exchange):
+        """
+        The response cannot be completed (the application failed after it
+        started): close the connection so the client cannot mistake what it
+        got for a whole response.
+        """
+
+    def pauseReading():
+        """
+        The exchange's request body buffer is full: stop reading from the
+        client until L{resumeReading}.
+        """
+
+    def resumeReading():
+        """
+        The application consumed buffered request body: read again.
+        """
+
+    def sendContinue():
+        """
+        Send C{100 Continue} (RFC 9110 section 10.1.1): the application
+        started reading a body the client announced with
+        C{Expect: 100-continue}.
+        """

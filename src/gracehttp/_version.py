@@ -1,0 +1,11 @@
+"""
+Provides gracehttp version information.
+"""
+
+# This file is auto-generated! Do not edit!
+# Use `python -m incremental.update gracehttp` to change this file.
+
+from incremental import Version
+
+__version__ = Version("gracehttp", 0, 1, 0)
+__all__ = ["__version__"]
