@@ -50,8 +50,6 @@ One per request (DESIGN.md section 2)::
     started (the adapter checks L{Exchange.disconnected} before starting).
 """
 
-from twisted.logger import Logger
-
 from ._errors import ClientDisconnected
 
 BODY_BUFFER_SIZE = 64 * 1024
@@ -64,9 +62,6 @@ reading from the client.
 COMPLETED = "completed"
 CLIENT_DISCONNECTED = "client-disconnected"
 CANCELLED = "cancelled"
-
-_log = Logger()
-
 
 def _invalidHeader(name, value):
     """
@@ -122,6 +117,10 @@ class Exchange:
     @ivar client: the peer's (host, port), or L{None} (e.g. a UNIX socket).
     @ivar server: the local (host, port), or L{None}.
     @ivar scheme: C{"http"} or C{"https"}.
+    @ivar expectContinue: the client sent C{Expect: 100-continue} and no
+        C{100 Continue} was sent yet.
+    @ivar keepAlive: the client allows the connection to carry another
+        request after this one (RFC 9112 section 9.3).
     @ivar disconnected: the client is gone (see the module docstring).
     @ivar bodyComplete: the whole request body has been received.
     @ivar writePaused: the transport is above its high-water mark.
@@ -143,6 +142,7 @@ class Exchange:
         "server",
         "scheme",
         "expectContinue",
+        "keepAlive",
         "disconnected",
         "bodyComplete",
         "writePaused",
@@ -183,6 +183,7 @@ class Exchange:
         self.server = None
         self.scheme = "http"
         self.expectContinue = False
+        self.keepAlive = True
         self.disconnected = False
         self.bodyComplete = False
         self.writePaused = False
@@ -296,8 +297,8 @@ class Exchange:
             lowercased here.
         @type headers: iterable of (L{bytes}, L{bytes})
         @raise InvalidResponse: the status is out of range, a header name is
-            not a token or a value contains CR, LF or NUL, or the response
-            already started.  Nothing is sent in that case.
+            not a token, a value contains CR, LF or NUL, a Content-Length is
+            not a decimal number, or the response already started.  Nothing is sent in that case.
         @raise ClientDisconnected: the client is gone.
         """
         if self.disconnected:
@@ -312,7 +313,10 @@ class Exchange:
                 raise InvalidResponse(f"header {name!r}: {value!r} is not bytes")
             if _invalidHeader(name, value):
                 raise InvalidResponse(f"invalid header {name!r}: {value!r}")
-            checked.append((name.lower(), value))
+            name = name.lower()
+            if name == b"content-length" and not value.isdigit():
+                raise InvalidResponse(f"invalid content-length {value!r}")
+            checked.append((name, value))
         self.responseStarted = True
         self.status = status
         self._channel.writeHead(self, status, checked)
@@ -335,9 +339,12 @@ class Exchange:
         Complete the response.
 
         @raise ClientDisconnected: the client is gone.
+        @raise InvalidResponse: L{startResponse} was not called.
         """
         if self.disconnected:
             raise ClientDisconnected("client disconnected")
+        if not self.responseStarted:
+            raise InvalidResponse("response finished before it started")
         self.responseComplete = True
         self._channel.finishResponse(self)
         self._wake()
