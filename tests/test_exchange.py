@@ -1,0 +1,178 @@
+"""
+Tests for L{gracehttp._exchange}: the disconnect -> grace -> cancel state
+machine and the bounded body buffer, with a L{Clock}.
+"""
+
+from unittest import TestCase
+
+from twisted.internet.task import Clock
+
+from gracehttp._errors import ClientDisconnected
+from gracehttp._exchange import BODY_BUFFER_SIZE, InvalidResponse
+
+from .fakes import makeExchange
+
+
+class GraceTests(TestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.cancels = []
+
+    def started(self, grace):
+        exchange, channel = makeExchange(self.clock, grace=grace)
+        exchange.appStarted(lambda: self.cancels.append(self.clock.seconds()))
+        return exchange
+
+    def test_cancelAfterGrace(self):
+        """
+        Nothing is cancelled just before the grace period ends; the cancel
+        runs exactly when it ends, once.
+        """
+        exchange = self.started(2.5)
+        exchange.disconnect()
+        self.clock.advance(2.5 - 1e-6)
+        self.assertEqual(self.cancels, [])
+        self.clock.advance(1e-6)
+        self.assertEqual(self.cancels, [2.5])
+        self.assertEqual(exchange.outcome, "cancelled")
+        self.clock.advance(100)
+        self.assertEqual(len(self.cancels), 1)
+
+    def test_finishingEarlyLeavesNoCall(self):
+        """
+        An application that finishes within the grace period cancels the
+        delayed call: nothing is left scheduled and nothing is cancelled.
+        """
+        exchange = self.started(3)
+        exchange.disconnect()
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.clock.advance(1)
+        exchange.appFinished()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.cancels, [])
+        self.assertEqual(exchange.outcome, "client-disconnected")
+
+    def test_graceZero(self):
+        """
+        A grace period of 0 cancels at the disconnect.
+        """
+        self.started(0).disconnect()
+        self.assertEqual(self.cancels, [0])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_graceNegative(self):
+        """
+        A negative grace period never cancels.
+        """
+        exchange = self.started(-1)
+        exchange.disconnect()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(10_000)
+        self.assertEqual(self.cancels, [])
+        exchange.appFinished()
+        self.assertEqual(exchange.outcome, "client-disconnected")
+
+    def test_disconnectOnce(self):
+        """
+        A second disconnect neither wakes the adapter again nor schedules a
+        second cancel.
+        """
+        exchange = self.started(3)
+        wakes = []
+        exchange.wake = lambda: wakes.append(1)
+        exchange.disconnect()
+        exchange.disconnect()
+        self.assertEqual(wakes, [1])
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+
+    def test_startedAfterDisconnect(self):
+        """
+        An application started after the client left gets the grace period
+        from its start.
+        """
+        exchange, channel = makeExchange(self.clock, grace=1)
+        exchange.disconnect()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        exchange.appStarted(lambda: self.cancels.append(True))
+        self.clock.advance(1)
+        self.assertEqual(self.cancels, [True])
+
+    def test_completedOutcome(self):
+        """
+        An application that finishes with its client present completed.
+        """
+        exchange = self.started(3)
+        exchange.appFinished()
+        self.assertEqual(exchange.outcome, "completed")
+        exchange.disconnect()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class BodyAndResponseTests(TestCase):
+    def setUp(self):
+        self.clock = Clock()
+
+    def test_bufferPausesAndReadResumes(self):
+        """
+        Past BODY_BUFFER_SIZE buffered bytes the channel is paused; reading
+        returns everything and resumes it.
+        """
+        exchange, channel = makeExchange(self.clock)
+        exchange.receiveBody(b"a" * BODY_BUFFER_SIZE)
+        self.assertFalse(channel.readingPaused)
+        exchange.receiveBody(b"b")
+        self.assertTrue(channel.readingPaused)
+        self.assertEqual(len(exchange.readBody()), BODY_BUFFER_SIZE + 1)
+        self.assertFalse(channel.readingPaused)
+        self.assertEqual(exchange.readBody(), b"")
+
+    def test_wakeOnBodyEvents(self):
+        """
+        Body bytes and the end of the body wake the adapter.
+        """
+        exchange, channel = makeExchange(self.clock)
+        wakes = []
+        exchange.wake = lambda: wakes.append(exchange.bodyComplete)
+        exchange.receiveBody(b"x")
+        exchange.endBody()
+        self.assertEqual(wakes, [False, True])
+
+    def test_writeAfterDisconnectRaises(self):
+        """
+        startResponse, write and finish raise ClientDisconnected (an OSError)
+        once the client is gone; abort does nothing.
+        """
+        exchange, channel = makeExchange(self.clock)
+        exchange.startResponse(200, [])
+        exchange.disconnect()
+        self.assertRaises(ClientDisconnected, exchange.write, b"x")
+        self.assertRaises(OSError, exchange.finish)
+        exchange.abort()
+        self.assertFalse(channel.aborted)
+
+    def test_headerValidation(self):
+        """
+        Invalid statuses and headers are refused before anything reaches the
+        channel; header names are lowercased.
+        """
+        bad = [
+            (99, []),
+            (600, []),
+            ("200", []),
+            (200, [(b"x-a", b"a\rb")]),
+            (200, [(b"x-a", b"a\nb")]),
+            (200, [(b"x-a", b"a\0b")]),
+            (200, [(b"x a", b"b")]),
+            (200, [(b"", b"b")]),
+            (200, [("x-a", "b")]),
+            (200, [(b"content-length", b"-1")]),
+        ]
+        for status, headers in bad:
+            exchange, channel = makeExchange(self.clock)
+            with self.assertRaises(InvalidResponse, msg=repr((status, headers))):
+                exchange.startResponse(status, headers)
+            self.assertIsNone(channel.head)
+        exchange, channel = makeExchange(self.clock)
+        exchange.startResponse(201, [(b"X-Custom", b"v")])
+        self.assertEqual(channel.head, (201, [(b"x-custom", b"v")]))
+        self.assertRaises(InvalidResponse, exchange.startResponse, 200, [])

@@ -1,0 +1,540 @@
+"""
+Tests for L{gracehttp._http11}: the HTTP/1.1 protocol, driven with
+L{StringTransport} and a L{MemoryReactorClock}.
+"""
+
+from unittest import TestCase
+
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from gracehttp._exchange import BODY_BUFFER_SIZE
+from gracehttp._http11 import MAX_PIPELINED, HTTPChannel, HTTPFactory
+from gracehttp._interfaces import IAppAdapter, IExchangeChannel
+
+
+@implementer(IAppAdapter)
+class ManualAdapter:
+    """
+    An adapter that records the exchanges it is given and lets the test
+    answer them.
+    """
+
+    interface = "test"
+
+    def __init__(self):
+        self.exchanges = []
+        self.cancelled = []
+
+    def handle(self, exchange):
+        self.exchanges.append(exchange)
+        exchange.appStarted(lambda: self.cancelled.append(exchange))
+
+    def startup(self):
+        pass
+
+    def shutdown(self):
+        pass
+
+
+def respond(exchange, body=b"ok", status=200, headers=None):
+    """
+    Answer an exchange completely, the way an adapter would.
+    """
+    if headers is None:
+        headers = [(b"content-length", b"%d" % len(body))]
+    exchange.startResponse(status, headers)
+    exchange.write(body)
+    exchange.finish()
+    exchange.appFinished()
+
+
+class ChannelTestsMixin:
+    def setUp(self):
+        self.reactor = MemoryReactorClock()
+        self.reactor.advance(1_000_000_000)
+        self.adapter = ManualAdapter()
+        self.factory = HTTPFactory(self.adapter, self.reactor, grace=3.0)
+        self.channel, self.transport = self.connect()
+
+    def connect(self):
+        channel = self.factory.buildProtocol(None)
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        return channel, transport
+
+    def take(self):
+        """
+        Return and clear what the channel wrote.
+        """
+        value = self.transport.value()
+        self.transport.clear()
+        return value
+
+
+class FramingTests(ChannelTestsMixin, TestCase):
+    def test_interfaces(self):
+        """
+        The channel provides IExchangeChannel.
+        """
+        self.assertTrue(verifyObject(IExchangeChannel, self.channel))
+
+    def test_simpleRequest(self):
+        """
+        A GET becomes one exchange with method, path, query, version, headers
+        (lowercased) and addresses filled in.
+        """
+        self.channel.dataReceived(
+            b"GET /a%20b/c?x=1&y=2 HTTP/1.1\r\nHost: example\r\nX-Thing: V\r\n\r\n"
+        )
+        [exchange] = self.adapter.exchanges
+        self.assertEqual(exchange.method, "GET")
+        self.assertEqual(exchange.rawPath, b"/a%20b/c")
+        self.assertEqual(exchange.queryString, b"x=1&y=2")
+        self.assertEqual(exchange.httpVersion, "1.1")
+        self.assertEqual(exchange.headers, [(b"host", b"example"), (b"x-thing", b"V")])
+        self.assertEqual(exchange.client, ("192.168.1.1", 54321))
+        self.assertEqual(exchange.server, ("10.0.0.1", 12345))
+        self.assertTrue(exchange.bodyComplete)
+
+    def test_absoluteForm(self):
+        """
+        An absolute-form target (RFC 9112 section 3.2.2) yields its path and
+        query.
+        """
+        self.channel.dataReceived(b"GET http://example/p/q?z=1 HTTP/1.1\r\nHost: example\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        self.assertEqual((exchange.rawPath, exchange.queryString), (b"/p/q", b"z=1"))
+
+    def test_contentLengthResponse(self):
+        """
+        A response with Content-Length is sent as is, with a Date header, in
+        one write together with its head.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        exchange.startResponse(200, [(b"Content-Length", b"5")])
+        self.assertEqual(self.transport.value(), b"")
+        exchange.write(b"hello")
+        self.assertEqual(
+            self.take(),
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n"
+            b"date: Sun, 09 Sep 2001 01:46:40 GMT\r\n\r\nhello",
+        )
+        exchange.finish()
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_chunkedResponse(self):
+        """
+        Without Content-Length an HTTP/1.1 response is chunked and ends with
+        the last chunk.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        exchange.startResponse(200, [])
+        exchange.write(b"hello")
+        exchange.write(b", world")
+        exchange.finish()
+        value = self.take()
+        self.assertIn(b"transfer-encoding: chunked\r\n", value)
+        self.assertTrue(value.endswith(b"\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n"))
+
+    def test_http10CloseDelimited(self):
+        """
+        An HTTP/1.0 response without Content-Length is delimited by closing
+        the connection.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.0\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        exchange.startResponse(200, [])
+        exchange.write(b"body")
+        exchange.finish()
+        value = self.take()
+        self.assertNotIn(b"transfer-encoding", value)
+        self.assertIn(b"connection: close\r\n", value)
+        self.assertTrue(value.endswith(b"\r\n\r\nbody"))
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_http10KeepAlive(self):
+        """
+        An HTTP/1.0 client asking for keep-alive gets it when the response
+        has a Content-Length.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        respond(self.adapter.exchanges[0])
+        self.assertIn(b"connection: keep-alive\r\n", self.take())
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_headNoBody(self):
+        """
+        A HEAD response keeps the application's Content-Length but carries no
+        body.
+        """
+        self.channel.dataReceived(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+        respond(self.adapter.exchanges[0], body=b"x" * 10)
+        value = self.take()
+        self.assertIn(b"content-length: 10\r\n", value)
+        self.assertTrue(value.endswith(b"\r\n\r\n"))
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_noBodyStatuses(self):
+        """
+        204 and 304 responses carry no body and no chunked framing; their
+        status and headers are intact.
+        """
+        for status in (204, 304):
+            self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            exchange = self.adapter.exchanges[-1]
+            exchange.startResponse(status, [(b"etag", b'"abc"')])
+            exchange.write(b"ignored")
+            exchange.finish()
+            value = self.take()
+            self.assertTrue(value.startswith(b"HTTP/1.1 %d " % status))
+            self.assertIn(b'etag: "abc"\r\n', value)
+            self.assertNotIn(b"transfer-encoding", value)
+            self.assertTrue(value.endswith(b"\r\n\r\n"))
+
+    def test_neverMoreThanContentLength(self):
+        """
+        Bytes past the application's Content-Length are not sent, and the
+        connection closes after the response.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        respond(self.adapter.exchanges[0], body=b"0123456789", headers=[(b"content-length", b"4")])
+        self.assertTrue(self.take().endswith(b"\r\n\r\n0123"))
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_shortContentLengthCloses(self):
+        """
+        A response that ends before its Content-Length closes the connection.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        respond(self.adapter.exchanges[0], body=b"ab", headers=[(b"content-length", b"4")])
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_applicationConnectionClose(self):
+        """
+        An application's C{connection: close} closes after the response.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        respond(self.adapter.exchanges[0], headers=[(b"content-length", b"2"), (b"connection", b"close")])
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_abortClosesWithoutLastChunk(self):
+        """
+        An aborted chunked response closes the connection without the
+        terminating chunk.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        exchange.startResponse(200, [])
+        exchange.write(b"part")
+        exchange.abort()
+        self.assertFalse(self.take().endswith(b"0\r\n\r\n"))
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_dateCachedPerSecond(self):
+        """
+        The Date header follows the clock, one formatting per second.
+        """
+        first = self.factory.dateHeader()
+        self.reactor.advance(0.5)
+        self.assertIs(self.factory.dateHeader(), first)
+        self.reactor.advance(0.5)
+        self.assertEqual(self.factory.dateHeader(), b"date: Sun, 09 Sep 2001 01:46:41 GMT\r\n")
+
+
+class KeepAliveAndPipeliningTests(ChannelTestsMixin, TestCase):
+    def test_keepAlive(self):
+        """
+        Two requests, one after the other, share one connection.
+        """
+        self.channel.dataReceived(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        respond(self.adapter.exchanges[0], b"one")
+        self.channel.dataReceived(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        respond(self.adapter.exchanges[1], b"two")
+        value = self.take()
+        self.assertTrue(value.index(b"one") < value.index(b"two"))
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_pipelinedInOrder(self):
+        """
+        Pipelined requests start one at a time, each after the previous
+        response finished, so responses go out in order.
+        """
+        self.channel.dataReceived(
+            b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        self.assertEqual([e.rawPath for e in self.adapter.exchanges], [b"/1"])
+        respond(self.adapter.exchanges[0], b"one")
+        self.assertEqual([e.rawPath for e in self.adapter.exchanges], [b"/1", b"/2"])
+        respond(self.adapter.exchanges[1], b"two")
+        value = self.take()
+        self.assertTrue(value.index(b"one") < value.index(b"two"))
+
+    def test_pipelineLimitPausesReading(self):
+        """
+        Past MAX_PIPELINED queued requests the channel stops reading, and
+        reads again when the queue shrinks.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * MAX_PIPELINED)
+        self.assertEqual(self.transport.producerState, "paused")
+        respond(self.adapter.exchanges[0])
+        self.assertEqual(self.transport.producerState, "producing")
+
+    def test_connectionCloseRequest(self):
+        """
+        A request with C{Connection: close} gets C{connection: close} and the
+        connection is closed after the response.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        respond(self.adapter.exchanges[0])
+        self.assertIn(b"connection: close\r\n", self.take())
+        self.assertTrue(self.transport.disconnecting)
+
+
+class BodyTests(ChannelTestsMixin, TestCase):
+    def test_contentLengthBody(self):
+        """
+        A Content-Length body reaches the exchange, possibly over several
+        reads, and completes.
+        """
+        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+        [exchange] = self.adapter.exchanges
+        self.assertFalse(exchange.bodyComplete)
+        self.assertEqual(exchange.readBody(), b"01234")
+        self.channel.dataReceived(b"56789")
+        self.assertTrue(exchange.bodyComplete)
+        self.assertEqual(exchange.readBody(), b"56789")
+
+    def test_chunkedBody(self):
+        """
+        A chunked request body is de-chunked into the exchange.
+        """
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n"
+        )
+        [exchange] = self.adapter.exchanges
+        self.assertTrue(exchange.bodyComplete)
+        self.assertEqual(exchange.readBody(), b"hello world")
+
+    def test_bodyBufferBounded(self):
+        """
+        Past BODY_BUFFER_SIZE buffered bytes the channel stops reading; the
+        application's read resumes it.
+        """
+        size = BODY_BUFFER_SIZE * 4
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+        )
+        [exchange] = self.adapter.exchanges
+        self.channel.dataReceived(b"x" * (BODY_BUFFER_SIZE + 1))
+        self.assertEqual(self.transport.producerState, "paused")
+        self.assertEqual(len(exchange.readBody()), BODY_BUFFER_SIZE + 1)
+        self.assertEqual(self.transport.producerState, "producing")
+
+    def test_expectContinueOnFirstRead(self):
+        """
+        C{100 Continue} is sent when the application first reads the body,
+        not before, and only once.
+        """
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+        )
+        [exchange] = self.adapter.exchanges
+        self.assertEqual(self.take(), b"")
+        exchange.readBody()
+        exchange.readBody()
+        self.assertEqual(self.take(), b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def test_expectContinueUnreadCloses(self):
+        """
+        A response given without reading an expected body closes the
+        connection: the client may or may not send that body.
+        """
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+        )
+        respond(self.adapter.exchanges[0])
+        self.assertNotIn(b"100 Continue", self.take())
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_unreadBodyDiscarded(self):
+        """
+        Body bytes the application did not read are discarded and the next
+        request on the connection is served.
+        """
+        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc")
+        first = self.adapter.exchanges[0]
+        respond(first)
+        self.channel.dataReceived(b"def" + b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(first.bufferedBody, 0)
+        self.assertEqual(self.adapter.exchanges[1].rawPath, b"/next")
+
+
+class DisconnectTests(ChannelTestsMixin, TestCase):
+    def test_connectionLostDisconnects(self):
+        """
+        connectionLost disconnects the active exchange and starts its grace
+        period.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        self.channel.connectionLost(None)
+        self.assertTrue(exchange.disconnected)
+        self.assertEqual(len(self.reactor.getDelayedCalls()), 1)
+        self.reactor.advance(3)
+        self.assertEqual(self.adapter.cancelled, [exchange])
+
+    def test_queuedNeverStarted(self):
+        """
+        A pipelined request still queued when the client leaves is never
+        handed to the adapter.
+        """
+        self.channel.dataReceived(
+            b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        self.channel.connectionLost(None)
+        self.assertEqual([e.rawPath for e in self.adapter.exchanges], [b"/1"])
+
+    def test_serverCloseIsNotDisconnect(self):
+        """
+        A close the server makes after a complete response does not mark the
+        exchange disconnected.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        respond(exchange)
+        self.channel.connectionLost(None)
+        self.assertFalse(exchange.disconnected)
+        self.assertEqual(exchange.outcome, "completed")
+
+    def test_writeBackpressure(self):
+        """
+        The transport pausing its producer pauses the active exchange's
+        writers; resuming wakes them.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        woken = []
+        exchange.wake = lambda: woken.append(True)
+        self.channel.pauseProducing()
+        self.assertTrue(exchange.writePaused)
+        self.channel.resumeProducing()
+        self.assertFalse(exchange.writePaused)
+        self.assertEqual(woken, [True])
+
+    def test_pausedWriterCarriesToNextExchange(self):
+        """
+        An exchange that becomes active while the transport is paused starts
+        paused.
+        """
+        self.channel.dataReceived(
+            b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        self.channel.pauseProducing()
+        respond(self.adapter.exchanges[0])
+        self.assertTrue(self.adapter.exchanges[1].writePaused)
+
+
+SMUGGLING = {
+    "content-length and transfer-encoding": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    ),
+    "conflicting content-length": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"
+    ),
+    "duplicate content-length": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
+    ),
+    "obs-fold": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",
+    "whitespace before colon": b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+    "bare LF": b"GET / HTTP/1.1\nHost: x\n\n",
+    "bare LF in headers": b"GET / HTTP/1.1\r\nHost: x\nX-A: y\r\n\r\n",
+    "invalid method": b"G(ET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "NUL in header value": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+    "HTTP/1.0 chunked": (
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    ),
+    "unknown transfer-coding": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+    "garbage": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+}
+
+
+class StrictnessTests(ChannelTestsMixin, TestCase):
+    def test_smugglingRejected(self):
+        """
+        Each request that could smuggle another gets 400 and the connection
+        closes; the request behind it never reaches the adapter.
+        """
+        for name, data in SMUGGLING.items():
+            with self.subTest(name):
+                self.adapter.exchanges = []
+                channel, transport = self.connect()
+                channel.dataReceived(data + b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertTrue(transport.value().startswith(b"HTTP/1.1 400 Bad Request\r\n"), name)
+                self.assertTrue(transport.disconnecting, name)
+                self.assertNotIn(b"/smuggled", [e.rawPath for e in self.adapter.exchanges])
+
+    def test_badChunkCutsActiveRequest(self):
+        """
+        A bad chunk size in the active request's body disconnects that
+        exchange (its application is told) and answers 400.
+        """
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+        )
+        [exchange] = self.adapter.exchanges
+        self.channel.dataReceived(b"zz\r\n")
+        self.assertTrue(exchange.disconnected)
+        self.assertTrue(self.take().startswith(b"HTTP/1.1 400 "))
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_badRequestAfterPipelined(self):
+        """
+        A bad request behind a valid pipelined one: the valid one is answered
+        first, then 400, then the connection closes.
+        """
+        self.channel.dataReceived(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost : x\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        self.assertEqual(self.transport.value(), b"")
+        respond(exchange, b"fine")
+        value = self.take()
+        self.assertLess(value.index(b"fine"), value.index(b"400 Bad Request"))
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_serverKeepsServing(self):
+        """
+        After a malformed request on one connection, the next connection is
+        served normally.
+        """
+        self.channel.dataReceived(b"BAD\r\n\r\n")
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n")
+        respond(self.adapter.exchanges[-1], b"fine")
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 OK"))
+
+    def test_invalidResponseHeaderNotEmitted(self):
+        """
+        A response header with CR/LF is refused before anything is written.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        with self.assertRaises(ValueError):
+            exchange.startResponse(200, [(b"x-a", b"a\r\nset-cookie: evil")])
+        respond(exchange, b"safe")
+        self.assertNotIn(b"evil", self.take())
+
+
+class ChannelType(TestCase):
+    def test_factoryBuildsChannel(self):
+        """
+        The factory builds HTTPChannel protocols bound to itself.
+        """
+        factory = HTTPFactory(ManualAdapter(), MemoryReactorClock())
+        protocol = factory.buildProtocol(None)
+        self.assertIsInstance(protocol, HTTPChannel)
+        self.assertIs(protocol.factory, factory)
