@@ -1,0 +1,457 @@
+"""
+The ASGI adapter: runs an ASGI application (ASGI 3.0 or 2.0, HTTP spec
+version 2.5) for each request exchange.
+
+Each request becomes one asyncio task on the reactor's event loop
+(DESIGN.md section 3); the task is bridged to Twisted with
+L{Deferred.fromFuture}.  The disconnect rules (DESIGN.md section 2) are
+split between the exchange and this module: the exchange owns the
+disconnect -> grace -> cancel state machine and calls the task's C{cancel}
+when the grace period ends, so the application sees
+L{asyncio.CancelledError}; this module makes C{receive()} return
+C{http.disconnect} and C{send()} raise L{ClientDisconnected}.
+"""
+
+import asyncio
+import inspect
+from urllib.parse import unquote_to_bytes
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger, LogLevel
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from ._errors import ClientDisconnected
+from ._interfaces import IAppAdapter
+from ._lifespan import Lifespan
+
+_log = Logger()
+
+# asgiref's markcoroutinefunction() (used by Django) marks synchronous
+# callables that return awaitables this way on Python 3.11.
+_COROUTINE_MARKER = getattr(asyncio.coroutines, "_is_coroutine", None)
+
+_ERROR_BODY = b"Internal Server Error\n"
+_ERROR_HEADERS = (
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", str(len(_ERROR_BODY)).encode("ascii")),
+)
+
+
+class AsyncioReactorRequired(RuntimeError):
+    """
+    An ASGI application was given a reactor without an asyncio event loop.
+    The message is one line, meant for the user.
+    """
+
+
+def requireAsyncioReactor(reactor):
+    """
+    Get the asyncio event loop ASGI applications run on (DESIGN.md
+    section 3).
+
+    @param reactor: the running reactor.
+    @return: the reactor's asyncio event loop.
+    @rtype: L{asyncio.AbstractEventLoop}
+    @raise AsyncioReactorRequired: C{reactor} is not Twisted's asyncio
+        reactor.
+    """
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    if loop is None:
+        raise AsyncioReactorRequired(
+            f"ASGI applications need the asyncio reactor, not "
+            f"{type(reactor).__name__}: run `twist --reactor asyncio gracehttp ...`"
+        )
+    return loop
+
+
+def _isCoroutineFunction(obj):
+    return inspect.iscoroutinefunction(obj) or (
+        _COROUTINE_MARKER is not None
+        and getattr(obj, "_is_coroutine", None) is _COROUTINE_MARKER
+    )
+
+
+def isASGI3(app):
+    """
+    Is C{app} a single-callable ASGI 3 application rather than an ASGI 2
+    double-callable one (ASGI spec, "Legacy Applications")?
+
+    An ASGI 3 application is a coroutine function, an object whose
+    C{__call__} is one, or a class whose instances are awaitable.  Any other
+    class (instantiated with the scope, its instance called with
+    C{(receive, send)}) or callable is taken to be ASGI 2.
+
+    @param app: an ASGI application.
+    @rtype: L{bool}
+    """
+    if inspect.isclass(app):
+        return hasattr(app, "__await__")
+    return _isCoroutineFunction(app) or _isCoroutineFunction(
+        getattr(app, "__call__", None)
+    )
+
+
+def _singleCallable(app):
+    """
+    Wrap an ASGI 2 application so it is called like an ASGI 3 one.
+    """
+
+    async def asgi3(scope, receive, send):
+        await app(scope)(receive, send)
+
+    return asgi3
+
+
+def _returnsCoroutine(app):
+    """
+    Does calling C{app} give a coroutine (what C{loop.create_task} takes)?
+    """
+    return inspect.iscoroutinefunction(app) or (
+        not inspect.isclass(app)
+        and inspect.iscoroutinefunction(getattr(app, "__call__", None))
+    )
+
+
+def _coroutineCallable(app):
+    """
+    Wrap an ASGI 3 application that returns some other awaitable (an
+    awaitable class, a marked synchronous callable) so that it returns a
+    coroutine.
+    """
+
+    async def coroutine(scope, receive, send):
+        return await app(scope, receive, send)
+
+    return coroutine
+
+
+def _decodePath(rawPath):
+    """
+    The C{path} of an ASGI HTTP scope: percent-encoded sequences and UTF-8
+    byte sequences decoded (ASGI HTTP spec, "HTTP Connection Scope").
+
+    @type rawPath: L{bytes}
+    @rtype: L{str}
+    """
+    if b"%" in rawPath:
+        rawPath = unquote_to_bytes(rawPath)
+    return rawPath.decode("utf-8", "replace")
+
+
+@implementer(IAppAdapter)
+class ASGIAdapter:
+    """
+    Runs an ASGI application for each request, and its lifespan.
+
+    @ivar interface: C{"asgi"}.
+    @ivar inFlight: one L{Deferred} per running application task; each
+        fires (never fails) once its task is done and the exchange told, and
+        then leaves the set.  The service waits for them at shutdown.
+    @type inFlight: L{set} of L{Deferred}
+    @ivar lifespan: the application's lifespan.
+    @type lifespan: L{Lifespan}
+    """
+
+    interface = "asgi"
+
+    def __init__(
+        self,
+        app,
+        reactor,
+        loop,
+        rootPath="",
+        lifespan="auto",
+        lifespanTimeout=60.0,
+        asgi3=None,
+    ):
+        """
+        @param app: an ASGI 3 application (C{async def app(scope, receive,
+            send)}) or an ASGI 2 one (C{app(scope)} returns an object with
+            C{async __call__(receive, send)}).
+        @param reactor: schedules the lifespan timeouts.
+        @type reactor: L{twisted.internet.interfaces.IReactorTime}
+        @param loop: the event loop application tasks run on; in production
+            the asyncio reactor's (see L{requireAsyncioReactor}).
+        @type loop: L{asyncio.AbstractEventLoop}
+        @param rootPath: the C{root_path} of every scope: the mount point
+            of the application behind a proxy, e.g. C{"/api"}; it prefixes
+            C{path} (ASGI HTTP spec, "HTTP Connection Scope").
+        @type rootPath: L{str}
+        @param lifespan: C{"auto"}, C{"on"} or C{"off"}; see L{Lifespan}.
+        @type lifespan: L{str}
+        @param lifespanTimeout: seconds each lifespan phase may take.
+        @type lifespanTimeout: L{float}
+        @param asgi3: whether C{app} is ASGI 3; L{None} detects it with
+            L{isASGI3}.
+        @type asgi3: L{bool} or L{None}
+        """
+        if asgi3 is None:
+            asgi3 = isASGI3(app)
+        version = "3.0" if asgi3 else "2.0"
+        if not asgi3:
+            app = _singleCallable(app)
+        elif not _returnsCoroutine(app):
+            app = _coroutineCallable(app)
+        self._app = app
+        self._loop = loop
+        self._rootPath = rootPath
+        self._asgiInfo = {"version": version, "spec_version": "2.5"}
+        self._state = None
+        self.inFlight = set()
+        self.lifespan = Lifespan(
+            app,
+            loop,
+            reactor,
+            mode=lifespan,
+            timeout=lifespanTimeout,
+            asgiVersion=version,
+        )
+
+    def startup(self):
+        """
+        Run the lifespan startup (ASGI lifespan spec, "Startup").
+
+        @return: a L{Deferred} that fires when requests may be served, or
+            fails with L{LifespanFailure<gracehttp._errors.LifespanFailure>}.
+        """
+        return self.lifespan.startup().addCallback(self._started)
+
+    def _started(self, ignored):
+        state = self.lifespan.state
+        if self.lifespan.started and state:
+            self._state = state
+
+    def shutdown(self):
+        """
+        Run the lifespan shutdown (ASGI lifespan spec, "Shutdown").
+
+        @return: a L{Deferred} that fires when it is done.
+        """
+        return self.lifespan.shutdown()
+
+    def handle(self, exchange):
+        """
+        Start the application's task for one request.
+
+        @param exchange: the request.
+        @type exchange: L{gracehttp._exchange.Exchange}
+        """
+        if exchange.disconnected:
+            exchange.appFinished()
+            return
+        rawPath = exchange.rawPath
+        rootPath = self._rootPath
+        scope = {
+            "type": "http",
+            "asgi": self._asgiInfo,
+            "http_version": exchange.httpVersion,
+            "method": exchange.method,
+            "scheme": exchange.scheme,
+            "path": rootPath + _decodePath(rawPath),
+            "raw_path": rawPath,
+            "query_string": exchange.queryString,
+            "root_path": rootPath,
+            "headers": exchange.headers,
+            "client": exchange.client,
+            "server": exchange.server,
+        }
+        state = self._state
+        if state is not None:
+            scope["state"] = state.copy()
+        cycle = _Cycle(exchange, self._loop)
+        exchange.wake = cycle.wake
+        task = self._loop.create_task(self._app(scope, cycle.receive, cycle.send))
+        exchange.appStarted(task.cancel)
+        done = Deferred.fromFuture(task)
+        self.inFlight.add(done)
+        done.addBoth(self._finished, exchange, done)
+
+    def _finished(self, result, exchange, done):
+        """
+        The application's task is done: complete or abort the response and
+        tell the exchange.
+
+        @param result: what the task returned, or a L{Failure}.
+        """
+        self.inFlight.discard(done)
+        try:
+            _report(result, exchange)
+        finally:
+            exchange.appFinished()
+
+
+def _report(result, exchange):
+    """
+    Log how an application's task ended and make sure its response ends.
+
+    @param result: what the task returned, or a L{Failure}.
+    @type exchange: L{gracehttp._exchange.Exchange}
+    """
+    if isinstance(result, Failure):
+        if exchange.disconnected and _fromDisconnect(result.value):
+            _log.info(
+                "ASGI application stopped after the client disconnected "
+                "({error})",
+                error=result.type.__name__,
+            )
+        else:
+            _log.failure("ASGI application raised", result, level=LogLevel.error)
+            _giveUp(exchange)
+    elif not exchange.responseComplete and not exchange.disconnected:
+        _log.error(
+            "ASGI application returned without {what} its response",
+            what="finishing" if exchange.responseStarted else "starting",
+        )
+        _giveUp(exchange)
+
+
+def _fromDisconnect(error):
+    """
+    Is C{error} the disconnect surfacing: L{ClientDisconnected} from
+    C{send()} or the grace period's L{asyncio.CancelledError}, raised as is,
+    chained under a framework's own exception (Starlette turns the
+    L{OSError} into its C{ClientDisconnect}) or, with nothing else, in an
+    exception group?
+
+    @type error: L{BaseException}
+    @rtype: L{bool}
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, (ClientDisconnected, asyncio.CancelledError)):
+            return True
+        if isinstance(error, BaseExceptionGroup):
+            return all(_fromDisconnect(member) for member in error.exceptions)
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _giveUp(exchange):
+    """
+    End a response the application failed to complete: a small 500 if it
+    had not started, else close the connection so the client cannot
+    mistake what it got for a whole response.
+    """
+    if exchange.disconnected or exchange.responseComplete:
+        return
+    if exchange.responseStarted:
+        exchange.abort()
+    else:
+        exchange.startResponse(500, _ERROR_HEADERS)
+        exchange.write(_ERROR_BODY)
+        exchange.finish()
+
+
+class _Cycle:
+    """
+    The C{receive} and C{send} callables of one request (ASGI HTTP spec,
+    "Request - receive event" to "Disconnected Client - send exception").
+
+    Both wait on asyncio futures resolved by L{wake}, the exchange's wake
+    callback; C{receive} and C{send} may wait at the same time (one task
+    listening for the disconnect while another streams), so each wait has
+    its own future and a cancelled waiter never disturbs the other.
+    """
+
+    __slots__ = ("exchange", "_loop", "_waiters", "_bodyDone")
+
+    def __init__(self, exchange, loop):
+        self.exchange = exchange
+        self._loop = loop
+        self._waiters = None
+        self._bodyDone = False
+
+    def wake(self):
+        """
+        Something a waiting C{receive} or C{send} may need changed.
+        """
+        waiters = self._waiters
+        if waiters is not None:
+            self._waiters = None
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _wait(self):
+        waiter = self._loop.create_future()
+        if self._waiters is None:
+            self._waiters = [waiter]
+        else:
+            self._waiters.append(waiter)
+        return waiter
+
+    async def receive(self):
+        """
+        The next request event.
+
+        Buffered body bytes come first, as C{http.request} events, the last
+        with C{more_body} false.  After that the call waits until the client
+        disconnects or the response is complete, and returns
+        C{http.disconnect}; a client that left before the body was complete
+        gets C{http.disconnect} once the buffered bytes are delivered.
+
+        @return: an C{http.request} or C{http.disconnect} event.
+        @rtype: L{dict}
+        """
+        exchange = self.exchange
+        while True:
+            if self._bodyDone:
+                if exchange.disconnected or exchange.responseComplete:
+                    return {"type": "http.disconnect"}
+            elif exchange.bufferedBody or exchange.bodyComplete:
+                body = exchange.readBody()
+                if exchange.bodyComplete:
+                    self._bodyDone = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": True}
+            elif exchange.disconnected:
+                return {"type": "http.disconnect"}
+            elif exchange.expectContinue:
+                # Nothing is buffered: this only sends 100 Continue.
+                exchange.readBody()
+            await self._wait()
+
+    async def send(self, message):
+        """
+        Send a response event: C{http.response.start}, then
+        C{http.response.body} until one has C{more_body} false.  While the
+        transport is above its high-water mark, a body event with
+        C{more_body} waits until it drains.
+
+        @param message: the ASGI event.
+        @type message: L{dict}
+        @raise ClientDisconnected: the client is gone (ASGI HTTP spec 2.4,
+            "Disconnected Client - send exception").
+        @raise RuntimeError: the event is of an unknown type or out of order.
+        @raise gracehttp._exchange.InvalidResponse: the status or a header
+            cannot be sent.
+        """
+        exchange = self.exchange
+        if exchange.disconnected:
+            raise ClientDisconnected("client disconnected")
+        kind = message["type"]
+        if kind == "http.response.body":
+            if not exchange.responseStarted or exchange.responseComplete:
+                raise RuntimeError(
+                    "http.response.body sent "
+                    + ("after the response ended" if exchange.responseStarted
+                       else "before http.response.start")
+                )
+            body = message.get("body", b"")
+            if body:
+                exchange.write(body)
+            if not message.get("more_body", False):
+                exchange.finish()
+            elif exchange.writePaused:
+                while exchange.writePaused and not exchange.disconnected:
+                    await self._wait()
+                if exchange.disconnected:
+                    raise ClientDisconnected("client disconnected")
+        elif kind == "http.response.start":
+            if exchange.responseStarted:
+                raise RuntimeError("http.response.start sent twice")
+            exchange.startResponse(message.get("status"), message.get("headers", ()))
+        else:
+            raise RuntimeError(f"unexpected ASGI message type {kind!r}")
