@@ -1,0 +1,25 @@
+"""
+gracehttp: a WSGI and ASGI application container on Twisted.
+
+When a client goes away mid-request the application is told (ASGI
+C{http.disconnect}, WSGI C{environ["gracehttp.disconnected"]}), gets a grace
+period to clean up, and only then is cancelled.
+
+Serve from the command line with C{twist gracehttp --app module:app}, or
+from a C{.tac} file with L{makeService}.
+"""
+
+from ._errors import AppLoadError, ClientDisconnected, LifespanFailure, LifespanTimeout
+from ._service import makeService
+from ._version import __version__
+from .tap import Options
+
+__all__ = [
+    "AppLoadError",
+    "ClientDisconnected",
+    "LifespanFailure",
+    "LifespanTimeout",
+    "Options",
+    "__version__",
+    "makeService",
+]

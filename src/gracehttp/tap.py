@@ -1,0 +1,225 @@
+"""
+C{twist gracehttp}: command-line options and the service they build.
+
+The plugin (C{twisted/plugins/gracehttp_plugin.py}) points C{twist} and
+C{twistd} here.  Parsing the options loads the application, because the
+reactor must be chosen before C{twist} installs its default one: an ASGI
+application gets the asyncio reactor (DESIGN.md section 3), a WSGI
+application Twisted's default reactor.  Everything else (thread pool,
+adapter, listening ports) is built in L{makeService}.
+"""
+
+import math
+import sys
+
+from twisted.python import usage
+
+from . import _service
+from ._errors import AppLoadError
+from ._loader import detectInterface, loadApp
+
+
+class Options(usage.Options):
+    """
+    Options for C{twist gracehttp}.  After parsing, C{self["application"]}
+    holds the loaded application and C{self["interface"]} is C{"asgi"} or
+    C{"wsgi"}.
+    """
+
+    synopsis = "--app MODULE:ATTRIBUTE [options]"
+    longdesc = (
+        "Serve a WSGI or ASGI application over HTTP/1.1. When a client "
+        "disconnects mid-request the application is told (ASGI "
+        "http.disconnect; WSGI environ['gracehttp.disconnected']) and gets "
+        "a grace period to clean up before it is cancelled."
+    )
+
+    def __init__(self):
+        super().__init__()
+        self["app"] = None
+        self["interface"] = "auto"
+        self["listen"] = []
+        self["threads"] = 10
+        self["disconnectGracePeriod"] = 3.0
+        self["lifespan"] = "auto"
+        self["lifespanTimeout"] = 60.0
+        self["rootPath"] = ""
+
+    def opt_app(self, reference):
+        """
+        The application to serve, as MODULE:ATTRIBUTE (e.g.
+        myproject.asgi:application; MODULE:FACTORY() calls a factory).
+        Required. The current directory is importable.
+        """
+        self["app"] = reference
+
+    opt_a = opt_app
+
+    def opt_interface(self, interface):
+        """
+        auto, asgi or wsgi (default: auto, which detects it: a coroutine
+        function or an object with an async __call__ is ASGI).
+        """
+        self["interface"] = _choice("--interface", interface, _service.INTERFACES)
+
+    def opt_listen(self, description):
+        """
+        A Twisted endpoint to listen on, e.g. tcp:8000:interface=0.0.0.0,
+        unix:/run/app.sock, ssl:8443:privateKey=key.pem, systemd:domain=INET:index=0.
+        Repeatable. Default: tcp:8000:interface=127.0.0.1.
+        """
+        self["listen"].append(description)
+
+    def opt_threads(self, threads):
+        """
+        WSGI thread pool size: how many WSGI requests run at once (default:
+        10).
+        """
+        try:
+            self["threads"] = int(threads)
+        except ValueError:
+            raise usage.UsageError(
+                f"--threads must be a whole number, not {threads!r}"
+            ) from None
+
+    def opt_disconnect_grace_period(self, seconds):
+        """
+        Seconds an application may go on after its client disconnected
+        before its ASGI task is cancelled (a WSGI request, which cannot be
+        cancelled, is logged). 0 cancels at once, a negative value never
+        cancels (default: 3).
+        """
+        self["disconnectGracePeriod"] = _seconds(
+            "--disconnect-grace-period", seconds
+        )
+
+    def opt_asgi_disconnect_grace_period(self, seconds):
+        """
+        Alias of --disconnect-grace-period (the name gunicorn uses).
+        """
+        self.opt_disconnect_grace_period(seconds)
+
+    def opt_lifespan(self, mode):
+        """
+        ASGI lifespan protocol: auto (use it if the application supports
+        it), on, or off (default: auto).
+        """
+        self["lifespan"] = _choice("--lifespan", mode, _service.LIFESPAN_MODES)
+
+    def opt_lifespan_timeout(self, seconds):
+        """
+        Seconds the lifespan startup, and the lifespan shutdown, may each
+        take (default: 60).
+        """
+        self["lifespanTimeout"] = _seconds("--lifespan-timeout", seconds)
+
+    def opt_root_path(self, path):
+        """
+        The path the application is mounted at behind a proxy: ASGI
+        root_path, WSGI SCRIPT_NAME (default: empty).
+        """
+        self["rootPath"] = path
+
+    def postOptions(self):
+        """
+        Check the values, load the application, and install the asyncio
+        reactor for an ASGI application if no reactor is installed yet.
+
+        @raise usage.UsageError: a value is out of range or C{--app} is
+            missing.
+        @raise SystemExit: (status 1, after one line on stderr) the
+            application cannot be loaded, or it is an ASGI application and
+            the chosen reactor is not the asyncio one.
+        """
+        if self["app"] is None:
+            raise usage.UsageError(
+                "--app is required (e.g. --app myproject.asgi:application)"
+            )
+        if not self["listen"]:
+            self["listen"] = [_service.DEFAULT_LISTEN]
+        try:
+            _service.checkSettings(
+                interface=self["interface"],
+                threads=self["threads"],
+                disconnectGracePeriod=self["disconnectGracePeriod"],
+                lifespan=self["lifespan"],
+                lifespanTimeout=self["lifespanTimeout"],
+            )
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        try:
+            self["application"] = loadApp(self["app"])
+        except AppLoadError as e:
+            _exit(str(e))
+        if self["interface"] == "auto":
+            self["interface"] = detectInterface(self["application"])
+        if self["interface"] == "asgi":
+            _service.installAsyncioReactorIfNone()
+            from twisted.internet import reactor
+
+            from ._asgi import AsyncioReactorRequired, requireAsyncioReactor
+
+            try:
+                requireAsyncioReactor(reactor)
+            except AsyncioReactorRequired as e:
+                _exit(str(e))
+
+
+# usage.Options shows opt_* docstrings as --help text but keeps their
+# indentation inside the wrapped lines; fold each into one paragraph.
+for _method in vars(Options).values():
+    if getattr(_method, "__name__", "").startswith("opt_") and _method.__doc__:
+        _method.__doc__ = " ".join(_method.__doc__.split())
+del _method
+
+
+def makeService(options):
+    """
+    Build the service from parsed options.
+
+    @type options: L{Options}
+    @rtype: L{gracehttp._service.HTTPService}
+    @raise SystemExit: (status 1, after one line on stderr) a C{--listen}
+        value cannot be parsed.
+    """
+    try:
+        return _service.makeService(
+            options["application"],
+            interface=options["interface"],
+            listen=options["listen"],
+            threads=options["threads"],
+            disconnectGracePeriod=options["disconnectGracePeriod"],
+            lifespan=options["lifespan"],
+            lifespanTimeout=options["lifespanTimeout"],
+            rootPath=options["rootPath"],
+        )
+    except ValueError as e:
+        _exit(str(e))
+
+
+def _exit(message):
+    """
+    Print one line on stderr and exit with status 1: a mistake in the
+    command line deserves a sentence, not a traceback.
+    """
+    sys.stderr.write(f"gracehttp: error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(1)
+
+
+def _choice(option, value, choices):
+    if value not in choices:
+        raise usage.UsageError(
+            f"{option} must be one of {', '.join(choices)}, not {value!r}"
+        )
+    return value
+
+
+def _seconds(option, value):
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise usage.UsageError(f"{option} must be a number of seconds, not {value!r}")
+    return seconds

@@ -1,0 +1,314 @@
+"""
+Helpers for end-to-end tests against a real gracehttp server on 127.0.0.1.
+
+  - L{startInProcess} serves an application from this test process on one
+    global asyncio reactor running in a daemon thread.
+  - L{startSubprocess} runs C{twist gracehttp} in a child process, as a
+    user would.
+
+Both pick a free port (C{tcp:0:interface=127.0.0.1}) and learn it from the
+service (in process) or from the C{gracehttp listening on} log line (child
+process); every wait is bounded.
+
+A test process that uses L{startInProcess} must not also run the global
+reactor itself (e.g. through C{twisted.trial.unittest.TestCase});
+C{SynchronousTestCase} and C{unittest.TestCase} are fine.
+"""
+
+import asyncio
+import atexit
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from twisted.internet.defer import maybeDeferred
+
+import gracehttp
+
+LOOPBACK_ANY_PORT = "tcp:0:interface=127.0.0.1"
+
+_LISTENING = re.compile(r"gracehttp listening on http://127\.0\.0\.1:(\d+)")
+
+_reactorLock = threading.Lock()
+_reactor = None
+
+
+def _globalReactor():
+    """
+    The reactor in-process servers run on, started once per test process in
+    a daemon thread: Twisted's asyncio reactor on a new event loop, or the
+    reactor something in this process installed already.
+    """
+    global _reactor
+    with _reactorLock:
+        if _reactor is None:
+            if "twisted.internet.reactor" not in sys.modules:
+                from twisted.internet.asyncioreactor import AsyncioSelectorReactor
+                from twisted.internet.main import installReactor
+
+                installReactor(AsyncioSelectorReactor(asyncio.new_event_loop()))
+            from twisted.internet import reactor
+
+            loop = getattr(reactor, "_asyncioEventloop", None)
+
+            def run():
+                if loop is not None:
+                    asyncio.set_event_loop(loop)
+                reactor.run(installSignalHandlers=False)
+
+            threading.Thread(target=run, name="gracehttp-test-reactor", daemon=True).start()
+            atexit.register(_stopReactor, reactor)
+            _reactor = reactor
+        return _reactor
+
+
+def _stopReactor(reactor):
+    if reactor.running:
+        reactor.callFromThread(reactor.stop)
+
+
+def callInReactor(reactor, f, *args, timeout=30.0, **kwargs):
+    """
+    Call C{f} in the reactor thread and wait for its result; a Deferred
+    result is waited for.
+
+    @param timeout: the longest wait, in seconds.
+    @raise TimeoutError: no result within C{timeout} seconds.
+    @raise Exception: whatever C{f} raised or its Deferred failed with.
+    """
+    results = queue.Queue()
+
+    def call():
+        d = maybeDeferred(f, *args, **kwargs)
+        d.addBoth(results.put)
+
+    reactor.callFromThread(call)
+    try:
+        result = results.get(timeout=timeout)
+    except queue.Empty:
+        raise TimeoutError(f"{f!r} did not finish within {timeout} s") from None
+    if hasattr(result, "raiseException"):
+        result.raiseException()
+    return result
+
+
+def startInProcess(app, timeout=30.0, **makeServiceKwargs):
+    """
+    Serve C{app} from this process on a free port of 127.0.0.1.
+
+    @param app: the application, or a C{"module:attribute"} reference.
+    @param timeout: the longest wait for start or stop, in seconds.
+    @param makeServiceKwargs: more arguments for L{gracehttp.makeService}
+        (not C{listen}, C{reactor} or C{exitOnFailure}).
+    @return: C{(host, port, stop)}; C{stop()} stops the service (stops
+        listening, waits for requests in flight, shuts the application down)
+        and waits for that, up to C{timeout} seconds.
+    @raise Exception: the start failed (e.g. L{gracehttp.LifespanFailure}).
+    """
+    reactor = _globalReactor()
+
+    def build():
+        service = gracehttp.makeService(
+            app,
+            listen=[LOOPBACK_ANY_PORT],
+            reactor=reactor,
+            exitOnFailure=False,
+            **makeServiceKwargs,
+        )
+        service.startService()
+        return service
+
+    service = callInReactor(reactor, build, timeout=timeout)
+
+    def stop():
+        callInReactor(reactor, service.stopService, timeout=timeout)
+
+    try:
+        [port] = callInReactor(reactor, service.whenListening, timeout=timeout)
+    except BaseException:
+        stop()
+        raise
+    address = port.getHost()
+    return address.host, address.port, stop
+
+
+def twistCommand():
+    """
+    How to run C{twist} with this interpreter: the C{twist} script next to
+    C{sys.executable} (as an installed gracehttp is run), or C{python -m
+    twisted} where there is none.
+
+    @rtype: L{list} of L{str}
+    """
+    script = os.path.join(os.path.dirname(sys.executable), "twist")
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, "-m", "twisted"]
+
+
+def childEnvironment(env=None):
+    """
+    The environment for a child C{twist}: C{env} (default: ours), made to
+    find this gracehttp and its plugin when it is imported from the source
+    tree (C{PYTHONPATH=src}) rather than installed.
+    """
+    env = dict(os.environ if env is None else env)
+    packageParent = os.path.dirname(os.path.dirname(os.path.abspath(gracehttp.__file__)))
+    root = os.path.dirname(packageParent)
+    if os.path.basename(packageParent) == "src" and os.path.isdir(
+        os.path.join(root, "twisted", "plugins")
+    ):
+        paths = [packageParent, root]
+        if env.get("PYTHONPATH"):
+            paths.append(env["PYTHONPATH"])
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Subprocess:
+    """
+    A child process whose output (stdout and stderr together) is collected
+    by a thread, so tests can wait for a line without polling the pipe.
+
+    @ivar process: the L{subprocess.Popen}.
+    @ivar port: the port it listens on, once L{waitFor} found it.
+    """
+
+    def __init__(self, args, cwd=None, env=None):
+        self.port = None
+        self._lines = []
+        self._changed = threading.Condition()
+        self._ended = False
+        self.process = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            with self._changed:
+                self._lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def output(self):
+        """
+        @return: everything the process printed so far.
+        @rtype: L{str}
+        """
+        with self._changed:
+            return "".join(self._lines)
+
+    def waitFor(self, pattern, timeout=30.0):
+        """
+        Wait until a line of output matches C{pattern}.
+
+        @param pattern: a regular expression.
+        @type pattern: L{str} or compiled pattern
+        @param timeout: the longest wait, in seconds.
+        @return: the match.
+        @raise AssertionError: the process ended, or C{timeout} passed,
+            first; the message includes the output.
+        """
+        pattern = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        searched = 0
+        with self._changed:
+            while True:
+                for line in self._lines[searched:]:
+                    match = pattern.search(line)
+                    if match:
+                        return match
+                searched = len(self._lines)
+                remaining = deadline - time.monotonic()
+                if self._ended or remaining <= 0:
+                    why = "exited" if self._ended else f"timed out after {timeout} s"
+                    raise AssertionError(
+                        f"{pattern.pattern!r} not seen ({why}); output:\n"
+                        + "".join(self._lines)
+                    )
+                self._changed.wait(remaining)
+
+    def wait(self, timeout=30.0):
+        """
+        Wait for the process to exit by itself.
+
+        @return: its exit code.
+        @raise subprocess.TimeoutExpired: it is still running after
+            C{timeout} seconds.
+        """
+        code = self.process.wait(timeout)
+        self._reader.join(timeout)
+        return code
+
+    def stop(self, timeout=15.0):
+        """
+        Send SIGTERM, wait up to C{timeout} seconds, then kill.
+
+        @return: the exit code (negative: killed by that signal).
+        @rtype: L{int}
+        """
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout)
+        return self.process.returncode
+
+
+def runTwist(*args, cwd=None, env=None):
+    """
+    Start C{twist --log-format=text ARGS...} (with
+    L{childEnvironment}) without waiting for anything.
+
+    @rtype: L{Subprocess}
+    """
+    return Subprocess(
+        twistCommand() + ["--log-format=text", *args], cwd=cwd, env=childEnvironment(env)
+    )
+
+
+def startSubprocess(appRef, *extraArgs, cwd=None, env=None, timeout=30.0):
+    """
+    Run C{twist gracehttp --app APPREF --listen tcp:0:interface=127.0.0.1
+    EXTRAARGS...} and wait until it listens.
+
+    @param appRef: the C{--app} value.
+    @param extraArgs: more C{twist gracehttp} options.
+    @param cwd: the child's working directory (importable by the app).
+    @param env: the child's environment (default: ours).
+    @param timeout: the longest wait for the C{listening on} line, in
+        seconds.
+    @return: the running process; C{.port} is its port.
+    @rtype: L{Subprocess}
+    @raise AssertionError: it exited or did not listen in time (it is
+        stopped; the message has its output).
+    """
+    child = runTwist(
+        "gracehttp", "--app", appRef, "--listen", LOOPBACK_ANY_PORT, *extraArgs, cwd=cwd, env=env
+    )
+    try:
+        child.port = int(child.waitFor(_LISTENING, timeout).group(1))
+    except BaseException:
+        child.stop()
+        raise
+    return child

@@ -1,0 +1,428 @@
+"""
+Tests for L{gracehttp._service}: the start and stop sequences of the
+service, and the checks L{gracehttp.makeService} makes before building it.
+"""
+
+import importlib.util
+import unittest
+from unittest import mock
+
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint
+from twisted.internet.error import CannotListenError
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs, formatEvent
+from zope.interface import implementer
+
+import gracehttp
+from gracehttp import _service
+from gracehttp._errors import AppLoadError, LifespanFailure
+from gracehttp._interfaces import IAppAdapter
+
+
+@implementer(IAppAdapter)
+class StubAdapter:
+    """
+    An adapter whose C{startup()} and C{shutdown()} return Deferreds the
+    test fires, and which records the order of events in a shared list.
+    """
+
+    interface = "asgi"
+
+    def __init__(self, events):
+        self.events = events
+        self.starting = Deferred()
+        self.stopping = Deferred()
+        self.inFlight = set()
+
+    def handle(self, exchange):
+        pass
+
+    def startup(self):
+        self.events.append("startup")
+        return self.starting
+
+    def shutdown(self):
+        self.events.append("shutdown")
+        return self.stopping
+
+
+class StubPort:
+    """
+    A listening port that records when it is told to stop.
+    """
+
+    def __init__(self, events, address):
+        self.events = events
+        self.address = address
+
+    def getHost(self):
+        return self.address
+
+    def stopListening(self):
+        self.events.append(f"stopListening {self.address.port}")
+
+
+class StubEndpoint:
+    """
+    An endpoint whose C{listen} succeeds with a L{StubPort} or fails.
+    """
+
+    def __init__(self, events, port, error=None, host="127.0.0.1"):
+        self.events = events
+        self.port = port
+        self.error = error
+        self.host = host
+        self.factory = None
+
+    def listen(self, factory):
+        self.events.append(f"listen {self.port}")
+        self.factory = factory
+        if self.error is not None:
+            return fail(self.error)
+        return succeed(StubPort(self.events, IPv4Address("TCP", self.host, self.port)))
+
+
+class ServiceTestCase(unittest.TestCase):
+    """
+    Builds an L{HTTPService} on stubs and a L{MemoryReactorClock}.
+    """
+
+    def setUp(self):
+        self.events = []
+        self.reactor = MemoryReactorClock()
+        self.reactor.running = True
+        self.adapter = StubAdapter(self.events)
+        self.factory = Factory.forProtocol(Protocol)
+
+    def makeService(self, endpoints, exitOnFailure=True):
+        return _service.HTTPService(
+            self.adapter, self.factory, endpoints, self.reactor, exitOnFailure
+        )
+
+    def result(self, d):
+        """
+        The result a Deferred has already fired with.
+        """
+        results = []
+        d.addBoth(results.append)
+        self.assertEqual(len(results), 1, "the Deferred has not fired")
+        return results[0]
+
+
+class StartTests(ServiceTestCase):
+    """
+    L{HTTPService.startService} runs the adapter's start-up, then listens.
+    """
+
+    def test_listensOnlyAfterStartup(self):
+        """No endpoint listens until the adapter's startup() Deferred fires."""
+        endpoint = StubEndpoint(self.events, 8000)
+        service = self.makeService([endpoint])
+        service.startService()
+        self.assertEqual(self.events, ["startup"])
+        self.adapter.starting.callback(None)
+        self.assertEqual(self.events, ["startup", "listen 8000"])
+        self.assertIs(endpoint.factory, self.factory)
+
+    def test_whenListeningFiresWithPorts(self):
+        """whenListening() fires with the ports in endpoint order."""
+        service = self.makeService(
+            [StubEndpoint(self.events, 8001), StubEndpoint(self.events, 8002)]
+        )
+        d = service.whenListening()
+        service.startService()
+        self.assertFalse(d.called)
+        self.adapter.starting.callback(None)
+        ports = self.result(d)
+        self.assertEqual([port.getHost().port for port in ports], [8001, 8002])
+        self.assertEqual(
+            [port.getHost().port for port in self.result(service.whenListening())],
+            [8001, 8002],
+        )
+
+    def test_logsListeningURL(self):
+        """Each port is logged as 'gracehttp listening on http://HOST:PORT'."""
+        service = self.makeService(
+            [StubEndpoint(self.events, 8003), StubEndpoint(self.events, 8004, host="::1")]
+        )
+        with capturedLogs() as events:
+            service.startService()
+            self.adapter.starting.callback(None)
+        messages = [formatEvent(event) for event in events]
+        self.assertIn("gracehttp listening on http://127.0.0.1:8003", messages)
+        self.assertIn("gracehttp listening on http://[::1]:8004", messages)
+
+    def test_listensWithRealEndpoint(self):
+        """An endpoint from a --listen string listens on the reactor."""
+        endpoint = _service.parseEndpoint(self.reactor, "tcp:0:interface=127.0.0.1")
+        service = self.makeService([endpoint])
+        service.startService()
+        self.assertEqual(self.reactor.tcpServers, [])
+        self.adapter.starting.callback(None)
+        [(port, factory, backlog, interface)] = self.reactor.tcpServers
+        self.assertEqual((port, interface), (0, "127.0.0.1"))
+        self.assertIs(factory, self.factory)
+
+    def test_succeedsWithoutStoppingReactor(self):
+        """A successful start leaves the reactor running."""
+        service = self.makeService([StubEndpoint(self.events, 8005)])
+        service.startService()
+        self.adapter.starting.callback(None)
+        self.assertFalse(self.reactor.hasStopped)
+
+
+class StartFailureTests(ServiceTestCase):
+    """
+    A failed start is logged in one line, stops the reactor and makes the
+    process exit with status 1.
+    """
+
+    def setUp(self):
+        super().setUp()
+        patcher = mock.patch.object(_service, "atexit")
+        self.atexit = patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def test_lifespanFailure(self):
+        """A failed startup never listens, logs its message and stops the reactor."""
+        service = self.makeService([StubEndpoint(self.events, 8000)])
+        d = service.whenListening()
+        with capturedLogs() as events:
+            service.startService()
+            self.adapter.starting.errback(LifespanFailure("database is down"))
+        self.assertEqual(self.events, ["startup"])
+        messages = [formatEvent(event) for event in events]
+        self.assertIn("gracehttp failed to start: database is down", messages)
+        self.assertTrue(self.reactor.hasStopped)
+        self.atexit.register.assert_called_once_with(_service._exitWithStatus1)
+        self.assertIsInstance(self.result(d).value, LifespanFailure)
+
+    def test_failureBeforeReactorRuns(self):
+        """A failure before the reactor runs stops it once it runs."""
+        self.reactor.running = False
+        service = self.makeService([StubEndpoint(self.events, 8000)])
+        service.startService()
+        self.adapter.starting.errback(LifespanFailure("no"))
+        self.assertFalse(self.reactor.hasStopped)
+        self.reactor.run()
+        self.assertTrue(self.reactor.hasStopped)
+
+    def test_listenFailureStopsOtherPorts(self):
+        """If one endpoint cannot listen, the others stop listening."""
+        error = CannotListenError("127.0.0.1", 8001, OSError(98, "Address already in use"))
+        service = self.makeService(
+            [StubEndpoint(self.events, 8000), StubEndpoint(self.events, 8001, error)]
+        )
+        d = service.whenListening()
+        with capturedLogs() as events:
+            service.startService()
+            self.adapter.starting.callback(None)
+        self.assertEqual(
+            self.events, ["startup", "listen 8000", "listen 8001", "stopListening 8000"]
+        )
+        messages = [formatEvent(event) for event in events]
+        self.assertIn(f"gracehttp failed to start: {error}", messages)
+        self.assertTrue(self.reactor.hasStopped)
+        self.assertIs(self.result(d).value, error)
+        self.atexit.register.assert_called_once_with(_service._exitWithStatus1)
+
+    def test_unexpectedErrorLogsTraceback(self):
+        """An unexpected start-up error is logged with its traceback."""
+        service = self.makeService([StubEndpoint(self.events, 8000)])
+        with capturedLogs() as events:
+            service.startService()
+            self.adapter.starting.errback(ZeroDivisionError("bug"))
+        [event] = [e for e in events if "log_failure" in e]
+        self.assertIsInstance(event["log_failure"].value, ZeroDivisionError)
+        self.assertTrue(self.reactor.hasStopped)
+
+    def test_noExitWhenDisabled(self):
+        """With exitOnFailure=False only whenListening() reports the failure."""
+        service = self.makeService([StubEndpoint(self.events, 8000)], exitOnFailure=False)
+        d = service.whenListening()
+        service.startService()
+        self.adapter.starting.errback(LifespanFailure("no"))
+        self.assertFalse(self.reactor.hasStopped)
+        self.atexit.register.assert_not_called()
+        self.assertIsInstance(self.result(d).value, LifespanFailure)
+        self.assertIsInstance(self.result(service.whenListening()).value, LifespanFailure)
+
+
+class StopTests(ServiceTestCase):
+    """
+    L{HTTPService.stopService}: stop listening, wait for the requests in
+    flight, then shut the adapter down.
+    """
+
+    def startedService(self):
+        service = self.makeService(
+            [StubEndpoint(self.events, 8000), StubEndpoint(self.events, 8001)]
+        )
+        service.startService()
+        self.adapter.starting.callback(None)
+        del self.events[:]
+        return service
+
+    def test_stopSequence(self):
+        """Ports stop, in-flight requests finish, then shutdown() runs."""
+        service = self.startedService()
+        request = Deferred()
+        self.adapter.inFlight.add(request)
+        stopped = []
+        service.stopService().addCallback(stopped.append)
+        self.assertFalse(service.running)
+        self.assertEqual(self.events, ["stopListening 8000", "stopListening 8001"])
+        request.callback(None)
+        self.assertEqual(self.events[-1], "shutdown")
+        self.assertEqual(stopped, [])
+        self.adapter.stopping.callback(None)
+        self.assertEqual(stopped, [None])
+
+    def test_failedRequestDoesNotBlockStop(self):
+        """A request that failed still lets the stop go on."""
+        service = self.startedService()
+        request = Deferred()
+        self.adapter.inFlight.add(request)
+        d = service.stopService()
+        request.errback(RuntimeError("app error"))
+        self.adapter.stopping.callback(None)
+        self.assertIsNone(self.result(d))
+
+    def test_stopDuringStartup(self):
+        """A stop during start-up waits for it, then stops what it started."""
+        service = self.makeService([StubEndpoint(self.events, 8000)])
+        service.startService()
+        d = service.stopService()
+        self.assertEqual(self.events, ["startup"])
+        self.adapter.starting.callback(None)
+        self.assertEqual(
+            self.events, ["startup", "listen 8000", "stopListening 8000", "shutdown"]
+        )
+        self.adapter.stopping.callback(None)
+        self.assertIsNone(self.result(d))
+
+    def test_stopAfterFailedStartup(self):
+        """After a failed startup(), stopping does not call shutdown()."""
+        service = self.makeService([StubEndpoint(self.events, 8000)], exitOnFailure=False)
+        service.startService()
+        self.adapter.starting.errback(LifespanFailure("no"))
+        self.assertIsNone(self.result(service.stopService()))
+        self.assertEqual(self.events, ["startup"])
+
+    def test_stopAfterListenFailureShutsDown(self):
+        """After startup() succeeded but listening failed, shutdown() still runs."""
+        error = CannotListenError("127.0.0.1", 8000, OSError(98, "in use"))
+        service = self.makeService(
+            [StubEndpoint(self.events, 8000, error)], exitOnFailure=False
+        )
+        service.startService()
+        self.adapter.starting.callback(None)
+        d = service.stopService()
+        self.assertEqual(self.events[-1], "shutdown")
+        self.adapter.stopping.callback(None)
+        self.assertIsNone(self.result(d))
+
+
+class URLTests(unittest.TestCase):
+    """
+    The URL logged for each listening port.
+    """
+
+    def test_tcp(self):
+        """A TCP port is http://HOST:PORT."""
+        endpoint = TCP4ServerEndpoint(MemoryReactorClock(), 8000)
+        self.assertEqual(
+            _service._url(endpoint, IPv4Address("TCP", "127.0.0.1", 8000)),
+            "http://127.0.0.1:8000",
+        )
+
+    def test_ipv6(self):
+        """An IPv6 host is bracketed (RFC 3986 section 3.2.2)."""
+        endpoint = TCP4ServerEndpoint(MemoryReactorClock(), 8000)
+        self.assertEqual(
+            _service._url(endpoint, IPv6Address("TCP", "::1", 8000)), "http://[::1]:8000"
+        )
+
+    def test_ssl(self):
+        """A TLS port is https://."""
+        endpoint = SSL4ServerEndpoint(MemoryReactorClock(), 8443, None)
+        self.assertEqual(
+            _service._url(endpoint, IPv4Address("TCP", "0.0.0.0", 8443)),
+            "https://0.0.0.0:8443",
+        )
+
+    def test_unix(self):
+        """A UNIX socket is unix:PATH."""
+        self.assertEqual(
+            _service._url(None, UNIXAddress(b"/run/app.sock")), "unix:/run/app.sock"
+        )
+
+
+def _wsgiApp(environ, start_response):
+    start_response("200 OK", [])
+    return [b""]
+
+
+class MakeServiceTests(unittest.TestCase):
+    """
+    L{gracehttp.makeService} checks its arguments before building anything.
+    """
+
+    def assertOneLineValueError(self, fragment, **kwargs):
+        with self.assertRaises(ValueError) as caught:
+            gracehttp.makeService(_wsgiApp, reactor=MemoryReactorClock(), **kwargs)
+        message = str(caught.exception)
+        self.assertNotIn("\n", message)
+        self.assertIn(fragment, message)
+
+    def test_badEndpoint(self):
+        """An unparsable endpoint is a one-line ValueError naming it."""
+        self.assertOneLineValueError("cannot listen on 'bogus:xx'", listen=["bogus:xx"])
+
+    def test_badEndpointArguments(self):
+        """An endpoint with bad arguments is a one-line ValueError."""
+        self.assertOneLineValueError("'tcp:port=abc'", listen=["tcp:port=abc"])
+
+    def test_noEndpoints(self):
+        """An empty listen list is refused."""
+        self.assertOneLineValueError("at least one endpoint", listen=[])
+
+    def test_badSettings(self):
+        """Out-of-range settings are one-line ValueErrors."""
+        cases = [
+            ({"interface": "cgi"}, "interface"),
+            ({"lifespan": "maybe"}, "lifespan"),
+            ({"threads": 0}, "threads"),
+            ({"threads": 2.5}, "threads"),
+            ({"disconnectGracePeriod": float("nan")}, "grace period"),
+            ({"disconnectGracePeriod": "3"}, "grace period"),
+            ({"lifespanTimeout": 0}, "lifespan timeout"),
+            ({"lifespanTimeout": float("inf")}, "lifespan timeout"),
+        ]
+        for kwargs, fragment in cases:
+            with self.subTest(**kwargs):
+                self.assertOneLineValueError(fragment, **kwargs)
+
+    def test_notCallable(self):
+        """An application object that is not callable is refused."""
+        with self.assertRaises(ValueError):
+            gracehttp.makeService(42, reactor=MemoryReactorClock())
+
+    def test_badReference(self):
+        """An application reference that cannot load raises AppLoadError."""
+        with self.assertRaises(AppLoadError):
+            gracehttp.makeService("nosuchmodule_gracehttp:app", reactor=MemoryReactorClock())
+
+    @unittest.skipUnless(
+        importlib.util.find_spec("gracehttp._wsgi"), "gracehttp._wsgi not written yet"
+    )
+    def test_wsgiService(self):
+        """A WSGI application gets a WSGI adapter with its own thread pool."""
+        from gracehttp._wsgi import WSGIAdapter
+
+        service = gracehttp.makeService(_wsgiApp, reactor=MemoryReactorClock(), threads=3)
+        self.assertIsInstance(service.adapter, WSGIAdapter)
+        self.assertTrue(IAppAdapter.providedBy(service.adapter))
