@@ -378,22 +378,24 @@ class SendTests(ASGITestCase):
         self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
 
     def test_bodyAfterDisconnectRaises(self):
-        """A body event after the disconnect raises ClientDisconnected too."""
+        """A body event after the disconnect, even an empty one, raises ClientDisconnected too."""
         caught = []
 
         async def app(scope, receive, send):
             await send({"type": "http.response.start", "status": 200})
             await receive()
             await receive()
-            try:
-                await send({"type": "http.response.body", "body": b"late"})
-            except ClientDisconnected as e:
-                caught.append(e)
+            for body in b"", b"late":
+                try:
+                    await send({"type": "http.response.body", "body": body,
+                                "more_body": True})
+                except ClientDisconnected as e:
+                    caught.append(e)
 
         exchange, channel, _ = self.serve(app, body=b"")
         exchange.disconnect()
         spin(self.loop)
-        self.assertEqual(len(caught), 1)
+        self.assertEqual(len(caught), 2)
         self.assertEqual(channel.body, b"")
         self.assertNoErrorLogged()
 

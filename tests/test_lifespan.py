@@ -330,6 +330,24 @@ class AdapterLifespanTests(LifespanTestCase):
         self.assertNotIn("state", scopes[0])
         self.successResultOf(self.shutdown(adapter))
 
+    def test_unsupportedLifespanStateNotPassed(self):
+        """State left by a lifespan that raised (unsupported, auto mode) is not passed to requests."""
+        scopes = []
+
+        async def app(scope, receive, send):
+            if scope["type"] == "lifespan":
+                scope["state"]["half"] = "done"
+                raise ValueError("lifespan unsupported")
+            scopes.append(scope)
+            await respond(send)
+
+        adapter = self.adapter(app)
+        self.successResultOf(self.startup(adapter))
+        exchange, channel = makeExchange(self.clock)
+        adapter.handle(exchange)
+        spin(self.loop)
+        self.assertNotIn("state", scopes[0])
+
     def test_adapterStartupFailure(self):
         """The adapter's startup fails when the lifespan does."""
         adapter = self.adapter(
