@@ -4,6 +4,7 @@ service, and the checks L{gracehttp.makeService} makes before building it.
 """
 
 import importlib.util
+import os
 import unittest
 from unittest import mock
 
@@ -426,3 +427,117 @@ class MakeServiceTests(unittest.TestCase):
         service = gracehttp.makeService(_wsgiApp, reactor=MemoryReactorClock(), threads=3)
         self.assertIsInstance(service.adapter, WSGIAdapter)
         self.assertTrue(IAppAdapter.providedBy(service.adapter))
+
+
+# -- End-to-end smoke tests ---------------------------------------------------
+#
+# A real server on 127.0.0.1, started with both helpers of tests/server.py:
+# in process (makeService on the global asyncio reactor) and as the
+# `twist gracehttp` command in a child process.  The WSGI ones need
+# gracehttp._wsgi and are skipped until it exists.
+
+_HAVE_WSGI = importlib.util.find_spec("gracehttp._wsgi") is not None
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tinyWSGIApp(environ, start_response):
+    """
+    A WSGI application that names itself and echoes the path.
+    """
+    body = f"wsgi {environ['PATH_INFO']}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+async def tinyASGIApp(scope, receive, send):
+    """
+    An ASGI application that names itself and echoes the path.
+    """
+    if scope["type"] != "http":
+        return
+    body = f"asgi {scope['path']}".encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _get(port, path):
+    import requests
+
+    return requests.get(f"http://127.0.0.1:{port}{path}", timeout=10)
+
+
+class EndToEndSmokeTests(unittest.TestCase):
+    """
+    A tiny WSGI and a tiny ASGI app answer real HTTP, served in process and
+    by `twist gracehttp`.
+    """
+
+    def test_inProcessASGI(self):
+        """makeService on the test reactor serves an ASGI app."""
+        from .server import startInProcess
+
+        host, port, stop = startInProcess(tinyASGIApp)
+        try:
+            response = _get(port, "/hello")
+        finally:
+            stop()
+        self.assertEqual(host, "127.0.0.1")
+        self.assertEqual((response.status_code, response.text), (200, "asgi /hello"))
+
+    @unittest.skipUnless(_HAVE_WSGI, "gracehttp._wsgi not written yet")
+    def test_inProcessWSGI(self):
+        """makeService on the test reactor serves a WSGI app."""
+        from .server import startInProcess
+
+        host, port, stop = startInProcess(tinyWSGIApp, threads=2)
+        try:
+            response = _get(port, "/hello")
+        finally:
+            stop()
+        self.assertEqual((response.status_code, response.text), (200, "wsgi /hello"))
+
+    def test_inProcessStartFailure(self):
+        """A failed start raises from startInProcess, without stopping the test reactor."""
+        from .server import startInProcess
+
+        async def failing(scope, receive, send):
+            await receive()
+            await send({"type": "lifespan.startup.failed", "message": "nope"})
+
+        with self.assertRaises(LifespanFailure):
+            startInProcess(failing)
+        host, port, stop = startInProcess(tinyASGIApp)
+        try:
+            self.assertEqual(_get(port, "/again").text, "asgi /again")
+        finally:
+            stop()
+
+    def test_subprocessASGI(self):
+        """twist gracehttp serves an ASGI app and stops on SIGTERM."""
+        from .server import startSubprocess
+
+        server = startSubprocess("tests.test_service:tinyASGIApp", cwd=_REPO)
+        try:
+            response = _get(server.port, "/hello")
+        finally:
+            server.stop()
+        self.assertEqual((response.status_code, response.text), (200, "asgi /hello"))
+        self.assertIn("gracehttp listening on", server.output())
+
+    @unittest.skipUnless(_HAVE_WSGI, "gracehttp._wsgi not written yet")
+    def test_subprocessWSGI(self):
+        """twist gracehttp serves a WSGI app and stops on SIGTERM."""
+        from .server import startSubprocess
+
+        server = startSubprocess("tests.test_service:tinyWSGIApp", "--threads", "2", cwd=_REPO)
+        try:
+            response = _get(server.port, "/hello")
+        finally:
+            server.stop()
+        self.assertEqual((response.status_code, response.text), (200, "wsgi /hello"))

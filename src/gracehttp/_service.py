@@ -323,7 +323,8 @@ class HTTPService(Service):
         if failure.check(LifespanFailure, CannotListenError):
             _log.error(
                 "gracehttp failed to start: {reason}",
-                reason=" ".join(str(failure.value).split()),
+                reason=" ".join(str(failure.value).split())
+                or type(failure.value).__name__,
             )
         else:
             _log.failure("gracehttp failed to start", failure)
