@@ -1,0 +1,11 @@
+"""
+The Django test project as a WSGI application.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.apps.djangoproject.settings")
+
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+application = get_wsgi_application()

@@ -1,0 +1,53 @@
+"""
+A small Flask (WSGI) app for the end-to-end tests.
+"""
+
+from flask import Flask, Response, jsonify, request, stream_with_context
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def index():
+    return "Hello from Flask"
+
+
+@app.get("/json")
+def asJSON():
+    return jsonify(
+        path=request.path,
+        args=request.args,
+        script_name=request.environ["SCRIPT_NAME"],
+        remote_addr=request.remote_addr,
+    )
+
+
+@app.post("/echo")
+def echo():
+    data = request.get_data()
+    return Response(data, content_type="application/octet-stream")
+
+
+@app.post("/size")
+def size():
+    total = 0
+    while True:
+        chunk = request.stream.read(65536)
+        if not chunk:
+            break
+        total += len(chunk)
+    return jsonify(size=total)
+
+
+@app.get("/stream")
+def stream():
+    def generate():
+        for i in range(5):
+            yield f"chunk {i}\n"
+
+    return Response(stream_with_context(generate()), content_type="text/plain")
+
+
+@app.get("/boom")
+def boom():
+    raise RuntimeError("boom")
