@@ -1,0 +1,1 @@
+gracehttp serves WSGI and ASGI applications with ``twist gracehttp --app module:app`` or ``gracehttp.makeService()`` in a ``.tac`` file; a client that disconnects mid-request is reported to the application (ASGI ``http.disconnect``, WSGI ``environ["gracehttp.disconnected"]``), which gets a grace period (``--disconnect-grace-period``, default 3 s) before it is cancelled.
