@@ -24,12 +24,9 @@ from zope.interface import implementer
 from ._errors import ClientDisconnected
 from ._interfaces import IAppAdapter
 from ._lifespan import Lifespan
+from ._loader import isCoroutineFunction
 
 _log = Logger()
-
-# asgiref's markcoroutinefunction() (used by Django) marks synchronous
-# callables that return awaitables this way on Python 3.11.
-_COROUTINE_MARKER = getattr(asyncio.coroutines, "_is_coroutine", None)
 
 _ERROR_BODY = b"Internal Server Error\n"
 _ERROR_HEADERS = (
@@ -65,13 +62,6 @@ def requireAsyncioReactor(reactor):
     return loop
 
 
-def _isCoroutineFunction(obj):
-    return inspect.iscoroutinefunction(obj) or (
-        _COROUTINE_MARKER is not None
-        and getattr(obj, "_is_coroutine", None) is _COROUTINE_MARKER
-    )
-
-
 def isASGI3(app):
     """
     Is C{app} a single-callable ASGI 3 application rather than an ASGI 2
@@ -87,7 +77,7 @@ def isASGI3(app):
     """
     if inspect.isclass(app):
         return hasattr(app, "__await__")
-    return _isCoroutineFunction(app) or _isCoroutineFunction(
+    return isCoroutineFunction(app) or isCoroutineFunction(
         getattr(app, "__call__", None)
     )
 

@@ -429,6 +429,7 @@ class HTTPFactory(Factory):
     """
 
     protocol = HTTPChannel
+    noisy = False
 
     def __init__(self, adapter, reactor, grace=3.0):
         """

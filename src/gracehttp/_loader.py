@@ -74,17 +74,23 @@ def detectInterface(app):
     @rtype: L{str}
     """
     if inspect.isclass(app):
-        if hasattr(app, "__await__") or _isCoroutineFunction(app.__call__):
+        if hasattr(app, "__await__") or isCoroutineFunction(app.__call__):
             return "asgi"
         return "wsgi"
-    if _isCoroutineFunction(app) or _isCoroutineFunction(
+    if isCoroutineFunction(app) or isCoroutineFunction(
         getattr(app, "__call__", None)
     ):
         return "asgi"
     return "wsgi"
 
 
-def _isCoroutineFunction(obj):
+def isCoroutineFunction(obj):
+    """
+    Is C{obj} a coroutine function, as C{inspect} sees it or as asgiref's
+    C{markcoroutinefunction} marks it?
+
+    @rtype: L{bool}
+    """
     return inspect.iscoroutinefunction(obj) or (
         _COROUTINE_MARKER is not None
         and getattr(obj, "_is_coroutine", None) is _COROUTINE_MARKER
