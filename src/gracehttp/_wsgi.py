@@ -1,0 +1,175 @@
+"""
+The WSGI adapter (PEP 3333): runs a WSGI application on a thread pool for
+each request exchange.
+
+Theory of operation
+===================
+
+How a request flows (DESIGN.md section 2, "WSGI"):
+
+  1. L{WSGIAdapter.handle} (reactor thread) builds the C{environ}, a
+     L{Bridge<gracehttp._wsgibridge.Bridge>} (the only way between the
+     worker thread and the exchange) and installs the bridge's C{wake} as
+     C{exchange.wake}.
+  2. Admission.  The adapter gives the thread pool at most as many requests
+     as it has threads (C{threadpool.max}); the others wait in a FIFO on
+     the reactor thread.  When a request finishes, the waiting ones are
+     dispatched only after the reactor has polled its connections again,
+     so a client that hung up while its request waited (also at the same
+     moment as others, as when a proxy drops many connections) is seen:
+     that request is dropped without ever taking a thread, and logged.
+     Waiting in the pool's own queue instead would let worker threads race
+     the reactor to the disconnects.  "After a poll" takes two
+     C{callLater(0)} hops: Twisted's reactors run a delayed call scheduled
+     from a C{callFromThread} call in the same turn, before polling, but
+     one scheduled from a delayed call in the next turn, after polling
+     (asyncio's loop polls before each hop).
+  3. On its thread the request is still dropped if the client left in the
+     meantime.  Otherwise the exchange is told the application started,
+     with a C{cancel} that can only log a warning: a thread cannot be
+     interrupted.
+  4. While the application runs, a disconnect sets
+     C{environ["gracehttp.disconnected"]}, makes C{wsgi.input} and
+     C{write()} raise L{ClientDisconnected<gracehttp._errors.ClientDisconnected>},
+     stops the iteration of the response before its next chunk, and
+     C{close()} is still called.
+"""
+
+from collections import deque
+
+from twisted.internet.defer import Deferred, succeed
+from zope.interface import implementer
+
+from ._interfaces import IAppAdapter
+from ._wsgibridge import Bridge
+from ._wsgienviron import EnvironBuilder
+from ._wsgiinput import WSGIInput
+from ._wsgiresponse import WSGIResponse
+
+
+@implementer(IAppAdapter)
+class WSGIAdapter:
+    """
+    Runs a WSGI application (PEP 3333) for each request, on a thread pool.
+
+    @ivar interface: C{"wsgi"}.
+    @ivar inFlight: what the service waits for before L{shutdown}: one
+        L{Deferred} that fires when no request is running or waiting for a
+        thread, or nothing if none is.  Computed when read.
+    @type inFlight: L{list} of L{Deferred}
+    """
+
+    interface = "wsgi"
+
+    def __init__(self, app, reactor, threadpool, rootPath=""):
+        """
+        @param app: the WSGI application callable.
+        @param reactor: provides C{callFromThread}, C{callLater} and
+            C{seconds}.
+        @type reactor: L{twisted.internet.interfaces.IReactorThreads} and
+            L{twisted.internet.interfaces.IReactorTime}
+        @param threadpool: runs the application calls; started by
+            L{startup} and stopped by L{shutdown}.  Its C{max} (threads) is
+            how many requests it is given at once.
+        @type threadpool: L{twisted.python.threadpool.ThreadPool}
+        @param rootPath: the URL path the application is mounted at;
+            becomes C{SCRIPT_NAME}.
+        @type rootPath: L{str}
+        """
+        self._app = app
+        self._reactor = reactor
+        self._threadpool = threadpool
+        self._environ = EnvironBuilder(rootPath)
+        self._running = 0
+        self._waiting = deque()
+        self._dispatchScheduled = False
+        self._drained = []
+
+    def startup(self):
+        """
+        Start the thread pool.
+
+        @return: a L{Deferred<twisted.internet.defer.Deferred>} that has
+            already fired.
+        """
+        self._threadpool.start()
+        return succeed(None)
+
+    def shutdown(self):
+        """
+        Stop the thread pool, joining its threads: the service calls this
+        after the last request finished.
+
+        @return: a L{Deferred<twisted.internet.defer.Deferred>} that has
+            already fired.
+        """
+        self._threadpool.stop()
+        return succeed(None)
+
+    @property
+    def inFlight(self):
+        """
+        See the class docstring.
+
+        @rtype: L{list} of L{Deferred}
+        """
+        if not self._running and not self._waiting:
+            return []
+        drained = Deferred()
+        self._drained.append(drained)
+        return [drained]
+
+    def handle(self, exchange):
+        """
+        Run the application for C{exchange} on a thread, now or when one is
+        free (see the module docstring).  Reactor thread.
+
+        @type exchange: L{gracehttp._exchange.Exchange}
+        """
+        bridge = Bridge(self._reactor, exchange, self._requestFinished)
+        environ = self._environ.build(
+            exchange, WSGIInput(bridge.readChunk), bridge.disconnectedEvent
+        )
+        exchange.wake = bridge.wake
+        response = WSGIResponse(self._app, environ, bridge)
+        if self._running < self._threadpool.max:
+            self._running += 1
+            self._threadpool.callInThread(response.run)
+        else:
+            self._waiting.append((exchange, response))
+
+    def _requestFinished(self):
+        """
+        A request given to a thread is done with it.  Reactor thread.
+        """
+        self._running -= 1
+        if self._waiting:
+            if not self._dispatchScheduled:
+                self._dispatchScheduled = True
+                self._reactor.callLater(0, self._reactor.callLater, 0, self._dispatch)
+        elif not self._running:
+            self._fireDrained()
+
+    def _dispatch(self):
+        """
+        Give free threads to the requests waiting for one, in order,
+        dropping those whose client left.  Reactor thread.
+        """
+        self._dispatchScheduled = False
+        waiting = self._waiting
+        maxThreads = self._threadpool.max
+        while waiting and self._running < maxThreads:
+            exchange, response = waiting.popleft()
+            if exchange.disconnected:
+                response.logDropped()
+                exchange.appFinished()
+            else:
+                self._running += 1
+                self._threadpool.callInThread(response.run)
+        if not self._running and not waiting:
+            self._fireDrained()
+
+    def _fireDrained(self):
+        drained, self._drained = self._drained, []
+        for d in drained:
+            d.callback(None)

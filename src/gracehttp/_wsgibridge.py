@@ -1,0 +1,298 @@
+"""
+The hand-off between a WSGI application's worker thread and the reactor
+thread, for one request.
+
+Theory of operation
+===================
+
+The exchange (L{gracehttp._exchange.Exchange}) may only be touched on the
+reactor thread; the application runs on a worker thread.  A L{Bridge}
+stands between them, and its state is guarded by one lock with one
+condition:
+
+  - B{Outbox} (worker -> reactor).  What the worker wants done on the
+    reactor (announce the application as started, send the head, body
+    chunks, finish or abort, report the application finished) is recorded
+    in the outbox, and one C{reactor.callFromThread(flush)} is scheduled if
+    none is pending yet.  Whatever the worker adds before the reactor runs
+    that call rides along in it, in order, so a small response costs one
+    C{callFromThread} whenever the reactor is busy, and never more than
+    two.  Nothing is held back: each chunk is scheduled when it is written
+    (PEP 3333: "must not delay the transmission of any block").
+  - B{Backpressure}.  The outbox counts the body bytes it holds.  A write
+    waits while that count is above L{HIGH_WATER} bytes or the exchange's
+    C{writePaused} is set, so a slow client cannot make the worker queue
+    without bound.
+  - B{Inbox} (reactor -> worker).  A worker that wants body bytes and has
+    none sets C{wantBody} and waits; the reactor answers by calling
+    C{exchange.readBody()} (in the flush, and again in C{wake} whenever
+    more body arrives) and putting the bytes in the inbox.  A body that is
+    already complete is moved to the inbox unasked (it is bounded by the
+    exchange's buffer), which saves the worker a round trip.
+  - B{Mirrors}.  C{wake} is the exchange's wake callback: on the reactor it
+    copies what the worker waits on (disconnected, writing paused, body
+    complete) into the bridge under the lock and notifies the condition.
+    On the first disconnect it also sets the C{threading.Event} the
+    application sees as C{environ["gracehttp.disconnected"]}.  Once
+    disconnected, every read and write raises L{ClientDisconnected}.
+"""
+
+from threading import Condition, Event, Lock
+
+from ._errors import ClientDisconnected
+
+HIGH_WATER = 64 * 1024
+"""
+Bytes of response body a worker may hand to the reactor before it waits
+for them to be written.
+"""
+
+FINISH = "finish"
+ABORT = "abort"
+
+
+class Bridge:
+    """
+    One request's worker <-> reactor hand-off (see the module docstring).
+
+    @ivar disconnected: the client is gone (the worker's view).
+    @type disconnected: L{bool}
+    @ivar disconnectedEvent: set when the client disconnects.
+    @type disconnectedEvent: L{threading.Event}
+    """
+
+    __slots__ = (
+        "disconnected",
+        "disconnectedEvent",
+        "_reactor",
+        "_exchange",
+        "_finished",
+        "_condition",
+        "_scheduled",
+        "_announce",
+        "_head",
+        "_chunks",
+        "_queued",
+        "_end",
+        "_done",
+        "_paused",
+        "_inbox",
+        "_complete",
+        "_wantBody",
+    )
+
+    def __init__(self, reactor, exchange, finished):
+        """
+        Called on the reactor thread.
+
+        @param reactor: provides C{callFromThread}.
+        @type reactor: L{twisted.internet.interfaces.IReactorThreads}
+        @param exchange: the request.
+        @type exchange: L{gracehttp._exchange.Exchange}
+        @param finished: called on the reactor thread, after
+            C{exchange.appFinished()}, when the worker is done with the
+            request.
+        @type finished: zero-argument callable
+        """
+        self._reactor = reactor
+        self._exchange = exchange
+        self._finished = finished
+        self._condition = Condition(Lock())
+        self.disconnected = False
+        self.disconnectedEvent = Event()
+        self._scheduled = False
+        self._announce = None
+        self._head = None
+        self._chunks = []
+        self._queued = 0
+        self._end = None
+        self._done = False
+        self._paused = False
+        self._inbox = b""
+        self._complete = False
+        self._wantBody = False
+        self.wake()
+
+    # -- reactor thread ----------------------------------------------------
+
+    def wake(self):
+        """
+        The exchange changed: copy what the worker may wait on, pull body
+        bytes if it wants them (or if the body is complete), notify it.
+        Reactor thread only; installed as C{exchange.wake}.
+        """
+        exchange = self._exchange
+        data = None
+        if (
+            (self._wantBody or exchange.bodyComplete)
+            and not self._complete
+            and not exchange.disconnected
+        ):
+            data = exchange.readBody()
+        condition = self._condition
+        with condition:
+            self._paused = exchange.writePaused
+            if data is not None:
+                if data:
+                    self._inbox += data
+                if exchange.bodyComplete:
+                    self._complete = True
+                if data or self._complete:
+                    self._wantBody = False
+            if exchange.disconnected and not self.disconnected:
+                self.disconnected = True
+                self.disconnectedEvent.set()
+            condition.notify_all()
+
+    def _flush(self):
+        """
+        Carry out what the worker put in the outbox, in order.  Reactor
+        thread only.
+        """
+        with self._condition:
+            self._scheduled = False
+            announce = self._announce
+            head = self._head
+            chunks = self._chunks
+            end = self._end
+            done = self._done
+            self._announce = self._head = self._end = None
+            if chunks:
+                self._chunks = []
+                self._queued = 0
+        exchange = self._exchange
+        try:
+            if announce is not None:
+                exchange.appStarted(announce)
+            if head is not None:
+                exchange.startResponse(*head)
+            for chunk in chunks:
+                exchange.write(chunk)
+            if end is FINISH:
+                exchange.finish()
+            elif end is ABORT:
+                exchange.abort()
+        except ClientDisconnected:
+            # The worker learns of it from the wake below.
+            pass
+        finally:
+            self.wake()
+            if done:
+                exchange.appFinished()
+                self._finished()
+
+    # -- worker thread -----------------------------------------------------
+
+    def _claimFlush(self):
+        """
+        Must be called with the lock held.
+
+        @return: whether the caller must schedule L{_flush} (after
+            releasing the lock): none is pending yet.
+        """
+        if self._scheduled:
+            return False
+        self._scheduled = True
+        return True
+
+    def begin(self, cancel):
+        """
+        The worker picked the request up.  Unless the client already left,
+        the application may start: the reactor will call
+        C{exchange.appStarted(cancel)}.  Otherwise the exchange is told the
+        application is finished (it never started).
+
+        @param cancel: run on the reactor when the grace period after a
+            disconnect ends.
+        @type cancel: zero-argument callable
+        @return: whether to start the application.
+        @rtype: L{bool}
+        """
+        with self._condition:
+            start = not self.disconnected
+            if start:
+                self._announce = cancel
+            else:
+                self._done = True
+            flush = self._claimFlush()
+        if flush:
+            self._reactor.callFromThread(self._flush)
+        return start
+
+    def readChunk(self):
+        """
+        Wait for the next request body bytes.
+
+        @return: body bytes; C{b""} at the end of the body.
+        @rtype: L{bytes}
+        @raise ClientDisconnected: the client is gone, even if the body was
+            complete.
+        """
+        condition = self._condition
+        while True:
+            with condition:
+                if self.disconnected:
+                    raise ClientDisconnected("client disconnected")
+                data = self._inbox
+                if data:
+                    self._inbox = b""
+                    return data
+                if self._complete:
+                    return b""
+                if self._wantBody:
+                    condition.wait()
+                    continue
+                self._wantBody = True
+                flush = self._claimFlush()
+            if flush:
+                self._reactor.callFromThread(self._flush)
+
+    def write(self, head, data):
+        """
+        Hand response body bytes (and the head, the first time) to the
+        reactor, first waiting while the reactor is behind (see the module
+        docstring).
+
+        @param head: C{(status, headers)} for
+            L{Exchange.startResponse<gracehttp._exchange.Exchange.startResponse>},
+            or L{None} if already sent.
+        @param data: non-empty body bytes.
+        @type data: L{bytes}
+        @raise ClientDisconnected: the client is gone.
+        """
+        condition = self._condition
+        with condition:
+            while not self.disconnected and (self._paused or self._queued > HIGH_WATER):
+                condition.wait()
+            if self.disconnected:
+                raise ClientDisconnected("client disconnected")
+            if head is not None:
+                self._head = head
+            self._chunks.append(data)
+            self._queued += len(data)
+            flush = self._claimFlush()
+        if flush:
+            self._reactor.callFromThread(self._flush)
+
+    def end(self, head=None, data=b"", how=None):
+        """
+        The application is done: hand over the rest of the response, if
+        any, and report it finished.  Does not wait: the application
+        produces nothing more.
+
+        @param head: as for L{write}.
+        @param data: last body bytes, possibly empty.
+        @type data: L{bytes}
+        @param how: L{FINISH}, L{ABORT} or L{None} (nothing to send: the
+            client is gone).
+        """
+        with self._condition:
+            if head is not None:
+                self._head = head
+            if data:
+                self._chunks.append(data)
+            self._end = how
+            self._done = True
+            flush = self._claimFlush()
+        if flush:
+            self._reactor.callFromThread(self._flush)

@@ -1,0 +1,333 @@
+"""
+One call of a WSGI application (PEP 3333), run on a worker thread:
+C{start_response}, C{write}, iterating the response, C{close()}, and what
+an error or a disconnect turns into.
+
+Everything reaches the exchange through a L{Bridge<gracehttp._wsgibridge.Bridge>}.
+The head is handed over with the first non-empty body chunk, or at the end
+(PEP 3333, "The start_response() Callable": not before the first non-empty
+chunk), so an application may still replace it with C{exc_info} until then.
+"""
+
+from twisted.logger import Logger, LogLevel
+from twisted.python.failure import Failure
+
+from ._errors import ClientDisconnected
+from ._exchange import InvalidResponse, _invalidHeader
+from ._wsgibridge import ABORT, FINISH
+
+_log = Logger()
+
+_ERROR_BODY = b"Internal Server Error\n"
+_ERROR_HEAD = (
+    500,
+    [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"%d" % len(_ERROR_BODY)),
+    ],
+)
+
+# PEP 3333, "Other HTTP Features": an application must not send hop-by-hop
+# fields (RFC 9110 section 7.6.1); the server owns the connection.
+_HOP_BY_HOP = frozenset(
+    ["connection", "keep-alive", "te", "trailer", "trailers", "transfer-encoding", "upgrade"]
+)
+
+# Caches of checked status lines and field names, bounded because both
+# come from the application.
+_STATUSES = {}
+_NAMES = {}
+_MAX_CACHED = 256
+
+
+def _statusCode(status):
+    """
+    Check a PEP 3333 status string such as C{"200 OK"}.
+
+    @type status: L{str}
+    @return: the status code, 100-599 (RFC 9110 section 15).
+    @rtype: L{int}
+    @raise InvalidResponse: C{status} is not a three-digit code in range
+        followed by a space and a reason phrase (or nothing).
+    """
+    code = _STATUSES.get(status) if type(status) is str else None
+    if code is None:
+        if (
+            type(status) is not str
+            or not status[:3].isdecimal()
+            or len(status) > 3 and status[3] != " "
+            or not 100 <= int(status[:3]) <= 599
+        ):
+            raise InvalidResponse(f"invalid status {status!r} (PEP 3333)")
+        code = int(status[:3])
+        if len(_STATUSES) < _MAX_CACHED:
+            _STATUSES[status] = code
+    return code
+
+
+def _fieldName(name):
+    """
+    Check and encode a response field name.
+
+    @type name: L{str}
+    @rtype: L{bytes}
+    @raise InvalidResponse: not a native string, not a token (RFC 9110
+        section 5.6.2), or a hop-by-hop field.
+    """
+    encoded = _NAMES.get(name)
+    if encoded is None:
+        if type(name) is not str:
+            raise InvalidResponse(f"header name {name!r} is not a str (PEP 3333)")
+        lower = name.lower()
+        if lower in _HOP_BY_HOP or lower.startswith("proxy-"):
+            raise InvalidResponse(
+                f"hop-by-hop header {name!r} is not allowed from an application "
+                f"(PEP 3333, Other HTTP Features)"
+            )
+        encoded = name.encode("latin-1", "replace")
+        if _invalidHeader(encoded, b""):
+            raise InvalidResponse(f"invalid header name {name!r}")
+        if len(_NAMES) < _MAX_CACHED:
+            _NAMES[name] = encoded
+    return encoded
+
+
+def _encodeHeaders(headers):
+    """
+    Check and encode C{start_response}'s C{response_headers}.
+
+    @type headers: L{list} of (L{str}, L{str})
+    @rtype: L{list} of (L{bytes}, L{bytes})
+    @raise InvalidResponse: see L{_fieldName}; or a value is not a native
+        string, not latin-1, or contains CR, LF or NUL (RFC 9110 section
+        5.5).
+    """
+    if type(headers) is not list:
+        raise InvalidResponse(f"response_headers must be a list (PEP 3333), not {headers!r}")
+    encoded = []
+    for name, value in headers:
+        if type(value) is not str:
+            raise InvalidResponse(f"header {name!r}: {value!r} is not a str (PEP 3333)")
+        try:
+            raw = value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise InvalidResponse(f"header {name!r}: {value!r} is not latin-1 (PEP 3333)")
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise InvalidResponse(f"header {name!r}: {value!r} contains CR, LF or NUL")
+        encoded.append((_fieldName(name), raw))
+    return encoded
+
+
+def _checkBytes(data):
+    """
+    @raise TypeError: C{data} is not L{bytes} (PEP 3333: body chunks are
+        bytestrings).
+    """
+    if type(data) is not bytes:
+        raise TypeError(f"WSGI body chunks must be bytes, not {type(data).__name__}")
+
+
+class WSGIResponse:
+    """
+    Runs one WSGI application call for one request and delivers its
+    response through a bridge.
+    """
+
+    __slots__ = (
+        "_app",
+        "_environ",
+        "_bridge",
+        "_method",
+        "_path",
+        "_status",
+        "_headers",
+        "_headSent",
+    )
+
+    def __init__(self, app, environ, bridge):
+        """
+        @param app: the WSGI application.
+        @param environ: the request's C{environ}.
+        @type environ: L{dict}
+        @param bridge: the request's hand-off to the reactor.
+        @type bridge: L{gracehttp._wsgibridge.Bridge}
+        """
+        self._app = app
+        self._environ = environ
+        self._bridge = bridge
+        # For log messages, taken before the application can change environ.
+        self._method = environ["REQUEST_METHOD"]
+        self._path = environ["PATH_INFO"]
+        self._status = None
+        self._headers = None
+        self._headSent = False
+
+    def graceExpired(self):
+        """
+        The grace period after the client disconnected ended and the
+        application is still running.  A thread cannot be interrupted, so
+        this only logs a warning (DESIGN.md section 2).  Called once, on
+        the reactor thread, by the exchange.
+        """
+        _log.warn(
+            "WSGI request {method} {path} is still running after the "
+            "disconnect grace period; a thread cannot be cancelled",
+            method=self._method,
+            path=self._path,
+        )
+
+    def logDropped(self):
+        """
+        Log that the request is dropped: its client disconnected while it
+        waited for a thread, so the application is never started.
+        """
+        _log.info(
+            "Dropped WSGI request {method} {path}: the client disconnected "
+            "before it started (while it waited for a thread)",
+            method=self._method,
+            path=self._path,
+        )
+
+    def run(self):
+        """
+        Call the application and send its response.  Runs on a worker
+        thread.  A request whose client left while it waited for a thread
+        is not started.
+        """
+        bridge = self._bridge
+        if not bridge.begin(self.graceExpired):
+            self.logDropped()
+            return
+        try:
+            result = self._app(self._environ, self.startResponse)
+            try:
+                last = self._iterate(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            self._complete(last)
+        except BaseException:
+            # Whatever happened, the reactor must hear that the application
+            # is done; the failure is logged, not re-raised into the pool.
+            self._failed(Failure())
+
+    def startResponse(self, status, headers, exc_info=None):
+        """
+        The C{start_response} callable (PEP 3333, "The start_response()
+        Callable").
+
+        @param status: e.g. C{"200 OK"}.
+        @type status: L{str}
+        @param headers: C{(name, value)} native strings, latin-1.
+        @type headers: L{list} of L{tuple}
+        @param exc_info: L{sys.exc_info} when replacing the status and
+            headers after an error.
+        @return: the C{write} callable.
+        @raise InvalidResponse: bad status or headers (hop-by-hop fields
+            among them), or a second call without C{exc_info}.
+        @raise BaseException: C{exc_info}'s exception, re-raised, if the head
+            was already sent.
+        """
+        if exc_info is not None:
+            try:
+                if self._headSent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self._status is not None:
+            raise InvalidResponse("start_response() called again without exc_info (PEP 3333)")
+        code = _statusCode(status)
+        self._headers = _encodeHeaders(headers)
+        self._status = code
+        return self.write
+
+    def write(self, data):
+        """
+        The C{write} callable (PEP 3333, "The write() Callable"): send
+        C{data} now, waiting while the client is behind.
+
+        @type data: L{bytes}
+        @raise ClientDisconnected: the client is gone.
+        @raise TypeError: C{data} is not L{bytes}.
+        @raise InvalidResponse: C{start_response} was not called yet.
+        """
+        _checkBytes(data)
+        if data:
+            self._bridge.write(self._takeHead(), data)
+
+    def _takeHead(self):
+        """
+        @return: the head for the bridge if not sent yet, else L{None}.
+        @raise InvalidResponse: C{start_response} was not called.
+        """
+        if self._headSent:
+            return None
+        if self._status is None:
+            raise InvalidResponse("body sent before start_response() (PEP 3333)")
+        self._headSent = True
+        return (self._status, self._headers)
+
+    def _iterate(self, result):
+        """
+        Send the response iterable's chunks, stopping before asking for the
+        next one once the client is gone.  An iterable whose C{len()} is 1
+        (PEP 3333: it must then be accurate) is not written here: its chunk
+        goes out with the head and the end of the response in one hand-off.
+
+        @return: the chunk still to send with the end of the response.
+        @rtype: L{bytes}
+        """
+        length = getattr(type(result), "__len__", None)
+        single = length is not None and length(result) == 1
+        bridge = self._bridge
+        for chunk in result:
+            if single:
+                _checkBytes(chunk)
+                return chunk
+            self.write(chunk)
+            if bridge.disconnected:
+                break
+        return b""
+
+    def _complete(self, last):
+        """
+        The application returned and was closed: end the response.
+
+        @param last: body bytes not sent yet.
+        @raise InvalidResponse: C{start_response} was never called.
+        """
+        bridge = self._bridge
+        if bridge.disconnected:
+            bridge.end()
+        elif self._headSent:
+            bridge.end(None, last, FINISH)
+        else:
+            bridge.end(self._takeHead(), last, FINISH)
+
+    def _failed(self, failure):
+        """
+        The application, its iterable or its C{close()} raised: answer 500 if
+        the head is not sent, else abort the response (the client must not
+        take it for complete).  L{ClientDisconnected} after a disconnect is
+        the expected end of an abandoned request and is not logged.
+
+        @type failure: L{Failure}
+        """
+        bridge = self._bridge
+        if bridge.disconnected and failure.check(ClientDisconnected):
+            bridge.end()
+            return
+        _log.failure(
+            "WSGI application raised an exception for {method} {path}",
+            failure,
+            LogLevel.error,
+            method=self._method,
+            path=self._path,
+        )
+        if bridge.disconnected:
+            bridge.end()
+        elif self._headSent:
+            bridge.end(None, b"", ABORT)
+        else:
+            bridge.end(_ERROR_HEAD, _ERROR_BODY, FINISH)

@@ -1,0 +1,1428 @@
+"""
+Tests for the WSGI adapter (L{gracehttp._wsgi} and its helper modules),
+driven with the fakes of L{tests.fakes}.
+
+Most tests run the application synchronously: a L{SynchronousThreadPool}
+runs the job on the test's thread and L{ImmediateReactor.callFromThread}
+runs the hand-off at once, so an application can play the reactor's part
+(disconnect the exchange, advance the clock) in the middle of its run.
+Tests where the application must block (reading a body still arriving,
+waiting on backpressure) run it on a real thread pool; the test's thread is
+then the reactor and runs what the worker hands over with
+L{ThreadedReactor.runUntil}, waiting on events, never sleeping.
+"""
+
+import hashlib
+import os
+import queue
+import sys
+import threading
+import time
+import tracemalloc
+import warnings
+from wsgiref.validate import WSGIWarning, validator
+
+from flask import Flask, request
+from twisted.internet.task import Clock
+from twisted.logger import Logger, LogLevel
+from twisted.python.threadpool import ThreadPool
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from gracehttp import _wsgibridge, _wsgienviron, _wsgiresponse
+from gracehttp._errors import ClientDisconnected
+from gracehttp._exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED
+from gracehttp._interfaces import IAppAdapter
+from gracehttp._wsgi import WSGIAdapter
+from gracehttp._wsgibridge import HIGH_WATER
+
+from .fakes import RecordingChannel, SynchronousThreadPool, makeExchange
+
+TIMEOUT = 10.0
+"""
+Seconds a threaded test waits for an event before it fails (a safety net
+against hanging, not a timing assumption).
+"""
+
+
+class ImmediateReactor(Clock):
+    """
+    A L{Clock} whose C{callFromThread} runs the call at once.
+    """
+
+    def callFromThread(self, f, *args, **kwargs):
+        f(*args, **kwargs)
+
+
+class RecordingReactor(Clock):
+    """
+    A L{Clock} whose C{callFromThread} records the call; L{runCalls} runs
+    them, as the reactor's next iteration would.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.threadCalls = []
+
+    def callFromThread(self, f, *args, **kwargs):
+        self.threadCalls.append((f, args, kwargs))
+
+    def runCalls(self):
+        calls, self.threadCalls = self.threadCalls, []
+        for f, args, kwargs in calls:
+            f(*args, **kwargs)
+
+
+class ThreadedReactor(Clock):
+    """
+    A L{Clock} whose C{callFromThread}, called from worker threads, queues
+    the call for the test's thread (the reactor thread) to run.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.threadCalls = queue.Queue()
+
+    def callFromThread(self, f, *args, **kwargs):
+        self.threadCalls.put((f, args, kwargs))
+
+    def runPending(self):
+        """
+        Run the calls already queued.
+        """
+        while True:
+            try:
+                f, args, kwargs = self.threadCalls.get_nowait()
+            except queue.Empty:
+                return
+            f(*args, **kwargs)
+
+    def runOne(self, timeout=TIMEOUT):
+        """
+        Wait for the next call and run it.
+        """
+        try:
+            f, args, kwargs = self.threadCalls.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no call from the worker thread") from None
+        f(*args, **kwargs)
+
+    def runUntil(self, predicate, timeout=TIMEOUT):
+        """
+        Run calls as they arrive until C{predicate()} is true.
+        """
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            self.runOne(max(deadline - time.monotonic(), 0.001))
+
+
+def waitFor(event):
+    """
+    Wait for a L{threading.Event} set by a worker thread; fail if it never
+    is.
+    """
+    if not event.wait(TIMEOUT):
+        raise AssertionError("event not set by the worker thread")
+
+
+class HookChannel(RecordingChannel):
+    """
+    A L{RecordingChannel} that runs C{onBody(data)} after recording each
+    body write.
+    """
+
+    onBody = None
+
+    def writeBody(self, exchange, data):
+        super().writeBody(exchange, data)
+        if self.onBody is not None:
+            self.onBody(data)
+
+
+def hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+
+
+class Closing:
+    """
+    A response iterable that records whether C{close()} was called.
+    """
+
+    def __init__(self, chunks, closed):
+        self._chunks = chunks
+        self._closed = closed
+
+    def __iter__(self):
+        return iter(self._chunks)
+
+    def close(self):
+        self._closed.append(True)
+
+
+class WSGITestCase(SynchronousTestCase):
+    """
+    An L{ImmediateReactor}, a L{SynchronousThreadPool} and captured logs.
+    """
+
+    def setUp(self):
+        self.reactor = ImmediateReactor()
+        self.pool = SynchronousThreadPool()
+        self.pool.max = 10
+        self.logged = []
+        log = Logger(observer=self.logged.append)
+        self.patch(_wsgiresponse, "_log", log)
+        self.patch(_wsgienviron, "_log", log)
+
+    def serve(self, app, rootPath="", channel=None, **exchangeArgs):
+        """
+        Run C{app} for one request to completion.
+
+        @return: C{(exchange, channel)}
+        """
+        exchange, defaultChannel = makeExchange(self.reactor, **exchangeArgs)
+        if channel is not None:
+            exchange._channel = channel
+        adapter = WSGIAdapter(app, self.reactor, self.pool, rootPath=rootPath)
+        adapter.handle(exchange)
+        self.pool.runAll()
+        return exchange, channel or defaultChannel
+
+    def environFor(self, **exchangeArgs):
+        """
+        @return: the C{environ} an application gets for a request.
+        """
+        seen = []
+
+        def app(environ, start_response):
+            seen.append(environ)
+            return hello(environ, start_response)
+
+        self.serve(app, **exchangeArgs)
+        return seen[0]
+
+    def levels(self, level):
+        return [event for event in self.logged if event["log_level"] == level]
+
+    def assertNoErrorLogged(self):
+        self.assertEqual(
+            self.levels(LogLevel.error) + self.levels(LogLevel.critical), []
+        )
+
+    def assertServerError(self, channel):
+        self.assertEqual(channel.head[0], 500)
+        self.assertEqual(channel.body, b"Internal Server Error\n")
+        self.assertIn((b"content-type", b"text/plain; charset=utf-8"), channel.head[1])
+        self.assertTrue(channel.finished)
+
+
+class AdapterTests(WSGITestCase):
+    def test_verifyObject(self):
+        """WSGIAdapter provides IAppAdapter and says it speaks WSGI."""
+        adapter = WSGIAdapter(hello, self.reactor, self.pool)
+        self.assertTrue(verifyObject(IAppAdapter, adapter))
+        self.assertEqual(adapter.interface, "wsgi")
+
+    def test_startupShutdown(self):
+        """startup() starts the thread pool, shutdown() stops it; both fire."""
+        adapter = WSGIAdapter(hello, self.reactor, self.pool)
+        self.assertIsNone(self.successResultOf(adapter.startup()))
+        self.assertTrue(self.pool.started)
+        self.assertFalse(self.pool.joined)
+        self.assertIsNone(self.successResultOf(adapter.shutdown()))
+        self.assertTrue(self.pool.joined)
+
+    def test_queuedNotRunByHandle(self):
+        """handle() only queues the call: the application runs on a thread."""
+        calls = []
+        exchange, channel = makeExchange(self.reactor)
+        WSGIAdapter(lambda e, s: calls.append(e) or [], self.reactor, self.pool).handle(
+            exchange
+        )
+        self.assertEqual(calls, [])
+        self.assertEqual(len(self.pool.queue), 1)
+        self.assertIsNotNone(exchange.wake)
+
+
+class AdmissionTests(WSGITestCase):
+    """
+    The adapter gives the pool at most C{threadpool.max} requests; the rest
+    wait on the reactor thread.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.pool.max = 1
+        self.adapter = WSGIAdapter(self.app, self.reactor, self.pool)
+        self.ran = []
+
+    def app(self, environ, start_response):
+        self.ran.append(environ["PATH_INFO"])
+        return hello(environ, start_response)
+
+    def request(self, path):
+        exchange, channel = makeExchange(self.reactor, path=path)
+        self.adapter.handle(exchange)
+        return exchange, channel
+
+    def test_waitForAThread(self):
+        """Requests beyond the pool's size wait and run, in order, as threads free up."""
+        requests = [self.request(path) for path in (b"/a", b"/b", b"/c")]
+        self.assertEqual(len(self.pool.queue), 1)
+        self.pool.runAll()
+        self.assertEqual(self.ran, ["/a"])
+        self.assertEqual(self.pool.queue, [])
+        self.reactor.advance(0)
+        self.pool.runAll()
+        self.assertEqual(self.ran, ["/a", "/b"])
+        self.reactor.advance(0)
+        self.pool.runAll()
+        self.assertEqual(self.ran, ["/a", "/b", "/c"])
+        for exchange, channel in requests:
+            self.assertEqual(channel.body, b"hello")
+            self.assertEqual(exchange.outcome, COMPLETED)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_waitingRequestDroppedAtDisconnect(self):
+        """A waiting request whose client left never takes a thread; the next one runs."""
+        first, firstChannel = self.request(b"/a")
+        gone, goneChannel = self.request(b"/gone")
+        last, lastChannel = self.request(b"/c")
+        gone.disconnect()
+        self.pool.runAll()
+        self.reactor.advance(0)
+        self.assertEqual(len(self.pool.queue), 1)
+        self.pool.runAll()
+        self.assertEqual(self.ran, ["/a", "/c"])
+        self.assertIsNone(goneChannel.head)
+        self.assertEqual(gone.outcome, CLIENT_DISCONNECTED)
+        self.assertEqual(lastChannel.body, b"hello")
+        infos = self.levels(LogLevel.info)
+        self.assertEqual([event["path"] for event in infos], ["/gone"])
+
+    def test_inFlight(self):
+        """inFlight is empty when idle, else one Deferred that fires when all are done."""
+        self.assertEqual(self.adapter.inFlight, [])
+        self.request(b"/a")
+        self.request(b"/b")
+        [drained] = self.adapter.inFlight
+        self.pool.runAll()
+        self.assertNoResult(drained)
+        self.reactor.advance(0)
+        self.pool.runAll()
+        self.assertIsNone(self.successResultOf(drained))
+        self.assertEqual(self.adapter.inFlight, [])
+
+
+class EnvironTests(WSGITestCase):
+    def test_requestKeys(self):
+        """The environ carries the CGI and wsgi.* keys of PEP 3333."""
+        environ = self.environFor(
+            method="POST",
+            path=b"/a/b",
+            query=b"x=1&y=%20",
+            headers=[
+                (b"host", b"example.com:8080"),
+                (b"content-type", b"text/plain"),
+                (b"content-length", b"3"),
+                (b"user-agent", b"test"),
+            ],
+            body=b"abc",
+        )
+        expected = {
+            "REQUEST_METHOD": "POST",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": "/a/b",
+            "QUERY_STRING": "x=1&y=%20",
+            "CONTENT_TYPE": "text/plain",
+            "CONTENT_LENGTH": "3",
+            "SERVER_NAME": "example.com",
+            "SERVER_PORT": "8080",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": "50000",
+            "HTTP_HOST": "example.com:8080",
+            "HTTP_USER_AGENT": "test",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+        }
+        self.assertEqual({key: environ[key] for key in expected}, expected)
+        self.assertNotIn("HTTP_CONTENT_TYPE", environ)
+        self.assertNotIn("HTTP_CONTENT_LENGTH", environ)
+        self.assertIsInstance(environ["gracehttp.disconnected"], threading.Event)
+        self.assertFalse(environ["gracehttp.disconnected"].is_set())
+        for name in ("read", "readline", "readlines", "__iter__"):
+            self.assertTrue(callable(getattr(environ["wsgi.input"], name)))
+        for name in ("write", "writelines", "flush"):
+            self.assertTrue(callable(getattr(environ["wsgi.errors"], name)))
+
+    def test_noContentHeaders(self):
+        """CONTENT_TYPE and CONTENT_LENGTH are absent when the request has none."""
+        environ = self.environFor()
+        self.assertNotIn("CONTENT_TYPE", environ)
+        self.assertNotIn("CONTENT_LENGTH", environ)
+
+    def test_pathInfoLatin1(self):
+        """PATH_INFO is the percent-decoded path's bytes as latin-1."""
+        environ = self.environFor(path=b"/caf%C3%A9/a%2Fb")
+        self.assertEqual(environ["PATH_INFO"], "/caf\xc3\xa9/a/b")
+        self.assertEqual(environ["PATH_INFO"].encode("latin-1").decode("utf-8"), "/café/a/b")
+
+    def test_rootPath(self):
+        """rootPath becomes SCRIPT_NAME and is taken off PATH_INFO when there."""
+        environ = self.environFor(rootPath="/app/", path=b"/app/x")
+        self.assertEqual((environ["SCRIPT_NAME"], environ["PATH_INFO"]), ("/app", "/x"))
+        environ = self.environFor(rootPath="/app", path=b"/app")
+        self.assertEqual((environ["SCRIPT_NAME"], environ["PATH_INFO"]), ("/app", ""))
+        environ = self.environFor(rootPath="/app", path=b"/application")
+        self.assertEqual(environ["PATH_INFO"], "/application")
+
+    def test_duplicateHeadersJoined(self):
+        """Repeated fields are joined with ',' and Cookie fields with '; '."""
+        environ = self.environFor(
+            headers=[
+                (b"accept", b"text/html"),
+                (b"cookie", b"a=1"),
+                (b"accept", b"text/plain"),
+                (b"cookie", b"b=2"),
+            ]
+        )
+        self.assertEqual(environ["HTTP_ACCEPT"], "text/html,text/plain")
+        self.assertEqual(environ["HTTP_COOKIE"], "a=1; b=2")
+
+    def test_underscoreHeaderDropped(self):
+        """A field name with '_' cannot pose as the '-' field of the same CGI name."""
+        environ = self.environFor(
+            headers=[(b"x-real-ip", b"10.0.0.1"), (b"x_real_ip", b"6.6.6.6")]
+        )
+        self.assertEqual(environ["HTTP_X_REAL_IP"], "10.0.0.1")
+
+    def test_headerValueLatin1(self):
+        """Header values are decoded as latin-1 (PEP 3333, bytes as latin-1 str)."""
+        environ = self.environFor(headers=[(b"x-name", b"caf\xc3\xa9")])
+        self.assertEqual(environ["HTTP_X_NAME"], "caf\xc3\xa9")
+
+    def test_serverName(self):
+        """SERVER_NAME/PORT come from Host, else from the local address."""
+        environ = self.environFor()
+        self.assertEqual((environ["SERVER_NAME"], environ["SERVER_PORT"]), ("127.0.0.1", "8000"))
+        environ = self.environFor(headers=[(b"host", b"example.com")])
+        self.assertEqual((environ["SERVER_NAME"], environ["SERVER_PORT"]), ("example.com", "80"))
+        environ = self.environFor(headers=[(b"host", b"[::1]:9000")])
+        self.assertEqual((environ["SERVER_NAME"], environ["SERVER_PORT"]), ("[::1]", "9000"))
+        environ = self.environFor(headers=[(b"host", b"[::1]")])
+        self.assertEqual((environ["SERVER_NAME"], environ["SERVER_PORT"]), ("[::1]", "80"))
+
+    def test_httpsDefaultPort(self):
+        """An https request without a port in Host gets SERVER_PORT 443."""
+        exchange, channel = makeExchange(self.reactor, headers=[(b"host", b"example.com")])
+        exchange.scheme = "https"
+        seen = []
+        adapter = WSGIAdapter(
+            lambda environ, start_response: seen.append(environ) or hello(environ, start_response),
+            self.reactor,
+            self.pool,
+        )
+        adapter.handle(exchange)
+        self.pool.runAll()
+        self.assertEqual(seen[0]["wsgi.url_scheme"], "https")
+        self.assertEqual(seen[0]["SERVER_PORT"], "443")
+
+    def test_http10(self):
+        """SERVER_PROTOCOL is the request's HTTP version."""
+        exchange, channel = makeExchange(self.reactor)
+        exchange.httpVersion = "1.0"
+        seen = []
+        adapter = WSGIAdapter(
+            lambda environ, start_response: seen.append(environ) or hello(environ, start_response),
+            self.reactor,
+            self.pool,
+        )
+        adapter.handle(exchange)
+        self.pool.runAll()
+        self.assertEqual(seen[0]["SERVER_PROTOCOL"], "HTTP/1.0")
+
+    def test_noClientAddress(self):
+        """Without a peer address (a UNIX socket) REMOTE_ADDR is absent."""
+        exchange, channel = makeExchange(self.reactor)
+        exchange.client = None
+        seen = []
+        adapter = WSGIAdapter(
+            lambda environ, start_response: seen.append(environ) or hello(environ, start_response),
+            self.reactor,
+            self.pool,
+        )
+        adapter.handle(exchange)
+        self.pool.runAll()
+        self.assertNotIn("REMOTE_ADDR", seen[0])
+        self.assertNotIn("REMOTE_PORT", seen[0])
+
+    def test_errorsStreamLogs(self):
+        """Text written to wsgi.errors is logged at error level."""
+        environ = self.environFor()
+        environ["wsgi.errors"].write("something broke\n")
+        environ["wsgi.errors"].writelines(["one", "two\n"])
+        environ["wsgi.errors"].flush()
+        texts = [event["text"] for event in self.levels(LogLevel.error)]
+        self.assertEqual(texts, ["something broke", "one", "two"])
+
+
+class ResponseTests(WSGITestCase):
+    def test_simpleResponse(self):
+        """A list response is sent with its status, headers and body, then finished."""
+        exchange, channel = self.serve(hello)
+        self.assertEqual(channel.head, (200, [(b"content-type", b"text/plain")]))
+        self.assertEqual(channel.body, b"hello")
+        self.assertTrue(channel.finished)
+        self.assertEqual(exchange.outcome, COMPLETED)
+        self.assertNoErrorLogged()
+
+    def test_flaskApp(self):
+        """A real Flask application answers GET and POST correctly."""
+        app = Flask("gracehttp-test")
+
+        @app.route("/hello")
+        def helloView():
+            return f"hello {request.args['name']}"
+
+        @app.post("/echo")
+        def echoView():
+            return request.get_data()[::-1]
+
+        exchange, channel = self.serve(app, path=b"/hello", query=b"name=grace")
+        self.assertEqual(channel.head[0], 200)
+        self.assertIn((b"content-type", b"text/html; charset=utf-8"), channel.head[1])
+        self.assertEqual(channel.body, b"hello grace")
+        self.assertTrue(channel.finished)
+
+        body = b"0123456789" * 1000
+        exchange, channel = self.serve(
+            app,
+            method="POST",
+            path=b"/echo",
+            headers=[(b"content-length", b"%d" % len(body))],
+            body=body,
+        )
+        self.assertEqual(channel.head[0], 200)
+        self.assertEqual(channel.body, body[::-1])
+
+        exchange, channel = self.serve(app, path=b"/missing")
+        self.assertEqual(channel.head[0], 404)
+        self.assertNoErrorLogged()
+
+    def test_oneHandOffForSmallResponse(self):
+        """A small response costs one callFromThread: start, head, body, finish together."""
+        reactor = RecordingReactor()
+        exchange, channel = makeExchange(reactor)
+        WSGIAdapter(hello, reactor, self.pool).handle(exchange)
+        self.pool.runAll()
+        self.assertEqual(len(reactor.threadCalls), 1)
+        self.assertIsNone(channel.head)
+        reactor.runCalls()
+        self.assertEqual(channel.head[0], 200)
+        self.assertEqual(channel.body, b"hello")
+        self.assertTrue(channel.finished)
+        self.assertEqual(exchange.outcome, COMPLETED)
+
+    def test_generatorResponse(self):
+        """Each chunk of an iterable is sent before the next one is asked for."""
+        sentBefore = []
+        channel = RecordingChannel()
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Length", "6")])
+            yield b"one"
+            sentBefore.append(channel.body)
+            yield b""
+            yield b"two"
+
+        exchange, channel = self.serve(app, channel=channel)
+        self.assertEqual(sentBefore, [b"one"])
+        self.assertEqual(channel.body, b"onetwo")
+        self.assertEqual(channel.head, (200, [(b"content-length", b"6")]))
+        self.assertTrue(channel.finished)
+
+    def test_headNotSentBeforeFirstChunk(self):
+        """The head waits for the first non-empty chunk, so exc_info may replace it."""
+        heads = []
+        channel = RecordingChannel()
+
+        def app(environ, start_response):
+            start_response("200 OK", [("X-First", "1")])
+            yield b""
+            heads.append(channel.head)
+            try:
+                raise ValueError("late")
+            except ValueError:
+                start_response("503 Service Unavailable", [("X-Second", "2")], sys.exc_info())
+            yield b"sorry"
+
+        exchange, channel = self.serve(app, channel=channel)
+        self.assertEqual(heads, [None])
+        self.assertEqual(channel.head, (503, [(b"x-second", b"2")]))
+        self.assertEqual(channel.body, b"sorry")
+
+    def test_emptyResponseSendsHeadAtEnd(self):
+        """A response with no body bytes sends its head when the app is done."""
+
+        def app(environ, start_response):
+            start_response("204 No Content", [])
+            return []
+
+        exchange, channel = self.serve(app)
+        self.assertEqual(channel.head, (204, []))
+        self.assertEqual(channel.body, b"")
+        self.assertTrue(channel.finished)
+
+    def test_writeCallable(self):
+        """Bytes passed to write() go out before the returned iterable's."""
+
+        def app(environ, start_response):
+            write = start_response("200 OK", [])
+            write(b"a")
+            write(b"")
+            write(b"b")
+            return [b"c"]
+
+        exchange, channel = self.serve(app)
+        self.assertEqual(channel.body, b"abc")
+        self.assertTrue(channel.finished)
+
+    def test_excInfoAfterHeadReraises(self):
+        """start_response with exc_info after the head was sent re-raises; the response aborts."""
+        raised = []
+
+        def app(environ, start_response):
+            write = start_response("200 OK", [])
+            write(b"partial")
+            try:
+                raise KeyError("boom")
+            except KeyError:
+                try:
+                    start_response("500 Error", [], sys.exc_info())
+                except KeyError as e:
+                    raised.append(e)
+                    raise
+
+        exchange, channel = self.serve(app)
+        self.assertEqual(len(raised), 1)
+        self.assertEqual(channel.head[0], 200)
+        self.assertEqual(channel.body, b"partial")
+        self.assertTrue(channel.aborted)
+        self.assertFalse(channel.finished)
+
+    def test_startResponseTwice(self):
+        """A second start_response without exc_info is an error: 500."""
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            start_response("201 Created", [])
+            return [b"x"]
+
+        exchange, channel = self.serve(app)
+        self.assertServerError(channel)
+        self.assertEqual(len(self.levels(LogLevel.error)), 1)
+
+    def test_hopByHopHeaders(self):
+        """A hop-by-hop header from the application gives 500 (PEP 3333)."""
+        for name in (
+            "Connection",
+            "Keep-Alive",
+            "Transfer-Encoding",
+            "Upgrade",
+            "Proxy-Authenticate",
+            "TE",
+            "Trailer",
+        ):
+
+            def app(environ, start_response):
+                start_response("200 OK", [(name, "x")])
+                return [b"ok"]
+
+            exchange, channel = self.serve(app)
+            self.assertServerError(channel)
+        failures = self.levels(LogLevel.error)
+        self.assertEqual(len(failures), 7)
+        self.assertIn("hop-by-hop", str(failures[0]["log_failure"].value))
+
+    def test_invalidResponses(self):
+        """Bad statuses and headers are errors raised in the app: 500."""
+        cases = [
+            ("OK 200", []),
+            ("600 Nope", []),
+            ("2000 OK", []),
+            (b"200 OK", []),
+            ("200 OK", [("X-Bad", "a\r\nSet-Cookie: x=1")]),
+            ("200 OK", [("X-Bad", "nul\0")]),
+            ("200 OK", [("Bad Name", "x")]),
+            ("200 OK", [(b"X-Bytes", "x")]),
+            ("200 OK", [("X-Bytes", b"x")]),
+            ("200 OK", [("X-Snowman", "\u2603")]),
+            ("200 OK", (("X-Tuple", "x"),)),
+        ]
+        for status, headers in cases:
+
+            def app(environ, start_response):
+                start_response(status, headers)
+                return [b"ok"]
+
+            exchange, channel = self.serve(app)
+            self.assertServerError(channel)
+        self.assertEqual(len(self.levels(LogLevel.error)), len(cases))
+
+    def test_statusWithoutReason(self):
+        """A bare three-digit status is accepted."""
+
+        def app(environ, start_response):
+            start_response("200", [])
+            return [b"ok"]
+
+        exchange, channel = self.serve(app)
+        self.assertEqual(channel.head, (200, []))
+
+    def test_nonBytesChunk(self):
+        """A str chunk is an error: 500 if nothing was sent yet."""
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return ["text"]
+
+        exchange, channel = self.serve(app)
+        self.assertServerError(channel)
+
+    def test_noStartResponse(self):
+        """An application that never calls start_response gets a 500."""
+        exchange, channel = self.serve(lambda environ, start_response: [])
+        self.assertServerError(channel)
+        exchange, channel = self.serve(lambda environ, start_response: [b"x", b"y"])
+        self.assertServerError(channel)
+
+    def test_appRaisesBeforeStart(self):
+        """An exception before the head is sent gives a small plain 500 and is logged."""
+        closed = []
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            raise RuntimeError("kaput")
+
+        exchange, channel = self.serve(app)
+        self.assertServerError(channel)
+        failures = self.levels(LogLevel.error)
+        self.assertEqual(len(failures), 1)
+        self.assertTrue(failures[0]["log_failure"].check(RuntimeError))
+        self.assertEqual(exchange.outcome, COMPLETED)
+        self.assertEqual(closed, [])
+
+    def test_appRaisesAfterStart(self):
+        """An exception after the head was sent aborts the response; close() is called."""
+        closed = []
+
+        def chunks():
+            yield b"first"
+            raise RuntimeError("kaput")
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return Closing(chunks(), closed)
+
+        exchange, channel = self.serve(app)
+        self.assertEqual(channel.head[0], 200)
+        self.assertEqual(channel.body, b"first")
+        self.assertTrue(channel.aborted)
+        self.assertFalse(channel.finished)
+        self.assertEqual(closed, [True])
+        self.assertEqual(len(self.levels(LogLevel.error)), 1)
+        self.assertEqual(exchange.outcome, COMPLETED)
+
+    def test_closeCalledOnSuccess(self):
+        """close() is called after a normal response, before it is finished."""
+        closed = []
+        channel = RecordingChannel()
+
+        class Body(Closing):
+            def close(self):
+                closed.append(channel.finished)
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return Body([b"a", b"b"], closed)
+
+        exchange, channel = self.serve(app, channel=channel)
+        self.assertEqual(closed, [False])
+        self.assertEqual(channel.body, b"ab")
+        self.assertTrue(channel.finished)
+
+    def test_closeRaises(self):
+        """An exception from close() is an application error: 500 if nothing was sent."""
+
+        class Body:
+            def __iter__(self):
+                return iter([])
+
+            def close(self):
+                raise RuntimeError("close failed")
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return Body()
+
+        exchange, channel = self.serve(app)
+        self.assertServerError(channel)
+        self.assertEqual(len(self.levels(LogLevel.error)), 1)
+
+    def test_singleChunkIterable(self):
+        """An iterable with len() 1 is sent with the head and the finish."""
+        closed = []
+
+        class One(Closing):
+            def __len__(self):
+                return 1
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return One([b"only"], closed)
+
+        exchange, channel = self.serve(app)
+        self.assertEqual(channel.body, b"only")
+        self.assertTrue(channel.finished)
+        self.assertEqual(closed, [True])
+
+
+class ValidatorTests(WSGITestCase):
+    """
+    The adapter passes C{wsgiref.validate.validator}'s checks of a server.
+    """
+
+    def validated(self, **exchangeArgs):
+        seen = []
+
+        def app(environ, start_response):
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            seen.append(body)
+            start_response(
+                "200 OK",
+                [("Content-Type", "text/plain"), ("Content-Length", str(len(body) + 2))],
+            )
+            return [b"ok", body]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", WSGIWarning)
+            exchange, channel = self.serve(validator(app), **exchangeArgs)
+        self.assertNoErrorLogged()
+        self.assertEqual(channel.head[0], 200)
+        self.assertTrue(channel.finished)
+        return seen[0], channel
+
+    def test_get(self):
+        """GET passes the validator."""
+        body, channel = self.validated(path=b"/x", query=b"a=1")
+        self.assertEqual(channel.body, b"ok")
+
+    def test_head(self):
+        """HEAD passes the validator."""
+        body, channel = self.validated(method="HEAD")
+        self.assertEqual(body, b"")
+
+    def test_post(self):
+        """POST with a body passes the validator and the body reaches the app."""
+        body, channel = self.validated(
+            method="POST",
+            headers=[(b"content-type", b"text/plain"), (b"content-length", b"5")],
+            body=b"hello",
+        )
+        self.assertEqual(body, b"hello")
+        self.assertEqual(channel.body, b"okhello")
+
+
+class InputTests(WSGITestCase):
+    def reads(self, steps, body, headers=()):
+        """
+        Run an app that applies C{steps} (callables taking wsgi.input) to a
+        complete body.
+
+        @return: what each step returned.
+        """
+        results = []
+
+        def app(environ, start_response):
+            for step in steps:
+                results.append(step(environ["wsgi.input"]))
+            return hello(environ, start_response)
+
+        self.serve(app, method="POST", headers=headers, body=body)
+        return results
+
+    def test_readEOF(self):
+        """read(n) returns n bytes until the end of the body, then b''."""
+        results = self.reads(
+            [
+                lambda i: i.read(2),
+                lambda i: i.read(0),
+                lambda i: i.read(3),
+                lambda i: i.read(10),
+                lambda i: i.read(10),
+                lambda i: i.read(),
+            ],
+            b"abcdefg",
+            headers=[(b"content-length", b"7")],
+        )
+        self.assertEqual(results, [b"ab", b"", b"cde", b"fg", b"", b""])
+
+    def test_readAll(self):
+        """read() and read(None) and read(-1) read to the end."""
+        self.assertEqual(self.reads([lambda i: i.read()], b"xyz"), [b"xyz"])
+        self.assertEqual(self.reads([lambda i: i.read(None)], b"xyz"), [b"xyz"])
+        self.assertEqual(
+            self.reads([lambda i: i.read(1), lambda i: i.read(-1)], b"xyz"), [b"x", b"yz"]
+        )
+
+    def test_readline(self):
+        """readline() stops after b'\\n', at its size limit, or at the end."""
+        results = self.reads(
+            [
+                lambda i: i.readline(),
+                lambda i: i.readline(2),
+                lambda i: i.readline(0),
+                lambda i: i.readline(None),
+                lambda i: i.readline(),
+                lambda i: i.readline(),
+            ],
+            b"one\ntwo\nthree",
+        )
+        self.assertEqual(results, [b"one\n", b"tw", b"", b"o\n", b"three", b""])
+
+    def test_readlinesAndIteration(self):
+        """readlines() honours its hint; iterating yields the remaining lines."""
+        results = self.reads(
+            [lambda i: i.readlines(5), lambda i: list(i), lambda i: i.readlines()],
+            b"a\nbb\nccc\ndddd\n",
+        )
+        self.assertEqual(results, [[b"a\n", b"bb\n", b"ccc\n"], [b"dddd\n"], []])
+
+    def test_emptyBody(self):
+        """A request without a body reads as empty."""
+        results = self.reads([lambda i: i.read(), lambda i: i.readline()], b"")
+        self.assertEqual(results, [b"", b""])
+
+    def test_chunkedBody(self):
+        """A chunked body (no Content-Length) reaches the app whole, read to its end."""
+        seen = []
+
+        def app(environ, start_response):
+            seen.append("CONTENT_LENGTH" in environ)
+            seen.append(environ["wsgi.input_terminated"])
+            seen.append(environ["wsgi.input"].read())
+            return hello(environ, start_response)
+
+        exchange, channel = makeExchange(
+            self.reactor, method="POST", headers=[(b"transfer-encoding", b"chunked")]
+        )
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        exchange.receiveBody(b"part one, ")
+        exchange.receiveBody(b"part two")
+        exchange.endBody()
+        self.pool.runAll()
+        self.assertEqual(seen, [False, True, b"part one, part two"])
+
+
+class DisconnectTests(WSGITestCase):
+    def test_queuedRequestNeverStarted(self):
+        """A request whose client left while queued is not started and is logged."""
+        calls = []
+        exchange, channel = makeExchange(self.reactor, grace=0)
+        WSGIAdapter(lambda e, s: calls.append(e) or [], self.reactor, self.pool).handle(
+            exchange
+        )
+        exchange.disconnect()
+        self.pool.runAll()
+        self.assertEqual(calls, [])
+        self.assertIsNone(channel.head)
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        infos = self.levels(LogLevel.info)
+        self.assertEqual(len(infos), 1)
+        self.assertIn("before it started", infos[0]["log_format"])
+        self.assertEqual(self.levels(LogLevel.warn), [])
+
+    def test_disconnectSignalsApp(self):
+        """After a disconnect the Event is set and read()/write() raise ClientDisconnected."""
+        seen = []
+        closed = []
+
+        def app(environ, start_response):
+            write = start_response("200 OK", [])
+            event = environ["gracehttp.disconnected"]
+            seen.append(event.is_set())
+            exchange.disconnect()
+            seen.append(event.is_set())
+            for attempt in (lambda: environ["wsgi.input"].read(1), lambda: write(b"x")):
+                try:
+                    attempt()
+                except ClientDisconnected as e:
+                    seen.append(isinstance(e, OSError))
+            return Closing([b"never sent"], closed)
+
+        exchange, channel = makeExchange(self.reactor, method="POST", body=b"complete")
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        self.pool.runAll()
+        self.assertEqual(seen, [False, True, True, True])
+        self.assertEqual(closed, [True])
+        self.assertIsNone(channel.head)
+        self.assertEqual(channel.body, b"")
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertNoErrorLogged()
+
+    def test_iterationStopsAfterDisconnect(self):
+        """Once disconnected, the iterable is not asked for another chunk; close() is called."""
+        resumed = []
+        closed = []
+        channel = HookChannel()
+
+        def chunks():
+            yield b"one"
+            resumed.append(True)
+            yield b"two"
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return Closing(chunks(), closed)
+
+        exchange, defaultChannel = makeExchange(self.reactor)
+        exchange._channel = channel
+        channel.onBody = lambda data: exchange.disconnect()
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        self.pool.runAll()
+        self.assertEqual(channel.body, b"one")
+        self.assertEqual(resumed, [])
+        self.assertEqual(closed, [True])
+        self.assertFalse(channel.finished)
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertNoErrorLogged()
+
+    def test_writeRaisesInIteration(self):
+        """A chunk produced after the disconnect is not sent and nothing is logged."""
+        closed = []
+
+        def chunks():
+            yield b"one"
+            exchange.disconnect()
+            yield b"two"
+            yield b"three"
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return Closing(chunks(), closed)
+
+        exchange, channel = makeExchange(self.reactor)
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        self.pool.runAll()
+        self.assertEqual(channel.body, b"one")
+        self.assertEqual(closed, [True])
+        self.assertFalse(channel.aborted)
+        self.assertNoErrorLogged()
+
+    def test_graceExpiryWarnsOnce(self):
+        """At grace - epsilon nothing happens; at grace exactly one warning is logged."""
+        seen = []
+
+        def app(environ, start_response):
+            exchange.disconnect()
+            self.reactor.advance(2.0 - 1e-6)
+            seen.append(len(self.levels(LogLevel.warn)))
+            self.reactor.advance(1e-6)
+            seen.append(len(self.levels(LogLevel.warn)))
+            self.reactor.advance(100)
+            seen.append(len(self.levels(LogLevel.warn)))
+            return []
+
+        exchange, channel = makeExchange(self.reactor, grace=2.0)
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        self.pool.runAll()
+        self.assertEqual(seen, [0, 1, 1])
+        warning = self.levels(LogLevel.warn)[0]
+        self.assertIn("cannot be cancelled", warning["log_format"])
+        self.assertEqual((warning["method"], warning["path"]), ("GET", "/"))
+        self.assertEqual(exchange.outcome, CANCELLED)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_finishingEarlyLeavesNoDelayedCall(self):
+        """An app that returns within the grace period leaves no delayed call and no warning."""
+        pending = []
+
+        def app(environ, start_response):
+            exchange.disconnect()
+            pending.append(len(self.reactor.getDelayedCalls()))
+            self.reactor.advance(1)
+            return []
+
+        exchange, channel = makeExchange(self.reactor, grace=2.0)
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        self.pool.runAll()
+        self.assertEqual(pending, [1])
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertEqual(self.levels(LogLevel.warn), [])
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+
+    def test_graceZeroWarnsAtDisconnect(self):
+        """With grace 0 the warning comes at the disconnect itself."""
+        seen = []
+
+        def app(environ, start_response):
+            exchange.disconnect()
+            seen.append(len(self.levels(LogLevel.warn)))
+            return []
+
+        exchange, channel = makeExchange(self.reactor, grace=0)
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        self.pool.runAll()
+        self.assertEqual(seen, [1])
+
+    def test_clientDisconnectedNotLogged(self):
+        """ClientDisconnected escaping the app after a disconnect is not an error."""
+
+        def app(environ, start_response):
+            exchange.disconnect()
+            environ["wsgi.input"].read()
+
+        exchange, channel = makeExchange(self.reactor, method="POST", body=b"x")
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        self.pool.runAll()
+        self.assertNoErrorLogged()
+        self.assertIsNone(channel.head)
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+
+    def test_clientDisconnectedWithoutDisconnectLogged(self):
+        """An app raising ClientDisconnected itself, while connected, is an error: 500."""
+
+        def app(environ, start_response):
+            raise ClientDisconnected("not really")
+
+        exchange, channel = self.serve(app)
+        self.assertServerError(channel)
+        self.assertEqual(len(self.levels(LogLevel.error)), 1)
+
+    def test_disconnectDuringResponseHandOff(self):
+        """A disconnect that beats the hand-off to the reactor is not an error."""
+        reactor = RecordingReactor()
+        exchange, channel = makeExchange(reactor)
+        WSGIAdapter(hello, reactor, self.pool).handle(exchange)
+        self.pool.runAll()
+        exchange.disconnect()
+        reactor.runCalls()
+        self.assertIsNone(channel.head)
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertNoErrorLogged()
+
+
+class Waits:
+    """
+    Counts the times worker threads started waiting on a bridge's
+    condition, so a test knows when a worker is blocked.
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self.count = 0
+
+    def signal(self):
+        with self._condition:
+            self.count += 1
+            self._condition.notify_all()
+
+    def waitFor(self, count):
+        """
+        Wait until the count reaches C{count}; fail if it never does.
+        """
+        with self._condition:
+            if not self._condition.wait_for(lambda: self.count >= count, TIMEOUT):
+                raise AssertionError("the worker thread never waited")
+
+
+class SignallingCondition(threading.Condition):
+    """
+    A condition that reports each wait to a L{Waits}.  The report is made
+    with the lock held, so nothing can notify the waiter before it waits.
+    """
+
+    def __init__(self, lock, waits):
+        super().__init__(lock)
+        self._waits = waits
+
+    def wait(self, timeout=None):
+        self._waits.signal()
+        return super().wait(timeout)
+
+
+class ThreadedTests(WSGITestCase):
+    """
+    The application runs on a real thread; the test's thread is the
+    reactor.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.reactor = ThreadedReactor()
+        self.pool = ThreadPool(1, 1, name="test-wsgi")
+        self.pool.start()
+        self.exchanges = []
+        self.addCleanup(self.stopPool)
+        self.waits = Waits()
+        self.patch(_wsgibridge, "Condition", lambda lock: SignallingCondition(lock, self.waits))
+
+    def stopPool(self):
+        # A failed test may leave its application waiting: a disconnect
+        # releases it, so the pool can be joined.
+        for exchange in self.exchanges:
+            exchange.disconnect()
+        self.pool.stop()
+
+    def start(self, app, channel=None, paused=False, **exchangeArgs):
+        """
+        Hand a request to the adapter; the application starts on its thread.
+
+        @param paused: the transport is above its high-water mark already.
+        @return: C{(exchange, channel)}
+        """
+        exchange, defaultChannel = makeExchange(self.reactor, **exchangeArgs)
+        if channel is not None:
+            exchange._channel = channel
+        if paused:
+            exchange.pauseWriting()
+        self.exchanges.append(exchange)
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        return exchange, channel or defaultChannel
+
+    def waitUntilBlocked(self, waits=1):
+        """
+        Wait until the worker has started its C{waits}th wait, then run what
+        it handed over before.
+        """
+        self.waits.waitFor(waits)
+        self.reactor.runPending()
+
+    def test_bodyInParts(self):
+        """read() blocks until the body arrives, in parts, and ends at its end."""
+        reads = []
+        marks = []
+        gotFirst = threading.Event()
+
+        def app(environ, start_response):
+            reads.append(environ["wsgi.input"].read(4))
+            marks.append(self.waits.count)
+            gotFirst.set()
+            reads.append(environ["wsgi.input"].read())
+            return hello(environ, start_response)
+
+        exchange, channel = self.start(
+            app, method="POST", headers=[(b"content-length", b"11")]
+        )
+        self.waitUntilBlocked()
+        self.assertEqual(reads, [])
+        exchange.receiveBody(b"he")
+        exchange.receiveBody(b"llo ")
+        self.reactor.runUntil(gotFirst.is_set)
+        self.assertEqual(reads, [b"hell"])
+        self.waitUntilBlocked(marks[0] + 1)
+        self.assertEqual(reads, [b"hell"])
+        exchange.receiveBody(b"world")
+        exchange.endBody()
+        self.reactor.runUntil(lambda: channel.finished)
+        self.assertEqual(reads, [b"hell", b"o world"])
+        self.assertEqual(channel.body, b"hello")
+        self.assertEqual(exchange.outcome, COMPLETED)
+
+    def test_continueOnFirstRead(self):
+        """100 Continue is sent when the app first reads the body, not before."""
+        go = threading.Event()
+        reads = []
+
+        def app(environ, start_response):
+            waitFor(go)
+            reads.append(environ["wsgi.input"].read())
+            return hello(environ, start_response)
+
+        exchange, channel = self.start(
+            app, method="POST", headers=[(b"content-length", b"2")]
+        )
+        exchange.expectContinue = True
+        self.reactor.runOne()
+        self.assertEqual(channel.continues, 0)
+        go.set()
+        self.reactor.runUntil(lambda: channel.continues == 1)
+        exchange.receiveBody(b"ok")
+        exchange.endBody()
+        self.reactor.runUntil(lambda: channel.finished)
+        self.assertEqual(reads, [b"ok"])
+        self.assertEqual(channel.continues, 1)
+
+    def test_truncatedBodyRaises(self):
+        """A body cut short by a disconnect raises instead of ending early."""
+        outcome = []
+        closed = []
+
+        def app(environ, start_response):
+            try:
+                outcome.append(environ["wsgi.input"].read())
+            except ClientDisconnected as e:
+                outcome.append(e)
+                raise
+            finally:
+                closed.append(True)
+
+        exchange, channel = self.start(
+            app, method="POST", headers=[(b"content-length", b"100")]
+        )
+        exchange.receiveBody(b"only part of it")
+        self.waitUntilBlocked()
+        exchange.disconnect()
+        self.reactor.runUntil(lambda: exchange.outcome is not None)
+        self.assertEqual(len(outcome), 1)
+        self.assertIsInstance(outcome[0], ClientDisconnected)
+        self.assertEqual(closed, [True])
+        self.assertIsNone(channel.head)
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertNoErrorLogged()
+
+    def test_largeUploadStreams(self):
+        """An 8 MiB upload streams through bounded memory, paused and resumed."""
+        part = os.urandom(64 * 1024)
+        parts = 128
+        expected = hashlib.sha256(part * parts).hexdigest()
+        pauses = []
+
+        class Channel(RecordingChannel):
+            def pauseReading(self):
+                pauses.append(True)
+                super().pauseReading()
+
+        def app(environ, start_response):
+            digest = hashlib.sha256()
+            total = 0
+            while True:
+                data = environ["wsgi.input"].read(16 * 1024)
+                if not data:
+                    break
+                digest.update(data)
+                total += len(data)
+            start_response("200 OK", [])
+            return [b"%d %s" % (total, digest.hexdigest().encode())]
+
+        tracemalloc.start()
+        try:
+            exchange, channel = self.start(
+                app,
+                channel=Channel(),
+                method="POST",
+                headers=[(b"content-length", b"%d" % (len(part) * parts))],
+            )
+            sent = 0
+            while not channel.finished:
+                # Deliver as the protocol does: only while reading is on.
+                if sent < parts and not channel.readingPaused:
+                    exchange.receiveBody(part)
+                    sent += 1
+                    if sent == parts:
+                        exchange.endBody()
+                else:
+                    self.reactor.runOne()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertEqual(channel.body, b"%d %s" % (len(part) * parts, expected.encode()))
+        self.assertTrue(pauses)
+        self.assertLess(peak, 1024 * 1024)
+
+    def test_writeWaitsWhilePaused(self):
+        """With writing paused the worker waits in write() until resumeWriting()."""
+        wrote = []
+
+        def app(environ, start_response):
+            write = start_response("200 OK", [])
+            write(b"first")
+            wrote.append(True)
+            return [b"second"]
+
+        exchange, channel = self.start(app, paused=True)
+        self.waitUntilBlocked()
+        self.assertEqual(wrote, [])
+        self.assertIsNone(channel.head)
+        self.assertEqual(channel.body, b"")
+        exchange.resumeWriting()
+        self.reactor.runUntil(lambda: channel.finished)
+        self.assertEqual(channel.body, b"firstsecond")
+        self.assertEqual(wrote, [True])
+
+    def test_writePausedByTransport(self):
+        """A write that fills the transport (pauseWriting) makes the next write wait."""
+        progress = []
+        go = threading.Event()
+
+        def app(environ, start_response):
+            write = start_response("200 OK", [])
+            write(b"a")
+            waitFor(go)
+            for chunk in (b"b", b"c"):
+                write(chunk)
+                progress.append(chunk)
+            return []
+
+        exchange, channel = self.start(app, channel=HookChannel())
+        channel.onBody = lambda data: exchange.pauseWriting()
+        self.reactor.runUntil(lambda: channel.body == b"a")
+        go.set()
+        self.waitUntilBlocked()
+        self.assertEqual(channel.body, b"a")
+        self.assertEqual(progress, [])
+        channel.onBody = None
+        exchange.resumeWriting()
+        self.reactor.runUntil(lambda: channel.finished)
+        self.assertEqual(channel.body, b"abc")
+        self.assertEqual(progress, [b"b", b"c"])
+
+    def test_highWaterMark(self):
+        """Past HIGH_WATER unwritten bytes the worker waits; its writes share one hand-off."""
+        chunk = b"x" * (HIGH_WATER // 2 + 1)
+        progress = []
+
+        def app(environ, start_response):
+            write = start_response("200 OK", [])
+            for i in range(4):
+                write(chunk)
+                progress.append(i)
+            return []
+
+        exchange, channel = self.start(app)
+        self.waits.waitFor(1)
+        self.assertEqual(progress, [0, 1])
+        self.assertEqual(self.reactor.threadCalls.qsize(), 1)
+        self.assertEqual(channel.body, b"")
+        self.reactor.runUntil(lambda: channel.finished)
+        self.assertEqual(channel.body, chunk * 4)
+        self.assertEqual(progress, [0, 1, 2, 3])
+
+    def test_disconnectReleasesBlockedWriter(self):
+        """A worker waiting on backpressure is released by a disconnect: write() raises."""
+        raised = []
+        closed = []
+
+        def app(environ, start_response):
+            write = start_response("200 OK", [])
+            try:
+                write(b"x")
+            except ClientDisconnected:
+                raised.append(True)
+                raise
+            return Closing([], closed)
+
+        exchange, channel = self.start(app, paused=True)
+        self.waitUntilBlocked()
+        exchange.disconnect()
+        self.reactor.runUntil(lambda: exchange.outcome is not None)
+        self.assertEqual(raised, [True])
+        self.assertEqual(channel.body, b"")
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertNoErrorLogged()
