@@ -174,15 +174,18 @@ class WSGITestCase(SynchronousTestCase):
         self.patch(_wsgiresponse, "_log", log)
         self.patch(_wsgienviron, "_log", log)
 
-    def serve(self, app, rootPath="", channel=None, **exchangeArgs):
+    def serve(self, app, rootPath="", channel=None, attributes=(), **exchangeArgs):
         """
         Run C{app} for one request to completion.
 
+        @param attributes: exchange attributes to set, as C{(name, value)}.
         @return: C{(exchange, channel)}
         """
         exchange, defaultChannel = makeExchange(self.reactor, **exchangeArgs)
         if channel is not None:
             exchange._channel = channel
+        for name, value in attributes:
+            setattr(exchange, name, value)
         adapter = WSGIAdapter(app, self.reactor, self.pool, rootPath=rootPath)
         adapter.handle(exchange)
         self.pool.runAll()
@@ -419,47 +422,23 @@ class EnvironTests(WSGITestCase):
 
     def test_httpsDefaultPort(self):
         """An https request without a port in Host gets SERVER_PORT 443."""
-        exchange, channel = makeExchange(self.reactor, headers=[(b"host", b"example.com")])
-        exchange.scheme = "https"
-        seen = []
-        adapter = WSGIAdapter(
-            lambda environ, start_response: seen.append(environ) or hello(environ, start_response),
-            self.reactor,
-            self.pool,
+        environ = self.environFor(
+            headers=[(b"host", b"example.com")], attributes=[("scheme", "https")]
         )
-        adapter.handle(exchange)
-        self.pool.runAll()
-        self.assertEqual(seen[0]["wsgi.url_scheme"], "https")
-        self.assertEqual(seen[0]["SERVER_PORT"], "443")
+        self.assertEqual(environ["wsgi.url_scheme"], "https")
+        self.assertEqual(environ["SERVER_PORT"], "443")
 
     def test_http10(self):
         """SERVER_PROTOCOL is the request's HTTP version."""
-        exchange, channel = makeExchange(self.reactor)
-        exchange.httpVersion = "1.0"
-        seen = []
-        adapter = WSGIAdapter(
-            lambda environ, start_response: seen.append(environ) or hello(environ, start_response),
-            self.reactor,
-            self.pool,
-        )
-        adapter.handle(exchange)
-        self.pool.runAll()
-        self.assertEqual(seen[0]["SERVER_PROTOCOL"], "HTTP/1.0")
+        environ = self.environFor(attributes=[("httpVersion", "1.0")])
+        self.assertEqual(environ["SERVER_PROTOCOL"], "HTTP/1.0")
 
-    def test_noClientAddress(self):
-        """Without a peer address (a UNIX socket) REMOTE_ADDR is absent."""
-        exchange, channel = makeExchange(self.reactor)
-        exchange.client = None
-        seen = []
-        adapter = WSGIAdapter(
-            lambda environ, start_response: seen.append(environ) or hello(environ, start_response),
-            self.reactor,
-            self.pool,
-        )
-        adapter.handle(exchange)
-        self.pool.runAll()
-        self.assertNotIn("REMOTE_ADDR", seen[0])
-        self.assertNotIn("REMOTE_PORT", seen[0])
+    def test_noAddresses(self):
+        """No peer address: no REMOTE_*; no Host nor local address: SERVER_NAME localhost."""
+        environ = self.environFor(attributes=[("client", None), ("server", None)])
+        self.assertNotIn("REMOTE_ADDR", environ)
+        self.assertNotIn("REMOTE_PORT", environ)
+        self.assertEqual((environ["SERVER_NAME"], environ["SERVER_PORT"]), ("localhost", "80"))
 
     def test_errorsStreamLogs(self):
         """Text written to wsgi.errors is logged at error level."""
@@ -703,7 +682,6 @@ class ResponseTests(WSGITestCase):
 
     def test_appRaisesBeforeStart(self):
         """An exception before the head is sent gives a small plain 500 and is logged."""
-        closed = []
 
         def app(environ, start_response):
             start_response("200 OK", [])
@@ -715,7 +693,6 @@ class ResponseTests(WSGITestCase):
         self.assertEqual(len(failures), 1)
         self.assertTrue(failures[0]["log_failure"].check(RuntimeError))
         self.assertEqual(exchange.outcome, COMPLETED)
-        self.assertEqual(closed, [])
 
     def test_appRaisesAfterStart(self):
         """An exception after the head was sent aborts the response; close() is called."""

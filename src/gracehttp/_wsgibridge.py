@@ -68,6 +68,7 @@ class Bridge:
         "_exchange",
         "_finished",
         "_condition",
+        "_sleeping",
         "_scheduled",
         "_announce",
         "_head",
@@ -98,6 +99,7 @@ class Bridge:
         self._exchange = exchange
         self._finished = finished
         self._condition = Condition(Lock())
+        self._sleeping = False
         self.disconnected = False
         self.disconnectedEvent = Event()
         self._scheduled = False
@@ -107,11 +109,12 @@ class Bridge:
         self._queued = 0
         self._end = None
         self._done = False
-        self._paused = False
+        self._paused = exchange.writePaused
         self._inbox = b""
         self._complete = False
         self._wantBody = False
-        self.wake()
+        if exchange.bodyComplete or exchange.disconnected:
+            self.wake()
 
     # -- reactor thread ----------------------------------------------------
 
@@ -142,7 +145,8 @@ class Bridge:
             if exchange.disconnected and not self.disconnected:
                 self.disconnected = True
                 self.disconnectedEvent.set()
-            condition.notify_all()
+            if self._sleeping:
+                condition.notify()
 
     def _flush(self):
         """
@@ -176,12 +180,22 @@ class Bridge:
             # The worker learns of it from the wake below.
             pass
         finally:
-            self.wake()
             if done:
+                # The worker is gone: nothing waits for the mirrors.
                 exchange.appFinished()
                 self._finished()
+            else:
+                self.wake()
 
     # -- worker thread -----------------------------------------------------
+
+    def _sleep(self):
+        """
+        Wait for L{wake}.  Must be called with the lock held.
+        """
+        self._sleeping = True
+        self._condition.wait()
+        self._sleeping = False
 
     def _claimFlush(self):
         """
@@ -240,7 +254,7 @@ class Bridge:
                 if self._complete:
                     return b""
                 if self._wantBody:
-                    condition.wait()
+                    self._sleep()
                     continue
                 self._wantBody = True
                 flush = self._claimFlush()
@@ -263,7 +277,7 @@ class Bridge:
         condition = self._condition
         with condition:
             while not self.disconnected and (self._paused or self._queued > HIGH_WATER):
-                condition.wait()
+                self._sleep()
             if self.disconnected:
                 raise ClientDisconnected("client disconnected")
             if head is not None:

@@ -149,7 +149,11 @@ class EnvironBuilder:
         6265 section 5.4).  C{CONTENT_TYPE} and C{CONTENT_LENGTH} are set
         only when the request has them; a chunked body has no
         C{CONTENT_LENGTH} and C{wsgi.input} reads it to its end
-        (C{wsgi.input_terminated}).
+        (C{wsgi.input_terminated}).  C{SERVER_NAME} and C{SERVER_PORT}
+        come from the C{Host} field, else from the local address, else are
+        C{"localhost"} and the scheme's default port.  C{REMOTE_ADDR} and
+        C{REMOTE_PORT} are absent when the peer has no address (a UNIX
+        socket).
 
         @param exchange: the request; only its request fields are read.
         @type exchange: L{gracehttp._exchange.Exchange}
