@@ -166,6 +166,16 @@ class DjangoWSGITests(AppTestsMixin, TestCase):
     appRef = "tests.apps.djangoproject.wsgi:application"
     hello = "Hello from Django"
 
+    def test_chunkedUpload(self):
+        """
+        Django's WSGI request reads only CONTENT_LENGTH bytes (it ignores
+        C{wsgi.input_terminated}), so its upload test sends an 8 MiB body
+        with a Content-Length; it is streamed to the view whole.
+        """
+        response = self.session.post(self.base + "/size", data=b"x" * (8 * MiB), timeout=60)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json()["size"], 8 * MiB)
+
     def test_notFound(self):
         """
         Django maps unknown URLs to its own 404 through gracehttp.
