@@ -20,6 +20,7 @@ class RecordingChannel:
     @ivar aborted: the response was aborted.
     @ivar readingPaused: reading from the client is paused.
     @ivar continues: how many C{100 Continue} were sent.
+    @ivar finishedExchanges: the exchanges whose application finished.
     """
 
     def __init__(self):
@@ -29,6 +30,7 @@ class RecordingChannel:
         self.aborted = False
         self.readingPaused = False
         self.continues = 0
+        self.finishedExchanges = []
 
     def writeHead(self, exchange, status, headers):
         self.head = (status, headers)
@@ -41,6 +43,9 @@ class RecordingChannel:
 
     def abortResponse(self, exchange):
         self.aborted = True
+
+    def exchangeFinished(self, exchange):
+        self.finishedExchanges.append(exchange)
 
     def pauseReading(self):
         self.readingPaused = True

@@ -12,6 +12,7 @@ from zope.interface.verify import verifyObject
 from gracehttp._exchange import BODY_BUFFER_SIZE
 from gracehttp._http11 import MAX_PIPELINED, HTTPChannel, HTTPFactory
 from gracehttp._interfaces import IAppAdapter, IExchangeChannel
+from gracehttp._settings import HTTPSettings
 
 
 @implementer(IAppAdapter)
@@ -55,7 +56,7 @@ class ChannelTestsMixin:
         self.reactor = MemoryReactorClock()
         self.reactor.advance(1_000_000_000)
         self.adapter = ManualAdapter()
-        self.factory = HTTPFactory(self.adapter, self.reactor, grace=3.0)
+        self.factory = HTTPFactory(self.adapter, self.reactor, HTTPSettings(disconnectGracePeriod=3.0))
         self.channel, self.transport = self.connect()
 
     def connect(self):
@@ -398,6 +399,20 @@ class DisconnectTests(ChannelTestsMixin, TestCase):
         )
         self.channel.connectionLost(None)
         self.assertEqual([e.rawPath for e in self.adapter.exchanges], [b"/1"])
+
+    def test_requestsInFlightCounted(self):
+        """
+        The factory counts requests from head to application finish,
+        including pipelined ones that never started because the client left.
+        """
+        self.channel.dataReceived(
+            b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        self.assertEqual(self.factory.requestsInFlight, 2)
+        self.channel.connectionLost(None)
+        self.assertEqual(self.factory.requestsInFlight, 1)
+        self.adapter.exchanges[0].appFinished()
+        self.assertEqual(self.factory.requestsInFlight, 0)
 
     def test_serverCloseIsNotDisconnect(self):
         """

@@ -128,6 +128,10 @@ class Exchange:
     @ivar responseComplete: L{finish} or L{abort} was called.
     @ivar outcome: how the request ended: C{"completed"},
         C{"client-disconnected"} or C{"cancelled"}; L{None} while running.
+    @ivar status: the response status, once started.
+    @ivar startTime: when the request head was parsed (the clock's
+        seconds).
+    @ivar bytesSent: response body bytes the application wrote.
     @ivar wake: the adapter's zero-argument callback for "something you may
         be waiting for changed"; L{None} until the adapter sets it.
     """
@@ -151,6 +155,8 @@ class Exchange:
         "outcome",
         "wake",
         "status",
+        "startTime",
+        "bytesSent",
         "_channel",
         "_clock",
         "_grace",
@@ -192,6 +198,8 @@ class Exchange:
         self.outcome = None
         self.wake = None
         self.status = None
+        self.startTime = clock.seconds()
+        self.bytesSent = 0
         self._body = bytearray()
         self._readingPaused = False
         self._cancel = None
@@ -332,6 +340,7 @@ class Exchange:
         if self.disconnected:
             raise ClientDisconnected("client disconnected")
         if data:
+            self.bytesSent += len(data)
             self._channel.writeBody(self, data)
 
     def finish(self):
@@ -386,6 +395,7 @@ class Exchange:
             self._graceCall = None
         if self.outcome is None:
             self.outcome = CLIENT_DISCONNECTED if self.disconnected else COMPLETED
+        self._channel.exchangeFinished(self)
 
     def _startGrace(self):
         grace = self._grace

@@ -53,6 +53,7 @@ from zope.interface import implementer
 
 from ._exchange import Exchange
 from ._interfaces import IExchangeChannel
+from ._settings import HTTPSettings
 
 MAX_PIPELINED = 16
 """
@@ -170,6 +171,9 @@ class HTTPChannel(Protocol):
         self._parsing = None
         for exchange in queue:
             exchange.disconnect()
+        # Queued behind the active request, these never reached the adapter.
+        for index in range(1, len(queue)):
+            queue[index].appFinished()
 
     # -- httptools callbacks -------------------------------------------------
 
@@ -186,7 +190,7 @@ class HTTPChannel(Protocol):
     def on_headers_complete(self):
         parser = self._parser
         factory = self.factory
-        exchange = Exchange(self, factory.reactor, factory.grace)
+        exchange = Exchange(self, factory.reactor, factory.settings.disconnectGracePeriod)
         version = parser.get_http_version()
         headers = self._headers
         for name, value in headers:
@@ -212,6 +216,7 @@ class HTTPChannel(Protocol):
         exchange.client = self._client
         exchange.server = self._server
         exchange.keepAlive = parser.should_keep_alive()
+        factory.exchangeStarted(exchange)
         self._parsing = exchange
         queue = self._queue
         queue.append(exchange)
@@ -340,6 +345,9 @@ class HTTPChannel(Protocol):
     def abortResponse(self, exchange):
         self._close()
 
+    def exchangeFinished(self, exchange):
+        self.factory.exchangeFinished(exchange)
+
     def pauseReading(self):
         self._readPauses += 1
         if self._readPauses == 1:
@@ -396,6 +404,7 @@ class HTTPChannel(Protocol):
             if parsing is not queue[0]:
                 # Queued behind the active request and never started.
                 queue.remove(parsing)
+                parsing.appFinished()
             else:
                 queue.clear()
                 parsing.disconnect()
@@ -424,24 +433,44 @@ class HTTPFactory(Factory):
     @ivar adapter: runs the application.
     @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
     @ivar reactor: the clock for grace periods and the C{Date} header.
-    @ivar grace: seconds between a client's disconnect and the
-        application's cancellation; C{0} at once, negative never.
+    @ivar settings: limits, timeouts and the grace period.
+    @type settings: L{HTTPSettings}
+    @ivar requestsInFlight: requests parsed whose application has not
+        finished, across all connections.
+    @type requestsInFlight: L{int}
     """
 
     protocol = HTTPChannel
     noisy = False
 
-    def __init__(self, adapter, reactor, grace=3.0):
+    def __init__(self, adapter, reactor, settings=HTTPSettings()):
         """
         @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
         @type reactor: L{twisted.internet.interfaces.IReactorTime}
-        @param grace: seconds (float); see L{gracehttp._exchange}.
+        @type settings: L{HTTPSettings}
         """
         self.adapter = adapter
         self.reactor = reactor
-        self.grace = grace
+        self.settings = settings
+        self.requestsInFlight = 0
         self._dateSecond = None
         self._dateLine = b""
+
+    def exchangeStarted(self, exchange):
+        """
+        A request head was parsed on one of the connections.
+
+        @type exchange: L{Exchange}
+        """
+        self.requestsInFlight += 1
+
+    def exchangeFinished(self, exchange):
+        """
+        A request's application finished (or was never started).
+
+        @type exchange: L{Exchange}
+        """
+        self.requestsInFlight -= 1
 
     def dateHeader(self):
         """

@@ -90,6 +90,13 @@ class IExchangeChannel(Interface):
         got for a whole response.
         """
 
+    def exchangeFinished(exchange):
+        """
+        The application is done with C{exchange} and its outcome is known
+        (C{exchange.outcome}): the hook for request accounting and the
+        access log.
+        """
+
     def pauseReading():
         """
         The exchange's request body buffer is full: stop reading from the

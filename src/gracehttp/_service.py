@@ -162,8 +162,11 @@ def makeService(
         threadpool = ThreadPool(threads, threads, name="gracehttp-wsgi")
         adapter = WSGIAdapter(app, reactor, threadpool, rootPath=rootPath)
     from ._http11 import HTTPFactory
+    from ._settings import HTTPSettings
 
-    factory = HTTPFactory(adapter, reactor, grace=float(disconnectGracePeriod))
+    factory = HTTPFactory(
+        adapter, reactor, HTTPSettings(disconnectGracePeriod=float(disconnectGracePeriod))
+    )
     return HTTPService(adapter, factory, endpoints, reactor, exitOnFailure)
 
 

@@ -1,0 +1,46 @@
+"""
+The settings of the HTTP layer, in one immutable value shared by a
+factory's connections.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HTTPSettings:
+    """
+    How the HTTP layer treats clients.  Every size is in bytes, every time
+    in seconds; L{None} means "no limit".
+
+    @ivar disconnectGracePeriod: seconds between a client's disconnect and
+        the cancellation of its request (see L{gracehttp._exchange}); C{0}
+        cancels at once, negative never.
+    @ivar limitRequestHeaderSize: bytes of request head (request line and
+        header fields) accepted; over it: 431 (RFC 6585 section 5).
+    @ivar limitRequestHeaders: header fields accepted; over it: 431.
+    @ivar limitRequestBody: request body bytes accepted; over it: 413
+        (RFC 9110 section 15.5.14).
+    @ivar timeoutHeader: seconds a client has to send a complete request
+        head once it started one (or connected); then 408 and close.
+    @ivar timeoutKeepAlive: seconds an idle keep-alive connection is kept
+        between requests.
+    @ivar limitConcurrency: requests in flight across the factory's
+        connections; past it new requests get 503 with C{Retry-After}.
+    @ivar limitConnections: open connections; past it new ones are closed
+        at once.
+    @ivar proxyHeaders: trust C{X-Forwarded-For}, C{X-Forwarded-Proto} and
+        C{Forwarded} (RFC 7239) from L{forwardedAllowIPs}.
+    @ivar forwardedAllowIPs: peer addresses or CIDR networks whose proxy
+        headers are trusted, as strings; C{"*"} trusts every peer.
+    """
+
+    disconnectGracePeriod: float = 3.0
+    limitRequestHeaderSize: int = 64 * 1024
+    limitRequestHeaders: int = 100
+    limitRequestBody: int | None = None
+    timeoutHeader: float = 10.0
+    timeoutKeepAlive: float = 5.0
+    limitConcurrency: int | None = None
+    limitConnections: int | None = None
+    proxyHeaders: bool = False
+    forwardedAllowIPs: tuple = ("127.0.0.1",)
