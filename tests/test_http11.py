@@ -411,8 +411,11 @@ class DisconnectTests(ChannelTestsMixin, TestCase):
         self.assertEqual(self.factory.requestsInFlight, 2)
         self.channel.connectionLost(None)
         self.assertEqual(self.factory.requestsInFlight, 1)
+        logged = []
+        self.factory.requestLog = logged.append
         self.adapter.exchanges[0].appFinished()
         self.assertEqual(self.factory.requestsInFlight, 0)
+        self.assertEqual(logged, [self.adapter.exchanges[0]])
 
     def test_serverCloseIsNotDisconnect(self):
         """

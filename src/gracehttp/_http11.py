@@ -438,6 +438,8 @@ class HTTPFactory(Factory):
     @ivar requestsInFlight: requests parsed whose application has not
         finished, across all connections.
     @type requestsInFlight: L{int}
+    @ivar requestLog: called with each finished L{Exchange} (the access
+        log), or L{None}.
     """
 
     protocol = HTTPChannel
@@ -453,6 +455,7 @@ class HTTPFactory(Factory):
         self.reactor = reactor
         self.settings = settings
         self.requestsInFlight = 0
+        self.requestLog = None
         self._dateSecond = None
         self._dateLine = b""
 
@@ -471,6 +474,9 @@ class HTTPFactory(Factory):
         @type exchange: L{Exchange}
         """
         self.requestsInFlight -= 1
+        requestLog = self.requestLog
+        if requestLog is not None:
+            requestLog(exchange)
 
     def dateHeader(self):
         """
