@@ -154,10 +154,12 @@ class WSGIDisconnectScenarioTests(DisconnectScenarioMixin, TestCase):
         deadline = closedAt + GRACE + 0.5
         while True:
             stats = self.stats()
-            if stats["checkedOut"] == 0 or time.monotonic() > deadline:
+            quiet = stats["checkedOut"] == 0 and stats["holding"] == 0
+            if quiet or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
 
+        self.assertEqual(stats["holding"], 0)
         self.assertEqual(stats["checkedOut"], 0)
         self.assertEqual(stats["checkedOutByPool"], 0)
         self.assertLess(stats["idleAt"] - closedAt, GRACE + 0.5)

@@ -6,8 +6,9 @@ C{/hold} takes a pooled connection, opens a transaction and holds it for
 C{HOLD_SECONDS} without ever looking for a disconnect: the kind of handler
 that servers which never cancel leave running.  A watcher task records when
 C{http.disconnect} arrives.  C{/quick} uses the pool briefly.  C{/stats}
-reports what happened; C{/wait-idle} answers once no connection is checked
-out.
+reports what happened; C{/wait-idle} answers once no C{/hold} request is
+running or waiting and no connection is checked out (C{idleAt} is when
+that became true).
 
 The database file is C{$GRACEHTTP_TEST_DB}.
 """
@@ -39,8 +40,15 @@ stats = {
     "idleAt": None,
 }
 checkedOut = 0
+holding = 0
 idle = asyncio.Event()
 idle.set()
+
+
+def _checkIdle():
+    if checkedOut == 0 and holding == 0:
+        stats["idleAt"] = time.monotonic()
+        idle.set()
 
 
 class _PoolErrors(logging.Handler):
@@ -67,9 +75,7 @@ def _checkout(*args):
 def _checkin(*args):
     global checkedOut
     checkedOut -= 1
-    if checkedOut == 0:
-        stats["idleAt"] = time.monotonic()
-        idle.set()
+    _checkIdle()
 
 
 app = FastAPI()
@@ -83,7 +89,10 @@ async def _watchDisconnect(request):
 
 @app.get("/hold")
 async def hold(request: Request):
+    global holding
     stats["started"] += 1
+    holding += 1
+    idle.clear()
     watcher = asyncio.ensure_future(_watchDisconnect(request))
     try:
         async with engine.connect() as conn:
@@ -96,6 +105,8 @@ async def hold(request: Request):
         raise
     finally:
         watcher.cancel()
+        holding -= 1
+        _checkIdle()
     stats["finished"] += 1
     return {"held": HOLD_SECONDS}
 

@@ -5,7 +5,9 @@ sqlite, a pool of 5 connections and no overflow.
 C{/hold} takes a pooled connection, opens a transaction and works in ten
 steps of C{STEP_SECONDS}; between steps it checks
 C{environ["gracehttp.disconnected"]} and, once the client is gone, rolls
-back and returns its connection.  C{/stats} reports what happened.
+back and returns its connection.  C{/stats} reports what happened;
+C{holding} counts the C{/hold} requests running, and C{idleAt} is when the
+pool last had no connection checked out.
 
 The database file is C{$GRACEHTTP_TEST_DB}.
 """
@@ -30,6 +32,7 @@ engine = create_engine(
 lock = threading.Lock()
 stats = {
     "started": 0,
+    "holding": 0,
     "finished": 0,
     "rolledBack": 0,
     "disconnects": [],
@@ -75,7 +78,15 @@ app = Flask(__name__)
 def hold():
     with lock:
         stats["started"] += 1
-    disconnected = request.environ["gracehttp.disconnected"]
+        stats["holding"] += 1
+    try:
+        return _hold(request.environ["gracehttp.disconnected"])
+    finally:
+        with lock:
+            stats["holding"] -= 1
+
+
+def _hold(disconnected):
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
         for _ in range(STEPS):
