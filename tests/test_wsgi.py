@@ -1157,11 +1157,12 @@ class ThreadedTests(WSGITestCase):
             exchange.disconnect()
         self.pool.stop()
 
-    def start(self, app, channel=None, paused=False, **exchangeArgs):
+    def start(self, app, channel=None, paused=False, bodyTimeout=None, **exchangeArgs):
         """
         Hand a request to the adapter; the application starts on its thread.
 
         @param paused: the transport is above its high-water mark already.
+        @param bodyTimeout: the adapter's C{bodyTimeout}, in seconds.
         @return: C{(exchange, channel)}
         """
         exchange, defaultChannel = makeExchange(self.reactor, **exchangeArgs)
@@ -1170,7 +1171,7 @@ class ThreadedTests(WSGITestCase):
         if paused:
             exchange.pauseWriting()
         self.exchanges.append(exchange)
-        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        WSGIAdapter(app, self.reactor, self.pool, bodyTimeout=bodyTimeout).handle(exchange)
         return exchange, channel or defaultChannel
 
     def waitUntilBlocked(self, waits=1):
@@ -1403,3 +1404,153 @@ class ThreadedTests(WSGITestCase):
         self.assertEqual(channel.body, b"")
         self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
         self.assertNoErrorLogged()
+
+
+class BodyStallTests(WSGITestCase):
+    """
+    A C{wsgi.input} read that gets no body for C{bodyTimeout} seconds
+    raises instead of holding its thread forever.  The application runs on
+    a real thread as in L{ThreadedTests}; the bridge's clock (C{monotonic})
+    is faked: the test moves it, then wakes the worker, so no test waits
+    for real time to pass.
+    """
+
+    start = ThreadedTests.start
+    stopPool = ThreadedTests.stopPool
+    waitUntilBlocked = ThreadedTests.waitUntilBlocked
+
+    def setUp(self):
+        super().setUp()
+        self.reactor = ThreadedReactor()
+        self.pool = ThreadPool(1, 1, name="test-wsgi")
+        self.pool.start()
+        self.exchanges = []
+        self.addCleanup(self.stopPool)
+        self.waits = Waits()
+        self.patch(_wsgibridge, "Condition", lambda lock: SignallingCondition(lock, self.waits))
+        self.now = 1000.0
+        self.patch(_wsgibridge, "monotonic", lambda: self.now)
+
+    def passTime(self, seconds):
+        """
+        Move the worker's clock and wake it as any exchange change would.
+        """
+        self.now += seconds
+        self.reactor.runPending()
+        with self.waits._condition:
+            waited = self.waits.count
+        self.exchanges[-1].resumeWriting()
+        return waited
+
+    def readingApp(self, outcome, writeFirst=False):
+        def app(environ, start_response):
+            write = start_response("200 OK", [])
+            if writeFirst:
+                write(b"partial")
+            try:
+                outcome.append(environ["wsgi.input"].read())
+            except ClientDisconnected as e:
+                outcome.append(e)
+                outcome.append(environ["gracehttp.disconnected"].is_set())
+                raise
+            return [b"done"]
+
+        return app
+
+    def test_stallAnswers408(self):
+        """No body for bodyTimeout seconds: read() raises, the client gets 408 and the connection closes."""
+        outcome = []
+        exchange, channel = self.start(
+            self.readingApp(outcome),
+            bodyTimeout=10.0,
+            method="POST",
+            headers=[(b"content-length", b"100")],
+        )
+        exchange.receiveBody(b"a first part")
+        self.waitUntilBlocked()
+        # The worker took the first part and waits for more.
+        self.waitUntilBlocked(2)
+        self.passTime(10.0)
+        self.reactor.runUntil(lambda: exchange.outcome is not None)
+        [error, disconnectedSet] = outcome
+        self.assertIsInstance(error, ClientDisconnected)
+        self.assertIsInstance(error, OSError)
+        self.assertIn("10.0 s", str(error))
+        self.assertTrue(disconnectedSet)
+        self.assertEqual(channel.head[0], 408)
+        self.assertIn((b"connection", b"close"), channel.head[1])
+        self.assertEqual(channel.body, b"Request Timeout\n")
+        self.assertTrue(channel.finished)
+        self.assertNoErrorLogged()
+
+    def test_noStallBeforeTimeout(self):
+        """Waiting less than bodyTimeout, then getting the body, reads it normally."""
+        outcome = []
+        exchange, channel = self.start(
+            self.readingApp(outcome),
+            bodyTimeout=10.0,
+            method="POST",
+            headers=[(b"content-length", b"4")],
+        )
+        self.waitUntilBlocked()
+        waited = self.passTime(9.9)
+        self.waitUntilBlocked(waited + 1)
+        self.assertEqual(outcome, [])
+        exchange.receiveBody(b"body")
+        exchange.endBody()
+        self.reactor.runUntil(lambda: channel.finished)
+        self.assertEqual(outcome, [b"body"])
+        self.assertEqual((channel.head[0], channel.body), (200, b"done"))
+
+    def test_progressRestartsTheTimeout(self):
+        """Each read waits up to bodyTimeout afresh: a slow but steady body is read whole."""
+        outcome = []
+        exchange, channel = self.start(
+            self.readingApp(outcome),
+            bodyTimeout=10.0,
+            method="POST",
+            headers=[(b"content-length", b"6")],
+        )
+        waits = 1
+        for part in [b"ab", b"cd", b"ef"]:
+            # Each read waits once, then once more after 9 s pass.
+            self.waitUntilBlocked(waits)
+            self.passTime(9.0)
+            self.waitUntilBlocked(waits + 1)
+            exchange.receiveBody(part)
+            waits += 2
+        exchange.endBody()
+        self.reactor.runUntil(lambda: channel.finished)
+        self.assertEqual(outcome, [b"abcdef"])
+
+    def test_stallAfterResponseStartedAborts(self):
+        """A stall after the response started cuts it short (connection closed), no 408."""
+        outcome = []
+        exchange, channel = self.start(
+            self.readingApp(outcome, writeFirst=True),
+            bodyTimeout=5.0,
+            method="POST",
+            headers=[(b"content-length", b"100")],
+        )
+        self.waitUntilBlocked()
+        self.passTime(5.0)
+        self.reactor.runUntil(lambda: exchange.outcome is not None)
+        self.assertIsInstance(outcome[0], ClientDisconnected)
+        self.assertEqual((channel.head[0], channel.body), (200, b"partial"))
+        self.assertTrue(channel.aborted)
+        self.assertFalse(channel.finished)
+
+    def test_noTimeoutWaitsForDisconnect(self):
+        """Without a bodyTimeout a read waits however long, until the client leaves."""
+        outcome = []
+        exchange, channel = self.start(
+            self.readingApp(outcome), method="POST", headers=[(b"content-length", b"9")]
+        )
+        self.waitUntilBlocked()
+        waited = self.passTime(3600.0)
+        self.waitUntilBlocked(waited + 1)
+        self.assertEqual(outcome, [])
+        exchange.disconnect()
+        self.reactor.runUntil(lambda: exchange.outcome is not None)
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertEqual(channel.head, None)

@@ -61,7 +61,7 @@ class WSGIAdapter:
 
     interface = "wsgi"
 
-    def __init__(self, app, reactor, threadpool, rootPath=""):
+    def __init__(self, app, reactor, threadpool, rootPath="", bodyTimeout=None):
         """
         @param app: the WSGI application callable.
         @param reactor: provides C{callFromThread}, C{callLater} and
@@ -75,8 +75,13 @@ class WSGIAdapter:
         @param rootPath: the URL path the application is mounted at;
             becomes C{SCRIPT_NAME}.
         @type rootPath: L{str}
+        @param bodyTimeout: seconds a C{wsgi.input} read may wait for more
+            request body before it raises; L{None} waits as long as the
+            client stays connected.
+        @type bodyTimeout: L{float} or L{None}
         """
         self._app = app
+        self._bodyTimeout = bodyTimeout
         self._reactor = reactor
         self._threadpool = threadpool
         self._environ = EnvironBuilder(rootPath)
@@ -126,7 +131,7 @@ class WSGIAdapter:
 
         @type exchange: L{gracehttp._exchange.Exchange}
         """
-        bridge = Bridge(self._reactor, exchange, self._requestFinished)
+        bridge = Bridge(self._reactor, exchange, self._requestFinished, self._bodyTimeout)
         environ = self._environ.build(
             exchange, WSGIInput(bridge.readChunk), bridge.disconnectedEvent
         )

@@ -1,0 +1,232 @@
+"""
+The access log: one Twisted log event per finished request.
+
+Each finished request (L{HTTPFactory.requestLog<gracehttp._http11.HTTPFactory>})
+becomes one C{info} event in the C{gracehttp.access} namespace of
+L{twisted.logger}, so it goes wherever the process logs (C{twist
+--log-format json} gives JSON), or, with C{--access-log PATH}, to a file of
+its own.  The event carries the request's fields; its C{log_format} is the
+access log format, and the text is built only by an observer that formats
+it (L{twisted.logger.formatEvent}): logging a request costs one small dict,
+not a formatted line.
+
+The default format is Apache's "combined" format (see
+L{DEFAULT_FORMAT}) followed by the request's duration in milliseconds and
+how it ended: C{completed}, C{client-disconnected} or C{cancelled}.
+"""
+
+import string
+import time
+
+from twisted.logger import FileLogObserver, Logger, formatEvent
+
+NAMESPACE = "gracehttp.access"
+"""
+The L{twisted.logger} namespace of access log events.
+"""
+
+DEFAULT_FORMAT = (
+    '{client} - - [{time}] "{request}" {status} {size} "{referer}" "{userAgent}"'
+    " {durationMs:.1f} {outcome}"
+)
+"""
+Apache combined (C{%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"})
+plus the duration in milliseconds and the outcome.
+"""
+
+FIELDS = {
+    "client": "the client's address (C{-} for a UNIX socket)",
+    "time": "when the request head arrived, as Apache's C{%t} "
+    "(C{10/Oct/2000:13:55:36 +0000}, local time)",
+    "request": "the request line, e.g. C{GET /a?b=1 HTTP/1.1}",
+    "method": "the request method",
+    "path": "the request target: path and C{?query}, percent-encoded as sent",
+    "httpVersion": "C{1.0} or C{1.1}",
+    "status": "the response status, or C{-} if no response started",
+    "size": "response body bytes, or C{-} for none (Apache C{%b})",
+    "bytes": "response body bytes, a number (Apache C{%B})",
+    "referer": "the C{Referer} request header, or C{-}",
+    "userAgent": "the C{User-Agent} request header, or C{-}",
+    "duration": "seconds from the request head to the end of the application",
+    "durationMs": "the same in milliseconds",
+    "outcome": "C{completed}, C{client-disconnected} or C{cancelled}",
+}
+"""
+The fields an access log format may use (C{{name}} or C{{name:spec}},
+Python's format syntax), with what they hold.
+"""
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class _Lazy:
+    """
+    A field computed only when an observer formats the event.
+    """
+
+    __slots__ = ("_compute", "_argument")
+
+    def __init__(self, compute, argument):
+        self._compute = compute
+        self._argument = argument
+
+    def __format__(self, spec):
+        return format(self._compute(self._argument), spec)
+
+    def __str__(self):
+        return str(self._compute(self._argument))
+
+    __repr__ = __str__
+
+
+def _commonLogTime(seconds):
+    """
+    @param seconds: a POSIX timestamp.
+    @return: Apache's C{%t} without brackets, in local time, e.g.
+        C{10/Oct/2000:13:55:36 -0700} (English month names whatever the
+        locale).
+    @rtype: L{str}
+    """
+    t = time.localtime(seconds)
+    offset = t.tm_gmtoff // 60
+    sign = "-" if offset < 0 else "+"
+    offset = abs(offset)
+    return (
+        f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {sign}{offset // 60:02d}{offset % 60:02d}"
+    )
+
+
+def _target(exchange):
+    target = exchange.rawPath.decode("latin-1")
+    if exchange.queryString:
+        target += "?" + exchange.queryString.decode("latin-1")
+    return target
+
+
+def _requestLine(exchange):
+    return f"{exchange.method} {_target(exchange)} HTTP/{exchange.httpVersion}"
+
+
+def _header(name):
+    def find(exchange):
+        for field, value in exchange.headers:
+            if field == name:
+                return value.decode("latin-1")
+        return "-"
+
+    return find
+
+
+_referer = _header(b"referer")
+_userAgent = _header(b"user-agent")
+
+
+def checkFormat(logFormat):
+    """
+    Check an access log format before serving with it.
+
+    @param logFormat: Python format syntax over L{FIELDS}, e.g.
+        C{"{client} {request} {status} {durationMs:.0f}"}.
+    @type logFormat: L{str}
+    @raise ValueError: the format does not parse, names a field that does
+        not exist, or has a format spec that does not fit its field (a
+        one-line message).
+    """
+    if not isinstance(logFormat, str):
+        raise ValueError(f"access log format must be a string, not {logFormat!r}")
+    try:
+        for literal, field, spec, conversion in string.Formatter().parse(logFormat):
+            if field is not None and field not in FIELDS:
+                raise ValueError(
+                    f"unknown access log field {{{field}}}; fields: {', '.join(FIELDS)}"
+                )
+    except ValueError as e:
+        raise ValueError(f"bad access log format {logFormat!r}: {e}") from None
+    sample = {
+        "client": "127.0.0.1",
+        "time": _commonLogTime(0),
+        "request": "GET / HTTP/1.1",
+        "method": "GET",
+        "path": "/",
+        "httpVersion": "1.1",
+        "status": 200,
+        "size": 2,
+        "bytes": 2,
+        "referer": "-",
+        "userAgent": "-",
+        "duration": 0.001,
+        "durationMs": 1.0,
+        "outcome": "completed",
+    }
+    try:
+        logFormat.format(**sample)
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        raise ValueError(f"bad access log format {logFormat!r}: {e}") from None
+
+
+def _formatLine(event):
+    return formatEvent(event) + "\n"
+
+
+def fileObserver(path):
+    """
+    An observer that appends each access log event to a file as one line
+    of text (the formatted event, nothing else).
+
+    @param path: the file; created if missing, appended to.
+    @type path: L{str}
+    @rtype: L{FileLogObserver}
+    @raise OSError: the file cannot be opened.
+    """
+    return FileLogObserver(open(path, "a", encoding="utf-8", errors="replace"), _formatLine)
+
+
+class AccessLog:
+    """
+    Logs finished requests; an instance is a factory's C{requestLog}.
+    """
+
+    __slots__ = ("_clock", "_format", "_log")
+
+    def __init__(self, clock, logFormat=DEFAULT_FORMAT, observer=None):
+        """
+        @param clock: gives the end time of each request.
+        @type clock: L{twisted.internet.interfaces.IReactorTime}
+        @param logFormat: see L{checkFormat} (checked there, not here).
+        @type logFormat: L{str}
+        @param observer: where events go; L{None} means Twisted's global
+            log publisher (the process's log).
+        @type observer: L{twisted.logger.ILogObserver}
+        """
+        self._clock = clock
+        self._format = logFormat
+        self._log = Logger(namespace=NAMESPACE, observer=observer)
+
+    def __call__(self, exchange):
+        """
+        Log one finished request.
+
+        @type exchange: L{gracehttp._exchange.Exchange}
+        """
+        duration = self._clock.seconds() - exchange.startTime
+        client = exchange.client
+        status = exchange.status
+        sent = exchange.bytesSent
+        self._log.info(
+            self._format,
+            client=client[0] if client is not None else "-",
+            time=_Lazy(_commonLogTime, exchange.startTime),
+            request=_Lazy(_requestLine, exchange),
+            method=exchange.method,
+            path=_Lazy(_target, exchange),
+            httpVersion=exchange.httpVersion,
+            status="-" if status is None else status,
+            size=sent or "-",
+            bytes=sent,
+            referer=_Lazy(_referer, exchange),
+            userAgent=_Lazy(_userAgent, exchange),
+            duration=duration,
+            durationMs=duration * 1000.0,
+            outcome=exchange.outcome,
+        )

@@ -1,0 +1,239 @@
+"""
+Tests for L{gracehttp._accesslog}: the access log events, their default
+and custom formats, each outcome, JSON logging and the file observer.
+"""
+
+import datetime
+import os
+import tempfile
+import unittest
+
+from twisted.internet.task import Clock
+from twisted.logger import LogLevel, eventAsJSON, eventFromJSON, formatEvent
+
+from gracehttp import _accesslog
+from gracehttp._accesslog import AccessLog, checkFormat, fileObserver
+
+from .fakes import makeExchange
+
+START = 1700000000.25
+"""
+A fixed request start time (POSIX seconds).
+"""
+
+
+def apacheTime(seconds):
+    """
+    Apache's C{%t} for C{seconds}, computed independently of the module.
+    """
+    return datetime.datetime.fromtimestamp(seconds).astimezone().strftime("%d/%b/%Y:%H:%M:%S %z")
+
+
+class AccessLogTestCase(unittest.TestCase):
+    """
+    Runs requests on L{makeExchange} with a L{Clock} and collects the
+    access log events.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.clock.advance(START)
+        self.events = []
+
+    def exchange(self, **kwargs):
+        kwargs.setdefault("method", "GET")
+        kwargs.setdefault("path", b"/items/1")
+        kwargs.setdefault("query", b"full=yes")
+        kwargs.setdefault(
+            "headers", [(b"referer", b"http://example.com/"), (b"user-agent", b"curl/8.0")]
+        )
+        exchange, channel = makeExchange(self.clock, grace=3.0, body=b"", **kwargs)
+        return exchange
+
+    def respond(self, exchange, status=200, body=b"hello"):
+        exchange.appStarted(lambda: None)
+        exchange.startResponse(status, [(b"content-length", b"%d" % len(body))])
+        exchange.write(body)
+        exchange.finish()
+
+    def log(self, exchange, logFormat=_accesslog.DEFAULT_FORMAT):
+        AccessLog(self.clock, logFormat, self.events.append)(exchange)
+        [event] = self.events[-1:]
+        return event
+
+
+class DefaultFormatTests(AccessLogTestCase):
+    """
+    The default line is Apache combined plus the duration in milliseconds
+    and the outcome.
+    """
+
+    def test_completed(self):
+        """A completed request: combined fields, duration in ms, 'completed'."""
+        exchange = self.exchange()
+        self.respond(exchange)
+        self.clock.advance(0.25)
+        exchange.appFinished()
+        event = self.log(exchange)
+        self.assertEqual(
+            formatEvent(event),
+            f'127.0.0.1 - - [{apacheTime(START)}] "GET /items/1?full=yes HTTP/1.1" 200 5 '
+            f'"http://example.com/" "curl/8.0" 250.0 completed',
+        )
+
+    def test_clientDisconnected(self):
+        """A client that left before the application finished: 'client-disconnected'."""
+        exchange = self.exchange(headers=[])
+        exchange.appStarted(lambda: None)
+        exchange.disconnect()
+        self.clock.advance(1)
+        exchange.appFinished()
+        self.assertEqual(
+            formatEvent(self.log(exchange)),
+            f'127.0.0.1 - - [{apacheTime(START)}] "GET /items/1?full=yes HTTP/1.1" - - '
+            f'"-" "-" 1000.0 client-disconnected',
+        )
+
+    def test_cancelled(self):
+        """An application cancelled after the grace period: 'cancelled'."""
+        exchange = self.exchange(method="POST", query=b"")
+        cancelled = []
+        exchange.appStarted(lambda: cancelled.append(True))
+        exchange.disconnect()
+        self.clock.advance(3)
+        self.assertEqual(cancelled, [True])
+        exchange.appFinished()
+        line = formatEvent(self.log(exchange))
+        self.assertTrue(line.endswith(" 3000.0 cancelled"), line)
+        self.assertIn('"POST /items/1 HTTP/1.1" - -', line)
+
+    def test_unixSocketClient(self):
+        """A client without an address (a UNIX socket) is '-'."""
+        exchange = self.exchange()
+        exchange.client = None
+        self.respond(exchange, status=204, body=b"")
+        exchange.appFinished()
+        self.assertTrue(formatEvent(self.log(exchange)).startswith("- - - ["))
+
+    def test_emptyBodyIsDash(self):
+        """No body bytes is '-' (Apache %b); the status is still there."""
+        exchange = self.exchange()
+        self.respond(exchange, status=304, body=b"")
+        exchange.appFinished()
+        self.assertIn('" 304 - "', formatEvent(self.log(exchange)))
+
+    def test_namespaceAndLevel(self):
+        """Events are info events of the gracehttp.access namespace."""
+        exchange = self.exchange()
+        self.respond(exchange)
+        exchange.appFinished()
+        event = self.log(exchange)
+        self.assertEqual(event["log_namespace"], "gracehttp.access")
+        self.assertEqual(event["log_level"], LogLevel.info)
+
+
+class FieldTests(AccessLogTestCase):
+    """
+    Custom formats over the named fields.
+    """
+
+    def test_customFormat(self):
+        """Named fields with format specs are rendered."""
+        exchange = self.exchange()
+        self.respond(exchange, body=b"abc")
+        self.clock.advance(0.0125)
+        exchange.appFinished()
+        event = self.log(
+            exchange,
+            "{method}|{path}|{httpVersion}|{status}|{bytes}|{duration:.4f}|"
+            "{durationMs:.1f}|{outcome}|{userAgent}",
+        )
+        self.assertEqual(
+            formatEvent(event),
+            "GET|/items/1?full=yes|1.1|200|3|0.0125|12.5|completed|curl/8.0",
+        )
+
+    def test_fieldsAreValues(self):
+        """The event carries the numbers themselves, for JSON consumers."""
+        exchange = self.exchange()
+        self.respond(exchange, body=b"abc")
+        self.clock.advance(2)
+        exchange.appFinished()
+        event = self.log(exchange)
+        self.assertEqual(
+            (event["status"], event["bytes"], event["duration"], event["outcome"]),
+            (200, 3, 2.0, "completed"),
+        )
+
+    def test_formattedOnlyWhenObserved(self):
+        """The request line and headers are read when an observer formats, not when logged."""
+        exchange = self.exchange()
+        self.respond(exchange)
+        exchange.appFinished()
+        event = self.log(exchange, "{request} {userAgent}")
+        exchange.method = "PUT"
+        exchange.headers = [(b"user-agent", b"later")]
+        self.assertEqual(formatEvent(event), "PUT /items/1?full=yes HTTP/1.1 later")
+
+    def test_json(self):
+        """An event survives Twisted's JSON format (twist --log-format json) with its text."""
+        exchange = self.exchange()
+        self.respond(exchange)
+        self.clock.advance(0.5)
+        exchange.appFinished()
+        event = self.log(exchange)
+        text = formatEvent(event)
+        restored = eventFromJSON(eventAsJSON(event))
+        self.assertEqual(formatEvent(restored), text)
+        self.assertEqual(restored["status"], 200)
+        self.assertEqual(restored["outcome"], "completed")
+
+
+class CheckFormatTests(unittest.TestCase):
+    """
+    L{checkFormat} refuses formats that could not render.
+    """
+
+    def test_default(self):
+        """The default format is valid."""
+        checkFormat(_accesslog.DEFAULT_FORMAT)
+
+    def test_bad(self):
+        """Unknown fields, bad syntax and specs that do not fit are one-line ValueErrors."""
+        for logFormat, fragment in [
+            ("{nosuch}", "unknown access log field {nosuch}"),
+            ("{client", "bad access log format"),
+            ("{client:d}", "bad access log format"),
+            ("{status[0]}", "bad access log format"),
+            (42, "must be a string"),
+        ]:
+            with self.subTest(logFormat=logFormat):
+                with self.assertRaises(ValueError) as caught:
+                    checkFormat(logFormat)
+                self.assertIn(fragment, str(caught.exception))
+                self.assertNotIn("\n", str(caught.exception))
+
+
+class FileObserverTests(AccessLogTestCase):
+    """
+    C{--access-log PATH}: one line of text per request, appended.
+    """
+
+    def test_appendsLines(self):
+        """Each event is one formatted line; an existing file is appended to."""
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "access.log")
+            with open(path, "w") as f:
+                f.write("old\n")
+            observer = fileObserver(path)
+            accessLog = AccessLog(self.clock, "{method} {status} {outcome}", observer)
+            for status in (200, 404):
+                exchange = self.exchange()
+                self.respond(exchange, status=status)
+                exchange.appFinished()
+                accessLog(exchange)
+            observer._outFile.close()
+            with open(path) as f:
+                self.assertEqual(
+                    f.read(), "old\nGET 200 completed\nGET 404 completed\n"
+                )
