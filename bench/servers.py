@@ -1,0 +1,284 @@
+"""
+The servers compared, how each is started (one process, or one master and
+one worker where the server has no single-process mode), and starting,
+checking and stopping one.
+
+Every server runs from C{bench/} with C{bench/} on C{PYTHONPATH}, so the
+applications are C{apps:asgi_app} and C{apps:wsgi_app}; gracehttp comes
+from the peers' virtualenv, never from C{src/}.  Access logs are off
+everywhere (they would measure the terminal).  Keep-alive timeouts shorter
+than 5 s are raised to 5 s, and connection limits under 1,000 (waitress's
+100, gunicorn's 1,000) to 2,000, so that the 1,000 idle connections are all
+accepted and stay open while they are counted.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from peers import BENCH, VENV
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Server:
+    """
+    One server as the benchmark runs it.
+
+    @ivar name: short identifier (also the C{--servers} value).
+    @ivar label: how the tables name it.
+    @ivar interface: C{"asgi"} or C{"wsgi"}.
+    @ivar argv: the command, a function of the TCP port and the gracehttp
+        extra options.
+    @ivar quick: part of the C{--quick} set.
+    @ivar default: part of the full set.
+    """
+
+    name: str
+    label: str
+    interface: str
+    argv: object
+    quick: bool = False
+    default: bool = True
+    gracehttp: bool = field(default=False)
+
+
+def _bin(name):
+    return os.path.join(VENV, "bin", name)
+
+
+def _gracehttp(app):
+    def argv(port, extra):
+        return [
+            _bin("twist"),
+            "--log-level=warn",
+            "gracehttp",
+            "--app",
+            app,
+            "--listen",
+            f"tcp:{port}:interface={HOST}",
+            *extra,
+        ]
+
+    return argv
+
+
+def _uvicorn(loop, http):
+    def argv(port, extra):
+        return [
+            _bin("uvicorn"), "apps:asgi_app", "--host", HOST, "--port", str(port),
+            "--workers", "1", "--loop", loop, "--http", http,
+            "--no-access-log", "--log-level", "warning",
+        ]
+
+    return argv
+
+
+def _gunicorn(worker, app, *options):
+    def argv(port, extra):
+        return [
+            _bin("gunicorn"), "-k", worker, "-w", "1", "-b", f"{HOST}:{port}",
+            "--keep-alive", "5", "--worker-connections", "2000",
+            "--log-level", "warning", *options, app,
+        ]
+
+    return argv
+
+
+def _granian(interface, app):
+    def argv(port, extra):
+        return [
+            _bin("granian"), "--interface", interface, "--host", HOST,
+            "--port", str(port), "--workers", "1", "--no-access-log",
+            "--log-level", "warning", app,
+        ]
+
+    return argv
+
+
+SERVERS = [
+    Server("gracehttp-asgi", "gracehttp (ASGI)", "asgi",
+           _gracehttp("apps:asgi_app"), quick=True, gracehttp=True),
+    Server("uvicorn", "uvicorn (httptools + uvloop)", "asgi",
+           _uvicorn("uvloop", "httptools"), quick=True),
+    Server("uvicorn-h11", "uvicorn (h11 + asyncio)", "asgi",
+           _uvicorn("asyncio", "h11")),
+    Server("gunicorn-asgi", "gunicorn -k asgi", "asgi",
+           _gunicorn("asgi", "apps:asgi_app")),
+    Server("hypercorn", "hypercorn", "asgi",
+           lambda port, extra: [_bin("hypercorn"), "-w", "1", "-b",
+                                f"{HOST}:{port}", "apps:asgi_app"]),
+    Server("daphne", "daphne", "asgi",
+           lambda port, extra: [_bin("daphne"), "-v", "0", "-b", HOST,
+                                "-p", str(port), "apps:asgi_app"], quick=True),
+    Server("granian-asgi", "granian (ASGI)", "asgi",
+           _granian("asgi", "apps:asgi_app")),
+    Server("gracehttp-wsgi", "gracehttp (WSGI)", "wsgi",
+           _gracehttp("apps:wsgi_app"), quick=True, gracehttp=True),
+    Server("waitress", "waitress", "wsgi",
+           lambda port, extra: [_bin("waitress-serve"), f"--listen={HOST}:{port}",
+                                "--connection-limit=2000", "apps:wsgi_app"], quick=True),
+    Server("gunicorn-gthread", "gunicorn gthread (4 threads)", "wsgi",
+           _gunicorn("gthread", "apps:wsgi_app", "--threads", "4")),
+    Server("gunicorn-sync", "gunicorn sync", "wsgi",
+           _gunicorn("sync", "apps:wsgi_app"), default=False),
+    Server("twist-web", "twist web --wsgi", "wsgi",
+           lambda port, extra: [_bin("twist"), "--log-level=warn", "web",
+                                "--listen", f"tcp:{port}:interface={HOST}",
+                                "--wsgi", "apps.wsgi_app"], quick=True),
+    Server("granian-wsgi", "granian (WSGI)", "wsgi",
+           _granian("wsgi", "apps:wsgi_app")),
+]
+
+BY_NAME = {server.name: server for server in SERVERS}
+
+
+def gracehttpExtraOptions():
+    """
+    The gracehttp options the benchmark sets when the installed version has
+    them (the hardening work adds them): no access log.
+
+    @return: extra command-line arguments for C{twist gracehttp}.
+    @rtype: L{list} of L{str}
+    """
+    result = subprocess.run(
+        [_bin("twist"), "gracehttp", "--help"],
+        capture_output=True, text=True, timeout=60, cwd=BENCH,
+    )
+    extra = []
+    if "--access-log" in result.stdout:
+        extra += ["--access-log", "off"]
+    return extra
+
+
+def freePort():
+    """
+    @return: a TCP port on 127.0.0.1 that was free a moment ago.
+    @rtype: L{int}
+    """
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Running:
+    """
+    A started server: its process (the leader of a new session, so that its
+    workers can be found and stopped with it), port and log file.
+    """
+
+    def __init__(self, server, port, process, logPath):
+        self.server = server
+        self.port = port
+        self.process = process
+        self.logPath = logPath
+
+    def pids(self):
+        """
+        @return: the process ids of the server's session (the server and
+            any worker processes it forked), read from C{/proc}.
+        @rtype: L{list} of L{int}
+        """
+        session = self.process.pid
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[3]) == session:
+                found.append(int(entry))
+        return found
+
+    def stop(self, timeout=10.0):
+        """
+        SIGTERM the server's process group, wait up to C{timeout} seconds,
+        then SIGKILL what is left.
+
+        @param timeout: seconds to wait after SIGTERM.
+        @type timeout: L{float}
+        """
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(wait)
+                if not self.pids():
+                    return
+            except subprocess.TimeoutExpired:
+                pass
+
+
+class StartError(Exception):
+    """
+    A server did not come up: it exited, or did not answer C{GET /} with
+    the hello body in time.
+    """
+
+
+def start(server, logDir, extra, cpu, timeout=30.0):
+    """
+    Start C{server} pinned to C{cpu}, wait until it accepts connections and
+    answers C{GET /} correctly.
+
+    @param server: what to start.
+    @type server: L{Server}
+    @param logDir: directory for the server's output.
+    @param extra: extra options for gracehttp.
+    @param cpu: the CPU to pin it to (C{taskset -c}), or L{None}.
+    @param timeout: seconds to wait for the server to answer.
+    @rtype: L{Running}
+    @raise StartError: it did not come up.
+    """
+    port = freePort()
+    argv = server.argv(port, extra)
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
+    env = dict(os.environ)
+    env["PYTHONPATH"] = BENCH
+    env["PATH"] = os.path.join(VENV, "bin") + os.pathsep + env.get("PATH", "")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    logPath = os.path.join(logDir, server.name + ".log")
+    with open(logPath, "ab") as log:
+        log.write(("$ " + " ".join(argv) + "\n").encode())
+        log.flush()
+        process = subprocess.Popen(
+            argv, cwd=BENCH, env=env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    running = Running(server, port, process, logPath)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            running.stop()
+            raise StartError(f"{server.name} exited with {process.returncode}; see {logPath}")
+        try:
+            if _hello(port):
+                return running
+        except OSError:
+            pass
+        time.sleep(0.1)
+    running.stop()
+    raise StartError(f"{server.name} did not answer within {timeout:.0f} s; see {logPath}")
+
+
+def _hello(port):
+    with socket.create_connection((HOST, port), timeout=2.0) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data.startswith(b"HTTP/1.1 200") and data.endswith(b"Hello, world!")
