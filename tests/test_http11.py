@@ -10,7 +10,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from gracehttp._exchange import BODY_BUFFER_SIZE
-from gracehttp._http11 import MAX_PIPELINED, HTTPChannel, HTTPFactory
+from gracehttp._http11 import HOLD_SIZE, MAX_PIPELINED, HTTPChannel, HTTPFactory
 from gracehttp._interfaces import IAppAdapter, IExchangeChannel
 from gracehttp._settings import HTTPSettings
 
@@ -276,13 +276,31 @@ class KeepAliveAndPipeliningTests(ChannelTestsMixin, TestCase):
 
     def test_pipelineLimitPausesReading(self):
         """
-        Past MAX_PIPELINED queued requests the channel stops reading, and
-        reads again when the queue shrinks.
+        Past MAX_PIPELINED queued requests the channel stops parsing: what
+        follows is held, the transport pauses past HOLD_SIZE held bytes, and
+        answering requests resumes both; every request is served in order.
         """
-        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * MAX_PIPELINED)
+        request = b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n"
+        self.channel.dataReceived(b"".join(request % i for i in range(MAX_PIPELINED)))
+        self.channel.dataReceived(request % MAX_PIPELINED)
+        self.assertEqual(self.transport.producerState, "producing")
+        self.channel.dataReceived(
+            b"GET /big HTTP/1.1\r\nHost: x\r\nX-Pad: %b\r\n\r\n" % (b"p" * HOLD_SIZE)
+        )
         self.assertEqual(self.transport.producerState, "paused")
         respond(self.adapter.exchanges[0])
+        self.reactor.advance(0)
+        # /16 is parsed from what was held, and the queue is full again.
+        self.assertEqual(self.transport.producerState, "paused")
+        respond(self.adapter.exchanges[1])
+        self.reactor.advance(0)
         self.assertEqual(self.transport.producerState, "producing")
+        for index in range(2, MAX_PIPELINED + 2):
+            respond(self.adapter.exchanges[index])
+        self.assertEqual(
+            [e.rawPath for e in self.adapter.exchanges],
+            [b"/%d" % i for i in range(MAX_PIPELINED + 1)] + [b"/big"],
+        )
 
     def test_connectionCloseRequest(self):
         """
@@ -323,8 +341,10 @@ class BodyTests(ChannelTestsMixin, TestCase):
 
     def test_bodyBufferBounded(self):
         """
-        Past BODY_BUFFER_SIZE buffered bytes the channel stops reading; the
-        application's read resumes it.
+        Past BODY_BUFFER_SIZE buffered bytes the channel stops parsing and
+        holds what arrives; past HOLD_SIZE held bytes the transport pauses.
+        The application's read resumes both and the held bytes follow (on
+        the next reactor turn, after the read returned).
         """
         size = BODY_BUFFER_SIZE * 4
         self.channel.dataReceived(
@@ -332,9 +352,16 @@ class BodyTests(ChannelTestsMixin, TestCase):
         )
         [exchange] = self.adapter.exchanges
         self.channel.dataReceived(b"x" * (BODY_BUFFER_SIZE + 1))
-        self.assertEqual(self.transport.producerState, "paused")
-        self.assertEqual(len(exchange.readBody()), BODY_BUFFER_SIZE + 1)
+        self.channel.dataReceived(b"y" * HOLD_SIZE)
         self.assertEqual(self.transport.producerState, "producing")
+        self.assertEqual(exchange.bufferedBody, BODY_BUFFER_SIZE + 1)
+        self.channel.dataReceived(b"z")
+        self.assertEqual(self.transport.producerState, "paused")
+        self.assertEqual(exchange.readBody(), b"x" * (BODY_BUFFER_SIZE + 1))
+        self.assertEqual(exchange.bufferedBody, 0)
+        self.reactor.advance(0)
+        self.assertEqual(self.transport.producerState, "producing")
+        self.assertEqual(exchange.readBody(), b"y" * HOLD_SIZE + b"z")
 
     def test_expectContinueOnFirstRead(self):
         """

@@ -6,22 +6,73 @@ Theory of operation
 
 One L{HTTPChannel} per connection.  C{httptools} (llhttp) parses; it is
 strict by default and rejects what could smuggle a request (Content-Length
-with Transfer-Encoding, duplicate Content-Length, bad chunk sizes, obs-fold,
-whitespace before a colon, bare LF).  We add the checks it leaves to us
-(HTTP/1.0 with Transfer-Encoding).  Any parse error answers 400 and closes
-the connection; bytes after the bad request never reach an application.
+with Transfer-Encoding, duplicate Content-Length, bad chunk sizes and
+extensions, obs-fold, whitespace before a colon, bare LF, invalid
+characters in the method, target or field names).  We add the checks it
+leaves to us (HTTP/1.0 with Transfer-Encoding; versions other than 1.0 and
+1.1) and the limits below.  A rejected request is answered with an error
+status and the connection closes; bytes after it never reach an
+application.  Rejections are raised from inside the parser's callbacks
+(which stops the parse at once) with the status kept in
+C{_rejectStatus}.
 
 As soon as a request head is parsed an L{Exchange} is created and queued.
 The exchange at the head of the queue is the active one: its application
 runs and its response goes to the wire.  Pipelined requests wait in the
 queue (their bodies buffer in their own exchange, bounded) and start, in
 order, when the response before them is finished.  Past
-L{MAX_PIPELINED} queued requests the channel stops reading.
+L{MAX_PIPELINED} queued requests the channel stops reading.  A rejection
+that comes while responses are queued is answered after them.
+
+Limits (L{HTTPSettings}), each checked with an integer comparison where
+the parser reports a piece:
+
+  - head size: the request target and every field line (name, value and 4
+    bytes for C{": "} and CRLF) are added up as the parser reports them;
+    past C{limitRequestHeaderSize} the answer is 431 (RFC 6585 section 5).
+    The parser reports a field only once it is complete, so reads during
+    which nothing is reported are added up too: a single endless field is
+    stopped at the limit plus at most one read.  C{limitRequestHeaders}
+    fields at most, the next one is a 431.  Trailer fields count the same
+    way and are discarded (RFC 9110 section 6.5.1).
+  - body size: a Content-Length over C{limitRequestBody} is a 413 before
+    the exchange is created; a chunked body is counted as it arrives and
+    once over, the exchange is disconnected (the application is told) and
+    413 is sent if its response had not started.
+  - concurrency: a request parsed while the factory has
+    C{limitConcurrency} requests in flight is answered 503 with
+    C{Retry-After} (RFC 9110 section 15.6.4) when its turn comes, without
+    reaching the application, and the connection closes (an overloaded
+    server sheds the connection and never reads that request's body).
+  - connections: past C{limitConnections} open connections
+    L{HTTPFactory.buildProtocol} returns L{None}, so the reactor closes
+    the new connection at once.
+
+Timeouts: one C{DelayedCall} per connection (C{_timer}), moved with
+C{reset()}, never polled:
+
+  - armed for C{timeoutHeader} at connection and at the first byte of each
+    later request (C{on_message_begin}); armed for C{timeoutKeepAlive}
+    when a response leaves the connection idle.  Nothing disarms it while
+    a request runs: when it fires it looks at the connection.
+  - fires while a head is incomplete: 408 (after the queued responses, if
+    any) and close.  While reading is paused by us the client is not
+    late: it is re-armed when reading resumes.
+  - fires on an idle connection (no byte of a new request yet, nothing
+    queued): close without a response.  This covers a connection that
+    never sends a byte.
+  - fires while a request is in flight and no head is being read: nothing
+    happens (the application's time is not limited here); the connection
+    becomes idle or begins another head later and re-arms it.
 
 Reading pauses for two reasons, counted together: an exchange's body buffer
 is full (it resumes when the application reads), or too many requests are
-queued.  While reading is paused a client's close is noticed at the next
-read or write.
+queued.  While the transport is paused the kernel holds what the client
+sends, and a client's close (FIN, or RST) is queued behind that data: it is
+noticed at the next read (when the application reads on) or write (the
+response).  It cannot be noticed earlier without reading, and reading means
+buffering what the client sent; see L{HOLD_SIZE} for the bounded amount
+read while paused.
 
 The response head is held until the first body bytes or the end of the
 response so head and body leave in one write.  Framing (RFC 9112 section 6):
@@ -38,26 +89,54 @@ and the active exchange's writers wait until L{HTTPChannel.resumeProducing}.
 C{connectionLost} disconnects every queued exchange, once.  A close the
 server makes after a complete response happens with an empty queue, so it
 never looks like a client disconnect.
+
+Connection accounting (for graceful shutdown): the factory keeps its open
+channels in L{HTTPFactory.connections}; L{HTTPFactory.closeIdleConnections}
+ends keep-alive everywhere (idle connections close now, busy ones after
+their current response) and L{HTTPFactory.disconnectAll} aborts every
+connection, so its requests go through disconnect, grace and cancel.
+
+Proxy headers (L{gracehttp._proxy}) are applied when the exchange is built,
+only on connections whose peer the factory trusts (decided once per
+connection).
 """
 
+import sys
 from collections import deque
 from email.utils import formatdate
 from http import HTTPStatus
 
 import httptools
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPushProducer, ISSLTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from ._exchange import Exchange
 from ._interfaces import IExchangeChannel
+from ._proxy import TrustedProxies, forwarded
 from ._settings import HTTPSettings
 
 MAX_PIPELINED = 16
 """
 Requests queued on one connection before the channel stops reading.
+"""
+
+HOLD_SIZE = 16 * 1024
+"""
+Bytes read and held, unparsed, while reading is paused, before the
+transport itself is paused.  Reading on a little lets a client that sends
+the end of its request and closes be noticed (its close arrives as
+C{connectionLost}) while the application has not read the buffered body
+yet; once more than this is held (plus at most one read) the transport is
+paused, and from then on a close is noticed only at the next read or write.
+"""
+
+RETRY_AFTER = b"1"
+"""
+The C{Retry-After} of a 503 answered because of C{limitConcurrency}, in
+seconds (RFC 9110 section 10.2.3).
 """
 
 _log = Logger()
@@ -79,8 +158,8 @@ _STATUS_LINES = {status: _statusLine(status) for status in range(100, 600)}
 
 def _errorResponse(status, date):
     """
-    A complete response the server itself sends (400, 500) before closing
-    or in place of an application's.
+    A complete response the server itself sends (400, 408, 413, 431, 505)
+    before closing, in place of an application's.
 
     @type status: L{int}
     @param date: the C{date} header line, CRLF-terminated.
@@ -101,6 +180,14 @@ def _errorResponse(status, date):
     )
 
 
+_UNAVAILABLE = HTTPStatus.SERVICE_UNAVAILABLE.phrase.encode("ascii")
+_UNAVAILABLE_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", b"%d" % len(_UNAVAILABLE)),
+    (b"retry-after", RETRY_AFTER),
+]
+
+
 def _address(address):
     """
     @return: C{(host, port)} for a TCP address, L{None} for anything else
@@ -109,6 +196,13 @@ def _address(address):
     if isinstance(address, (IPv4Address, IPv6Address)):
         return (address.host, address.port)
     return None
+
+
+class _Reject(Exception):
+    """
+    Raised from a parser callback to stop parsing; the channel's
+    C{_rejectStatus} says how to answer.
+    """
 
 
 class _Response:
@@ -135,70 +229,218 @@ class HTTPChannel(Protocol):
     def __init__(self):
         self._queue = deque()
         self._parsing = None
+        self._active = None
         self._response = None
         self._readPauses = 0
+        self._held = deque()
+        self._heldSize = 0
+        self._transportPaused = False
+        self._releaseCall = None
         self._writePaused = False
         self._failed = False
-        self._errorPending = False
+        self._errorPending = None
+        self._rejectStatus = 400
+        self._noKeepAlive = False
+        self._refused = set()
+        self._timer = None
+        self._fresh = True
+        self._inHead = False
+        self._reported = False
+        self._unreported = 0
+        self._headSize = 0
+        self._fields = 0
+        self._bodyRoom = 0
         self._url = b""
         self._headers = []
 
     # -- connection ----------------------------------------------------------
 
     def connectionMade(self):
+        factory = self.factory
+        settings = factory.settings
         self._parser = httptools.HttpRequestParser(self)
         transport = self.transport
         self._client = _address(transport.getPeer())
         self._server = _address(transport.getHost())
+        self._scheme = "https" if ISSLTransport.providedBy(transport) else "http"
+        trusted = factory.trustedProxies
+        if trusted is not None and (self._client[0] if self._client else None) in trusted:
+            self._trusted = trusted
+        else:
+            self._trusted = None
+        self._limitHeadSize = settings.limitRequestHeaderSize
+        self._limitHeaders = settings.limitRequestHeaders
+        self._limitBody = sys.maxsize if settings.limitRequestBody is None else settings.limitRequestBody
+        self._limitConcurrency = settings.limitConcurrency
+        factory.connections.add(self)
         transport.registerProducer(self, True)
+        self._arm(settings.timeoutHeader)
 
     def dataReceived(self, data):
         if self._failed:
             return
+        if self._readPauses or self._held:
+            self._hold(data)
+            return
+        self._feed(data)
+
+    def _feed(self, data):
+        """
+        Parse C{data}; answer and close on a bad or rejected request.
+        """
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             # No protocol upgrade is offered (yet): the request was answered
             # as plain HTTP, and nothing after it is read.
             self._stopAfterQueue()
+            return
         except httptools.HttpParserError as e:
-            _log.info("Bad request from {client}: {error}", client=self._client, error=e)
-            self._badRequest()
+            if self._failed:
+                # Parsing was stopped because the connection is closing.
+                return
+            status = self._rejectStatus
+            if status == 400:
+                _log.info("Bad request from {client}: {error}", client=self._client, error=e)
+            self._reject(status)
+            return
+        if self._inHead:
+            # A field still incomplete: count the reads it spans.
+            if self._reported:
+                self._reported = False
+                self._unreported = 0
+            else:
+                self._unreported += len(data)
+                if self._headSize + self._unreported > self._limitHeadSize:
+                    self._reject(431)
+
+    def _hold(self, data):
+        """
+        Keep C{data} unparsed while reading is paused; pause the transport
+        past L{HOLD_SIZE} held bytes.
+        """
+        self._held.append(data)
+        self._heldSize += len(data)
+        if self._heldSize > HOLD_SIZE and not self._transportPaused:
+            self._transportPaused = True
+            self.transport.pauseProducing()
 
     def connectionLost(self, reason):
+        self.factory.connections.discard(self)
+        self._disarm()
+        self._held.clear()
         queue = self._queue
         self._queue = deque()
         self._parsing = None
+        active = self._active
+        self._active = None
         for exchange in queue:
             exchange.disconnect()
         # Queued behind the active request, these never reached the adapter.
-        for index in range(1, len(queue)):
-            queue[index].appFinished()
+        for exchange in queue:
+            if exchange is not active:
+                exchange.appFinished()
+
+    # -- timer -----------------------------------------------------------------
+
+    def _arm(self, seconds):
+        """
+        Make the connection's one timer fire C{seconds} from now.
+        """
+        timer = self._timer
+        if timer is None:
+            self._timer = self.factory.reactor.callLater(seconds, self._timedOut)
+        else:
+            timer.reset(seconds)
+
+    def _disarm(self):
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.cancel()
+        release = self._releaseCall
+        if release is not None:
+            self._releaseCall = None
+            release.cancel()
+
+    def _timedOut(self):
+        self._timer = None
+        if self._failed:
+            return
+        if self._inHead:
+            if not self._readPauses:
+                _log.info("Request head timed out from {client}", client=self._client)
+                self._reject(408)
+        elif not self._queue:
+            self._close()
 
     # -- httptools callbacks -------------------------------------------------
 
+    def _fail(self, status):
+        """
+        Stop the parser from inside a callback; the request is answered
+        with C{status}.
+        """
+        self._rejectStatus = status
+        raise _Reject(status)
+
     def on_message_begin(self):
+        if self._failed:
+            self._fail(None)
         self._url = b""
         self._headers = []
+        self._headSize = 0
+        self._fields = 0
+        self._inHead = True
+        self._reported = True
+        if self._fresh:
+            # The first request's head is timed from the connection.
+            self._fresh = False
+        else:
+            self._arm(self.factory.settings.timeoutHeader)
 
     def on_url(self, url):
         self._url += url
+        self._reported = True
+        size = self._headSize + len(url)
+        self._headSize = size
+        if size > self._limitHeadSize:
+            self._fail(431)
 
     def on_header(self, name, value):
-        self._headers.append((name.lower(), value))
+        self._reported = True
+        size = self._headSize + len(name) + len(value) + 4
+        self._headSize = size
+        self._fields += 1
+        if size > self._limitHeadSize or self._fields > self._limitHeaders:
+            self._fail(431)
+        if self._inHead:
+            self._headers.append((name.lower(), value))
+        # else: a trailer field, discarded (RFC 9110 section 6.5.1).
 
     def on_headers_complete(self):
+        self._inHead = False
         parser = self._parser
         factory = self.factory
-        exchange = Exchange(self, factory.reactor, factory.settings.disconnectGracePeriod)
         version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            # RFC 9110 section 15.6.6; HTTP/0.9 has no version to refuse.
+            self._fail(400 if version == "0.9" else 505)
         headers = self._headers
+        expectContinue = False
         for name, value in headers:
             if name == b"transfer-encoding" and version == "1.0":
                 # RFC 9112 section 6.1: chunked framing is not HTTP/1.0's.
-                raise httptools.HttpParserError("Transfer-Encoding in HTTP/1.0")
-            if name == b"expect" and value.lower() == b"100-continue":
-                exchange.expectContinue = True
+                self._fail(400)
+            elif name == b"content-length" and int(value) > self._limitBody:
+                self._fail(413)
+            elif name == b"expect" and value.lower() == b"100-continue":
+                expectContinue = True
+        self._headSize = 0
+        self._fields = 0
+        self._bodyRoom = self._limitBody
+        exchange = Exchange(self, factory.reactor, factory.settings.disconnectGracePeriod)
+        exchange.expectContinue = expectContinue
         url = self._url
         if url[:1] != b"/":
             # absolute-form (RFC 9112 section 3.2.2) or '*'.
@@ -213,9 +455,18 @@ class HTTPChannel(Protocol):
         exchange.queryString = query
         exchange.httpVersion = version
         exchange.headers = headers
-        exchange.client = self._client
+        if self._trusted is None:
+            exchange.client = self._client
+            exchange.scheme = self._scheme
+        else:
+            exchange.client, exchange.scheme = forwarded(
+                headers, self._trusted, self._client, self._scheme
+            )
         exchange.server = self._server
         exchange.keepAlive = parser.should_keep_alive()
+        limit = self._limitConcurrency
+        if limit is not None and factory.requestsInFlight >= limit:
+            self._refused.add(exchange)
         factory.exchangeStarted(exchange)
         self._parsing = exchange
         queue = self._queue
@@ -226,6 +477,10 @@ class HTTPChannel(Protocol):
             self.pauseReading()
 
     def on_body(self, body):
+        room = self._bodyRoom - len(body)
+        self._bodyRoom = room
+        if room < 0:
+            self._fail(413)
         exchange = self._parsing
         if not exchange.responseComplete:
             exchange.receiveBody(body)
@@ -242,7 +497,7 @@ class HTTPChannel(Protocol):
         bodyAllowed = not (
             status < 200 or status == 204 or status == 304 or exchange.method == "HEAD"
         )
-        keepAlive = exchange.keepAlive
+        keepAlive = exchange.keepAlive and not self._noKeepAlive
         remaining = None
         hasDate = False
         lines = [_STATUS_LINES[status]]
@@ -311,35 +566,58 @@ class HTTPChannel(Protocol):
             out.append(_LAST_CHUNK)
         if out:
             self.transport.writeSequence(out)
-        keepAlive = response.keepAlive and not self._failed
+        keepAlive = response.keepAlive and not self._noKeepAlive
         if response.remaining:
             # Fewer bytes than Content-Length: only closing tells the client.
             keepAlive = False
         if not exchange.bodyComplete:
-            if exchange.expectContinue:
+            if exchange.expectContinue or not keepAlive:
                 # The client may still be waiting to send; we cannot know.
+                # Or we close anyway: the rest of the body is not read.
                 keepAlive = False
             else:
                 # Discard the rest of a body the application did not read.
                 exchange.readBody()
         queue = self._queue
         queue.popleft()
-        if not queue and self._errorPending:
-            self.transport.write(_errorResponse(400, self.factory.dateHeader()))
+        self._active = None
         if not keepAlive:
+            self._close()
+            return
+        if self._failed:
+            # Reading stopped (a rejected request, an upgrade): answer what
+            # is queued, then the pending error, then close.
+            if queue:
+                self._start(queue[0])
+                return
+            if self._errorPending is not None:
+                self.transport.write(_errorResponse(self._errorPending, self.factory.dateHeader()))
             self._close()
             return
         if len(queue) == MAX_PIPELINED - 1:
             self.resumeReading()
         if queue:
             self._start(queue[0])
+        elif not self._inHead:
+            self._arm(self.factory.settings.timeoutKeepAlive)
 
     def _start(self, exchange):
         """
-        Make C{exchange} the active one and run its application.
+        Make C{exchange} the active one and run its application, or answer
+        503 if it came past C{limitConcurrency}.
         """
+        self._active = exchange
         if self._writePaused:
             exchange.pauseWriting()
+        refused = self._refused
+        if refused and exchange in refused:
+            refused.discard(exchange)
+            exchange.keepAlive = False
+            exchange.startResponse(503, _UNAVAILABLE_HEADERS)
+            exchange.write(_UNAVAILABLE)
+            exchange.finish()
+            exchange.appFinished()
+            return
         self.factory.adapter.handle(exchange)
 
     def abortResponse(self, exchange):
@@ -350,13 +628,38 @@ class HTTPChannel(Protocol):
 
     def pauseReading(self):
         self._readPauses += 1
-        if self._readPauses == 1:
-            self.transport.pauseProducing()
 
     def resumeReading(self):
         self._readPauses -= 1
-        if self._readPauses == 0 and not self._failed:
+        if self._readPauses or self._failed:
+            return
+        if self._held:
+            # Not now: this is called back from inside an adapter's read,
+            # which must return its bytes before newer ones are parsed.
+            if self._releaseCall is None:
+                self._releaseCall = self.factory.reactor.callLater(0, self._release)
+        elif self._inHead and self._timer is None:
+            # The head timer fired while we were not reading.
+            self._arm(self.factory.settings.timeoutHeader)
+
+    def _release(self):
+        """
+        Parse what was held while reading was paused, in order, until
+        reading pauses again; resume the transport once little is held.
+        """
+        self._releaseCall = None
+        held = self._held
+        while held and not self._readPauses and not self._failed:
+            data = held.popleft()
+            self._heldSize -= len(data)
+            self._feed(data)
+        if self._failed:
+            return
+        if self._transportPaused and self._heldSize <= HOLD_SIZE:
+            self._transportPaused = False
             self.transport.resumeProducing()
+        if not self._readPauses and self._inHead and self._timer is None:
+            self._arm(self.factory.settings.timeoutHeader)
 
     def sendContinue(self):
         if self._response is None:
@@ -377,6 +680,17 @@ class HTTPChannel(Protocol):
     def stopProducing(self):
         pass
 
+    # -- shutting down -------------------------------------------------------
+
+    def stopKeepAlive(self):
+        """
+        Serve no request after the current one: close now if idle (nothing
+        queued, no request head arriving), else after the current response.
+        """
+        self._noKeepAlive = True
+        if not self._failed and not self._queue and not self._inHead:
+            self._close()
+
     # -- failure and closing -------------------------------------------------
 
     def _stopAfterQueue(self):
@@ -388,14 +702,20 @@ class HTTPChannel(Protocol):
         if not self._queue:
             self._close()
 
-    def _badRequest(self):
+    def _reject(self, status):
         """
-        Answer 400 and close (RFC 9112 section 2.2).  Requests queued before
-        the bad one are answered first.  A request whose body the error cut
-        short is disconnected (its application is told, as for a client that
-        left); it gets the 400 if its response had not started.
+        Answer C{status} and close (RFC 9112 section 2.2 for 400).  Requests
+        queued before the rejected one are answered first.  A request whose
+        body the rejection cut short is disconnected (its application is
+        told, as for a client that left); it gets the error response if its
+        own response had not started.
+
+        @param status: 400, 408, 413, 431 or 505.
+        @type status: L{int}
         """
         self._failed = True
+        self._inHead = False
+        self._held.clear()
         self.transport.pauseProducing()
         queue = self._queue
         parsing = self._parsing
@@ -409,17 +729,18 @@ class HTTPChannel(Protocol):
                 queue.clear()
                 parsing.disconnect()
                 if not parsing.responseStarted:
-                    self.transport.write(_errorResponse(400, self.factory.dateHeader()))
+                    self.transport.write(_errorResponse(status, self.factory.dateHeader()))
                 self._close()
                 return
         if queue:
-            self._errorPending = True
+            self._errorPending = status
         else:
-            self.transport.write(_errorResponse(400, self.factory.dateHeader()))
+            self.transport.write(_errorResponse(status, self.factory.dateHeader()))
             self._close()
 
     def _close(self):
         self._failed = True
+        self._disarm()
         transport = self.transport
         transport.unregisterProducer()
         transport.loseConnection()
@@ -432,12 +753,18 @@ class HTTPFactory(Factory):
 
     @ivar adapter: runs the application.
     @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
-    @ivar reactor: the clock for grace periods and the C{Date} header.
+    @ivar reactor: the clock for timeouts, grace periods and the C{Date}
+        header.
     @ivar settings: limits, timeouts and the grace period.
     @type settings: L{HTTPSettings}
     @ivar requestsInFlight: requests parsed whose application has not
         finished, across all connections.
     @type requestsInFlight: L{int}
+    @ivar connections: the open connections.
+    @type connections: L{set} of L{HTTPChannel}
+    @ivar trustedProxies: the peers whose proxy headers are applied, or
+        L{None} when C{settings.proxyHeaders} is off.
+    @type trustedProxies: L{TrustedProxies<gracehttp._proxy.TrustedProxies>}
     @ivar requestLog: called with each finished L{Exchange} (the access
         log), or L{None}.
     """
@@ -450,14 +777,52 @@ class HTTPFactory(Factory):
         @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
         @type reactor: L{twisted.internet.interfaces.IReactorTime}
         @type settings: L{HTTPSettings}
+        @raise ValueError: an entry of C{settings.forwardedAllowIPs} is not
+            an IP address, a network or C{"*"}.
         """
         self.adapter = adapter
         self.reactor = reactor
         self.settings = settings
         self.requestsInFlight = 0
+        self.connections = set()
+        self.trustedProxies = (
+            TrustedProxies(settings.forwardedAllowIPs) if settings.proxyHeaders else None
+        )
         self.requestLog = None
         self._dateSecond = None
         self._dateLine = b""
+
+    def buildProtocol(self, addr):
+        """
+        A new channel, or L{None} (the reactor closes the connection at
+        once) when C{settings.limitConnections} connections are open.
+
+        @rtype: L{HTTPChannel} or L{None}
+        """
+        limit = self.settings.limitConnections
+        if limit is not None and len(self.connections) >= limit:
+            return None
+        return Factory.buildProtocol(self, addr)
+
+    def closeIdleConnections(self):
+        """
+        End keep-alive on every connection (the first step of a graceful
+        shutdown): idle ones close now; busy ones close after their current
+        response, which says C{connection: close} if it has not started.
+        Requests pipelined behind it are dropped unanswered, as after any
+        server close (RFC 9112 section 9.3.1: the client may retry them).
+        """
+        for channel in list(self.connections):
+            channel.stopKeepAlive()
+
+    def disconnectAll(self):
+        """
+        Abort every connection (the last step of a graceful shutdown).  Their
+        requests see a client disconnect: the application is told and
+        cancelled after the grace period (DESIGN.md section 2).
+        """
+        for channel in list(self.connections):
+            channel.transport.abortConnection()
 
     def exchangeStarted(self, exchange):
         """
