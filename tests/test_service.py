@@ -5,6 +5,8 @@ service, and the checks L{gracehttp.makeService} makes before building it.
 
 import importlib.util
 import os
+import signal
+import threading
 import unittest
 from unittest import mock
 
@@ -66,6 +68,44 @@ class StubPort:
         self.events.append(f"stopListening {self.address.port}")
 
 
+class StubFactory(Factory):
+    """
+    The parts of L{HTTPFactory<gracehttp._http11.HTTPFactory>} the stop
+    sequence uses: a count of requests in flight, the C{requestLog} hook,
+    the set of open connections, and the two closing calls, recorded in
+    the shared event list.
+    """
+
+    protocol = Protocol
+
+    def __init__(self, events):
+        self.events = events
+        self.requestsInFlight = 0
+        self.requestLog = None
+        self.connections = set()
+
+    def closeIdleConnections(self):
+        self.events.append("closeIdleConnections")
+
+    def disconnectAll(self):
+        self.events.append("disconnectAll")
+
+    def finishRequest(self, exchange=None):
+        """
+        One request in flight finishes, as C{HTTPFactory.exchangeFinished}
+        reports it.
+        """
+        self.requestsInFlight -= 1
+        if self.requestLog is not None:
+            self.requestLog(exchange)
+
+    def closeConnection(self, connection):
+        """
+        A connection closes, as C{HTTPChannel.connectionLost} reports it.
+        """
+        self.connections.discard(connection)
+
+
 class StubEndpoint:
     """
     An endpoint whose C{listen} succeeds with a L{StubPort} or fails.
@@ -96,11 +136,18 @@ class ServiceTestCase(unittest.TestCase):
         self.reactor = MemoryReactorClock()
         self.reactor.running = True
         self.adapter = StubAdapter(self.events)
-        self.factory = Factory.forProtocol(Protocol)
+        self.factory = StubFactory(self.events)
+        # The stop sequence would install a SIGINT handler in the test
+        # process; what it installs is tested on its own.
+        self.interruptPatch = mock.patch.object(
+            _service, "_exitOnSecondInterrupt", return_value=None
+        )
+        self.exitOnSecondInterrupt = self.interruptPatch.start()
+        self.addCleanup(mock.patch.stopall)
 
-    def makeService(self, endpoints, exitOnFailure=True):
+    def makeService(self, endpoints, exitOnFailure=True, gracefulTimeout=30.0):
         return _service.HTTPService(
-            self.adapter, self.factory, endpoints, self.reactor, exitOnFailure
+            self.adapter, self.factory, endpoints, self.reactor, exitOnFailure, gracefulTimeout
         )
 
     def result(self, d):
@@ -254,13 +301,16 @@ class StartFailureTests(ServiceTestCase):
 
 class StopTests(ServiceTestCase):
     """
-    L{HTTPService.stopService}: stop listening, wait for the requests in
-    flight, then shut the adapter down.
+    L{HTTPService.stopService}: stop listening, close idle connections,
+    drain the requests in flight (disconnecting them after the graceful
+    timeout), wait for the adapter, then shut it down.
     """
 
-    def startedService(self):
+    def startedService(self, gracefulTimeout=30.0, exitOnFailure=True):
         service = self.makeService(
-            [StubEndpoint(self.events, 8000), StubEndpoint(self.events, 8001)]
+            [StubEndpoint(self.events, 8000), StubEndpoint(self.events, 8001)],
+            exitOnFailure=exitOnFailure,
+            gracefulTimeout=gracefulTimeout,
         )
         service.startService()
         self.adapter.starting.callback(None)
@@ -268,27 +318,144 @@ class StopTests(ServiceTestCase):
         return service
 
     def test_stopSequence(self):
-        """Ports stop, in-flight requests finish, then shutdown() runs."""
+        """Ports stop, idle connections close, requests drain, then shutdown() runs."""
         service = self.startedService()
-        request = Deferred()
-        self.adapter.inFlight.add(request)
+        self.factory.requestsInFlight = 1
+        task = Deferred()
+        self.adapter.inFlight.add(task)
         stopped = []
         service.stopService().addCallback(stopped.append)
         self.assertFalse(service.running)
-        self.assertEqual(self.events, ["stopListening 8000", "stopListening 8001"])
-        request.callback(None)
+        self.assertEqual(
+            self.events, ["stopListening 8000", "stopListening 8001", "closeIdleConnections"]
+        )
+        self.factory.finishRequest()
+        self.assertNotIn("shutdown", self.events)
+        task.callback(None)
         self.assertEqual(self.events[-1], "shutdown")
         self.assertEqual(stopped, [])
         self.adapter.stopping.callback(None)
         self.assertEqual(stopped, [None])
+        self.assertNotIn("disconnectAll", self.events)
+
+    def test_nothingInFlight(self):
+        """With no request in flight, shutdown() follows at once, with no timer left."""
+        service = self.startedService()
+        d = service.stopService()
+        self.assertEqual(self.events[-1], "shutdown")
+        self.adapter.stopping.callback(None)
+        self.assertIsNone(self.result(d))
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_waitsForEveryRequest(self):
+        """The drain ends only when the last of several requests finishes."""
+        service = self.startedService()
+        self.factory.requestsInFlight = 3
+        service.stopService()
+        self.factory.finishRequest()
+        self.factory.finishRequest()
+        self.assertNotIn("shutdown", self.events)
+        self.factory.finishRequest()
+        self.assertEqual(self.events[-1], "shutdown")
+
+    def test_gracefulTimeout(self):
+        """At the graceful timeout minus a little requests still run; at it they are disconnected."""
+        service = self.startedService(gracefulTimeout=30.0)
+        self.factory.requestsInFlight = 2
+        d = service.stopService()
+        self.reactor.advance(29.999)
+        self.assertNotIn("disconnectAll", self.events)
+        self.reactor.advance(0.001)
+        self.assertEqual(self.events[-1], "disconnectAll")
+        self.assertNotIn("shutdown", self.events)
+        # The disconnected requests end through disconnect -> grace -> cancel.
+        self.factory.finishRequest()
+        self.factory.finishRequest()
+        self.assertEqual(self.events[-1], "shutdown")
+        self.adapter.stopping.callback(None)
+        self.assertIsNone(self.result(d))
+        self.assertEqual(self.events.count("disconnectAll"), 1)
+
+    def test_waitsForConnectionsToClose(self):
+        """After the last request the stop waits for its connection to close (its response written out)."""
+        service = self.startedService()
+        self.factory.connections.update(["busy", "closing"])
+        self.factory.requestsInFlight = 1
+        service.stopService()
+        self.factory.finishRequest()
+        self.factory.closeConnection("closing")
+        self.assertNotIn("shutdown", self.events)
+        self.factory.closeConnection("busy")
+        self.assertEqual(self.events[-1], "shutdown")
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertIs(type(self.factory.connections), set)
+
+    def test_connectionsOutlivingTimeout(self):
+        """Connections still open at the graceful timeout (slow readers) are disconnected."""
+        service = self.startedService(gracefulTimeout=10.0)
+        self.factory.connections.add("slow reader")
+        service.stopService()
+        self.reactor.advance(10)
+        self.assertEqual(self.events[-1], "disconnectAll")
+        self.factory.closeConnection("slow reader")
+        self.assertEqual(self.events[-1], "shutdown")
+
+    def test_drainCancelsTimeout(self):
+        """Requests finishing in time cancel the graceful timeout: nothing is disconnected."""
+        service = self.startedService(gracefulTimeout=30.0)
+        self.factory.requestsInFlight = 1
+        service.stopService()
+        self.assertEqual(len(self.reactor.getDelayedCalls()), 1)
+        self.reactor.advance(10)
+        self.factory.finishRequest()
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.reactor.advance(60)
+        self.assertNotIn("disconnectAll", self.events)
+
+    def test_zeroGracefulTimeout(self):
+        """A graceful timeout of 0 disconnects the requests in flight at once."""
+        service = self.startedService(gracefulTimeout=0.0)
+        self.factory.requestsInFlight = 1
+        service.stopService()
+        self.reactor.advance(0)
+        self.assertEqual(self.events[-1], "disconnectAll")
+
+    def test_requestLogKeptAndRestored(self):
+        """During the drain the access log still sees every request; afterwards its hook is back."""
+        logged = []
+        self.factory.requestLog = logged.append
+        service = self.startedService()
+        self.factory.requestsInFlight = 2
+        service.stopService()
+        self.factory.finishRequest("first")
+        self.factory.finishRequest("second")
+        self.assertEqual(logged, ["first", "second"])
+        self.assertEqual(self.factory.requestLog, logged.append)
+
+    def test_logsDrainAndTimeout(self):
+        """The drain and the timeout are logged with the request count and the timeout."""
+        service = self.startedService(gracefulTimeout=5.0)
+        self.factory.requestsInFlight = 2
+        with capturedLogs() as events:
+            service.stopService()
+            self.reactor.advance(5)
+        messages = [formatEvent(event) for event in events]
+        self.assertIn(
+            "gracehttp stopping: waiting up to 5.0 s for 2 request(s) in flight", messages
+        )
+        self.assertIn(
+            "gracehttp stopping: 2 request(s) still running on 0 connection(s) after the "
+            "graceful timeout of 5.0 s; disconnecting them",
+            messages,
+        )
 
     def test_failedRequestDoesNotBlockStop(self):
         """A request that failed still lets the stop go on."""
         service = self.startedService()
-        request = Deferred()
-        self.adapter.inFlight.add(request)
+        task = Deferred()
+        self.adapter.inFlight.add(task)
         d = service.stopService()
-        request.errback(RuntimeError("app error"))
+        task.errback(RuntimeError("app error"))
         self.adapter.stopping.callback(None)
         self.assertIsNone(self.result(d))
 
@@ -300,7 +467,8 @@ class StopTests(ServiceTestCase):
         self.assertEqual(self.events, ["startup"])
         self.adapter.starting.callback(None)
         self.assertEqual(
-            self.events, ["startup", "listen 8000", "stopListening 8000", "shutdown"]
+            self.events,
+            ["startup", "listen 8000", "stopListening 8000", "closeIdleConnections", "shutdown"],
         )
         self.adapter.stopping.callback(None)
         self.assertIsNone(self.result(d))
@@ -311,7 +479,7 @@ class StopTests(ServiceTestCase):
         service.startService()
         self.adapter.starting.errback(LifespanFailure("no"))
         self.assertIsNone(self.result(service.stopService()))
-        self.assertEqual(self.events, ["startup"])
+        self.assertNotIn("shutdown", self.events)
 
     def test_stopAfterListenFailureShutsDown(self):
         """After startup() succeeded but listening failed, shutdown() still runs."""
@@ -325,6 +493,58 @@ class StopTests(ServiceTestCase):
         self.assertEqual(self.events[-1], "shutdown")
         self.adapter.stopping.callback(None)
         self.assertIsNone(self.result(d))
+
+
+class ProcessExitTests(ServiceTestCase):
+    """
+    A service that owns its process exits with status 0 after an orderly
+    stop, and makes a second SIGINT exit at once.
+    """
+
+    def stop(self, exitOnFailure):
+        service = self.makeService([StubEndpoint(self.events, 8000)], exitOnFailure)
+        service.startService()
+        self.adapter.starting.callback(None)
+        self.reactor._exitSignal = signal.SIGTERM
+        d = service.stopService()
+        self.adapter.stopping.callback(None)
+        self.assertIsNone(self.result(d))
+
+    def test_orderlyStopExitsZero(self):
+        """The signal Twisted would re-raise after the stop is cleared."""
+        self.stop(exitOnFailure=True)
+        self.assertIsNone(self.reactor._exitSignal)
+
+    def test_inProcessLeavesSignal(self):
+        """A service that does not own the process leaves the exit signal alone."""
+        self.stop(exitOnFailure=False)
+        self.assertEqual(self.reactor._exitSignal, signal.SIGTERM)
+        self.exitOnSecondInterrupt.assert_not_called()
+
+    def test_secondInterruptHandlerDuringStop(self):
+        """While the stop runs SIGINT exits at once; afterwards the previous handler is back."""
+        self.interruptPatch.stop()
+        previous = signal.getsignal(signal.SIGINT)
+        self.addCleanup(signal.signal, signal.SIGINT, previous)
+        service = self.makeService([StubEndpoint(self.events, 8000)])
+        service.startService()
+        self.adapter.starting.callback(None)
+        d = service.stopService()
+        self.assertIs(signal.getsignal(signal.SIGINT), _service._exitNow)
+        self.adapter.stopping.callback(None)
+        self.assertIsNone(self.result(d))
+        self.assertIs(signal.getsignal(signal.SIGINT), previous)
+
+    def test_noHandlerOutsideMainThread(self):
+        """Off the main thread (in-process use) no handler is installed."""
+        self.interruptPatch.stop()
+        results = []
+        thread = threading.Thread(
+            target=lambda: results.append(_service._exitOnSecondInterrupt())
+        )
+        thread.start()
+        thread.join(10)
+        self.assertEqual(results, [None])
 
 
 class URLTests(unittest.TestCase):

@@ -10,6 +10,7 @@ This module doubles as the application module for those children: keep
 its imports light and free of the reactor.
 """
 
+import io
 import os
 import socket
 import subprocess
@@ -17,10 +18,14 @@ import sys
 import tempfile
 import textwrap
 import unittest
+import warnings
+from unittest import mock
 
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import LogBeginner, Logger, LogLevel, LogPublisher
 from twisted.python.usage import UsageError
 
-from gracehttp import tap
+from gracehttp import _accesslog, _service, tap
 
 from .server import childEnvironment, runTwist, twistCommand
 
@@ -172,9 +177,265 @@ class OptionsTests(unittest.TestCase):
             "--lifespan=",
             "--lifespan-timeout=",
             "--root-path=",
+            "--limit-request-header-size=",
+            "--limit-request-headers=",
+            "--limit-request-body=",
+            "--timeout-header=",
+            "--timeout-keep-alive=",
+            "--limit-concurrency=",
+            "--limit-connections=",
+            "--graceful-timeout=",
+            "--proxy-headers",
+            "--forwarded-allow-ips=",
+            "--access-log=",
+            "--access-log-format=",
+            "--log-level=",
         ]:
             self.assertIn(option, text)
-        self.assertNotIn("  " * 4 + "before", text)
+        for name, method in vars(tap.Options).items():
+            if name.startswith("opt_"):
+                self.assertNotIn("  ", method.__doc__, name)
+                self.assertNotIn("\n", method.__doc__, name)
+
+
+def makeServiceInMemory(options):
+    """
+    L{tap.makeService} on a L{MemoryReactorClock}, so that no reactor gets
+    installed in the test process.
+    """
+    reactor = MemoryReactorClock()
+    real = _service.makeService
+    with mock.patch.object(
+        _service, "makeService", lambda *a, **kw: real(*a, reactor=reactor, **kw)
+    ):
+        return tap.makeService(options)
+
+
+class HardeningOptionsTests(unittest.TestCase):
+    """
+    The limits, timeouts, shutdown, proxy and logging options (issue 3).
+    """
+
+    def test_defaults(self):
+        """Without them: the documented defaults."""
+        options = parse("--app", "tests.test_tap:wsgiApp")
+        self.assertEqual(
+            {
+                name: options[name]
+                for name in [
+                    "limitRequestHeaderSize",
+                    "limitRequestHeaders",
+                    "limitRequestBody",
+                    "timeoutHeader",
+                    "timeoutKeepAlive",
+                    "limitConcurrency",
+                    "limitConnections",
+                    "gracefulTimeout",
+                    "proxyHeaders",
+                    "forwardedAllowIPs",
+                    "accessLog",
+                    "logLevel",
+                ]
+            },
+            {
+                "limitRequestHeaderSize": 65536,
+                "limitRequestHeaders": 100,
+                "limitRequestBody": None,
+                "timeoutHeader": 10.0,
+                "timeoutKeepAlive": 5.0,
+                "limitConcurrency": None,
+                "limitConnections": None,
+                "gracefulTimeout": 30.0,
+                "proxyHeaders": False,
+                "forwardedAllowIPs": ("127.0.0.1",),
+                "accessLog": "-",
+                "logLevel": None,
+            },
+        )
+        self.assertEqual(options["accessLogFormat"], _accesslog.DEFAULT_FORMAT)
+
+    def test_allParsed(self):
+        """Every option is parsed into its key, with its type."""
+        options = parse(
+            "--app=tests.test_tap:wsgiApp",
+            "--limit-request-header-size=8192",
+            "--limit-request-headers=20",
+            "--limit-request-body=1048576",
+            "--timeout-header=2.5",
+            "--timeout-keep-alive=0",
+            "--limit-concurrency=64",
+            "--limit-connections=1000",
+            "--graceful-timeout=0",
+            "--proxy-headers",
+            "--forwarded-allow-ips=10.0.0.0/8, 192.168.1.1,::1",
+            "--access-log=off",
+            "--access-log-format={method} {path} {status}",
+            "--log-level=warn",
+        )
+        self.assertEqual(
+            [
+                options[name]
+                for name in [
+                    "limitRequestHeaderSize",
+                    "limitRequestHeaders",
+                    "limitRequestBody",
+                    "timeoutHeader",
+                    "timeoutKeepAlive",
+                    "limitConcurrency",
+                    "limitConnections",
+                    "gracefulTimeout",
+                    "proxyHeaders",
+                    "forwardedAllowIPs",
+                    "accessLog",
+                    "accessLogFormat",
+                    "logLevel",
+                ]
+            ],
+            [
+                8192,
+                20,
+                1048576,
+                2.5,
+                0.0,
+                64,
+                1000,
+                0.0,
+                True,
+                ("10.0.0.0/8", "192.168.1.1", "::1"),
+                "off",
+                "{method} {path} {status}",
+                "warn",
+            ],
+        )
+
+    def test_trustEveryone(self):
+        """--forwarded-allow-ips '*' trusts every peer."""
+        options = parse("--app", "tests.test_tap:wsgiApp", "--forwarded-allow-ips", "*")
+        self.assertEqual(options["forwardedAllowIPs"], ("*",))
+
+    def test_usageErrors(self):
+        """Bad numbers, ranges, addresses, formats and levels are UsageErrors naming the option."""
+        cases = [
+            (("--limit-request-header-size", "64K"), "--limit-request-header-size"),
+            (("--limit-request-header-size", "0"), "limit request header size"),
+            (("--limit-request-headers", "-1"), "limit request headers"),
+            (("--limit-request-body", "big"), "--limit-request-body"),
+            (("--limit-request-body", "-5"), "limit request body"),
+            (("--timeout-header", "0"), "timeout header"),
+            (("--timeout-header", "soon"), "--timeout-header"),
+            (("--timeout-keep-alive", "-1"), "timeout keep-alive"),
+            (("--limit-concurrency", "0"), "limit concurrency"),
+            (("--limit-connections", "1.5"), "--limit-connections"),
+            (("--graceful-timeout", "-1"), "graceful timeout"),
+            (("--graceful-timeout", "inf"), "--graceful-timeout"),
+            (("--forwarded-allow-ips", "10.0.0.0/33"), "'10.0.0.0/33'"),
+            (("--forwarded-allow-ips", "proxy.local"), "'proxy.local'"),
+            (("--forwarded-allow-ips", ","), "at least one address"),
+            (("--access-log-format", "{nosuch}"), "unknown access log field"),
+            (("--log-level", "loud"), "--log-level"),
+        ]
+        for args, fragment in cases:
+            with self.subTest(args=args):
+                with self.assertRaises(UsageError) as caught:
+                    parse("--app", "tests.test_tap:wsgiApp", *args)
+                self.assertIn(fragment, str(caught.exception))
+
+    def test_settingsReachFactory(self):
+        """makeService builds the HTTP settings from the options."""
+        from gracehttp._settings import HTTPSettings
+
+        options = parse(
+            "--app=tests.test_tap:wsgiApp",
+            "--limit-request-header-size=8192",
+            "--limit-request-headers=20",
+            "--limit-request-body=1000",
+            "--timeout-header=2",
+            "--timeout-keep-alive=1",
+            "--limit-concurrency=3",
+            "--limit-connections=4",
+            "--proxy-headers",
+            "--forwarded-allow-ips=10.0.0.0/8",
+            "--disconnect-grace-period=1.5",
+            "--access-log=off",
+            "--graceful-timeout=7",
+        )
+        service = makeServiceInMemory(options)
+        self.assertEqual(
+            service._factory.settings,
+            HTTPSettings(
+                disconnectGracePeriod=1.5,
+                limitRequestHeaderSize=8192,
+                limitRequestHeaders=20,
+                limitRequestBody=1000,
+                timeoutHeader=2.0,
+                timeoutKeepAlive=1.0,
+                limitConcurrency=3,
+                limitConnections=4,
+                proxyHeaders=True,
+                forwardedAllowIPs=("10.0.0.0/8",),
+            ),
+        )
+        self.assertIsNone(service._factory.requestLog)
+        self.assertEqual(service._gracefulTimeout, 7.0)
+
+
+class AccessLogOptionTests(unittest.TestCase):
+    """
+    C{--access-log} picks where the access log goes.
+    """
+
+    def factoryFor(self, *args):
+        options = parse("--app", "tests.test_tap:wsgiApp", "--listen", "tcp:0", *args)
+        return makeServiceInMemory(options)._factory
+
+    def test_defaultIsProcessLog(self):
+        """By default finished requests go to the process's log."""
+        self.assertIsInstance(self.factoryFor().requestLog, _accesslog.AccessLog)
+
+    def test_off(self):
+        """--access-log off logs nothing: no hook at all."""
+        self.assertIsNone(self.factoryFor("--access-log", "off").requestLog)
+
+    def test_path(self):
+        """--access-log PATH writes to that file."""
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "access.log")
+            requestLog = self.factoryFor("--access-log", path).requestLog
+            self.assertIsInstance(requestLog, _accesslog.AccessLog)
+            self.assertTrue(os.path.exists(path))
+
+    def test_unwritablePath(self):
+        """A file that cannot be opened is one line and exit status 1."""
+        with self.assertRaises(SystemExit) as caught:
+            self.factoryFor("--access-log", "/nonexistent-gracehttp-dir/access.log")
+        self.assertEqual(caught.exception.code, 1)
+
+
+class LogLevelTests(unittest.TestCase):
+    """
+    C{--log-level} filters the process's log.
+    """
+
+    def test_twistLevel(self):
+        """Under twist, twist's own log level is set (it builds its observer later)."""
+        options = parse("--app", "tests.test_tap:wsgiApp", "--log-level", "error")
+        options.parent = {"logLevel": LogLevel.info}
+        tap.setLogLevel(options, LogLevel.error)
+        self.assertEqual(options.parent["logLevel"], LogLevel.error)
+
+    def test_filtersBeginner(self):
+        """Elsewhere (twistd), the observers the process logs to drop events below the level."""
+        publisher = LogPublisher()
+        beginner = LogBeginner(publisher, io.StringIO(), sys, warnings)
+        options = parse("--app", "tests.test_tap:wsgiApp")
+        tap.setLogLevel(options, LogLevel.warn, beginner)
+        seen = []
+        beginner.beginLoggingTo([seen.append], redirectStandardIO=False)
+        log = Logger(observer=publisher)
+        log.info("quiet")
+        log.warn("loud")
+        log.error("louder")
+        self.assertEqual([event["log_format"] for event in seen], ["loud", "louder"])
 
 
 def runChild(args, cwd=REPO, timeout=120):

@@ -17,20 +17,41 @@ Start (L{HTTPService.startService}), in this order (DESIGN.md section 5):
      was made with C{exitOnFailure=False}, as in-process tests do).
 
 Stop (L{HTTPService.stopService}, run by C{twist}/C{twistd} before reactor
-shutdown, e.g. on SIGTERM):
+shutdown, e.g. on SIGTERM or SIGINT), in this order (DESIGN.md section 5):
 
   1. wait until a start still in progress has settled;
-  2. stop listening;
-  3. wait for the requests the adapter has in flight;
-  4. C{adapter.shutdown()}: ASGI lifespan shutdown, stopping the WSGI
-     thread pool (only if C{startup()} had succeeded).
+  2. stop listening: new connections are refused at once;
+  3. C{factory.closeIdleConnections()}: idle keep-alive connections close
+     now, busy ones after their current response;
+  4. wait until the factory has no request in flight and no connection
+     open (so the last responses are written out before the reactor
+     stops), for at most C{gracefulTimeout} seconds: one C{callLater},
+     cancelled when the last one ends (the factory's C{requestLog} hook
+     reports each finished request, its C{connections} set each closed
+     connection; nothing polls);
+  5. if anything is left when it expires: C{factory.disconnectAll()}.
+     The requests go through the normal disconnect -> grace -> cancel
+     path (L{gracehttp._exchange}) and the stop waits for them to end;
+  6. wait for the adapter's own C{inFlight} work;
+  7. C{adapter.shutdown()}: ASGI lifespan shutdown, stopping the WSGI
+     thread pool (only if C{startup()} had succeeded);
+  8. the returned Deferred fires; C{twist}/C{twistd} stop the reactor.
+
+When the service owns its process (C{exitOnFailure}), step 1 also makes a
+second SIGINT end the process at once (status 130: 128 + SIGINT), for an
+operator who does not want to wait; and once step 8 is reached the
+process exits with status 0 rather than re-raising the signal that
+stopped it (Twisted's default), since the stop was orderly.
 """
 
 import atexit
 import contextlib
+import ipaddress
 import math
 import os
+import signal
 import sys
+import threading
 
 from twisted.application.service import Service
 from twisted.internet.defer import (
@@ -44,7 +65,11 @@ from twisted.internet.defer import (
 from twisted.internet.endpoints import SSL4ServerEndpoint, serverFromString
 from twisted.internet.error import CannotListenError, ReactorNotRunning
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
+from ._accesslog import DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT
+from ._accesslog import AccessLog, checkFormat
+from ._accesslog import fileObserver as accessLogFile
 from ._errors import LifespanFailure
 from ._loader import detectInterface, loadApp
 
@@ -69,6 +94,18 @@ def makeService(
     lifespan="auto",
     lifespanTimeout=60.0,
     rootPath="",
+    limitRequestHeaderSize=64 * 1024,
+    limitRequestHeaders=100,
+    limitRequestBody=None,
+    timeoutHeader=10.0,
+    timeoutKeepAlive=5.0,
+    limitConcurrency=None,
+    limitConnections=None,
+    gracefulTimeout=30.0,
+    proxyHeaders=False,
+    forwardedAllowIPs=("127.0.0.1",),
+    accessLog="-",
+    accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT,
     reactor=None,
     exitOnFailure=True,
 ):
@@ -100,17 +137,62 @@ def makeService(
     @param rootPath: the mount point of the application: ASGI
         C{scope["root_path"]}, WSGI C{SCRIPT_NAME}.
     @type rootPath: L{str}
+    @param limitRequestHeaderSize: bytes of request head (request line and
+        header fields) accepted; more is answered C{431} (RFC 6585 section
+        5).
+    @type limitRequestHeaderSize: L{int}
+    @param limitRequestHeaders: header fields accepted per request; more is
+        answered C{431}.
+    @type limitRequestHeaders: L{int}
+    @param limitRequestBody: request body bytes accepted, or L{None} for no
+        limit; more is answered C{413} (RFC 9110 section 15.5.14).
+    @type limitRequestBody: L{int} or L{None}
+    @param timeoutHeader: seconds a client has to send a complete request
+        head (then C{408} and close, RFC 9110 section 15.5.9); also how long
+        a WSGI C{wsgi.input} read waits for more body before it raises.
+    @type timeoutHeader: L{float}
+    @param timeoutKeepAlive: seconds an idle keep-alive connection is kept
+        open between requests (RFC 9112 section 9.3).
+    @type timeoutKeepAlive: L{float}
+    @param limitConcurrency: requests in flight at once, or L{None} for no
+        limit; more are answered C{503} with C{Retry-After}.
+    @type limitConcurrency: L{int} or L{None}
+    @param limitConnections: open connections, or L{None} for no limit;
+        more are closed at once.
+    @type limitConnections: L{int} or L{None}
+    @param gracefulTimeout: seconds the requests in flight at a stop may
+        take to finish before they are disconnected (see
+        L{HTTPService.stopService}).
+    @type gracefulTimeout: L{float}
+    @param proxyHeaders: trust C{X-Forwarded-For}, C{X-Forwarded-Proto} and
+        C{Forwarded} (RFC 7239) from the peers in C{forwardedAllowIPs}.
+    @type proxyHeaders: L{bool}
+    @param forwardedAllowIPs: addresses or CIDR networks (C{"10.0.0.0/8"})
+        of the trusted proxies; C{"*"} trusts every peer.
+    @type forwardedAllowIPs: iterable of L{str}
+    @param accessLog: where finished requests are logged: C{"-"} to the
+        process's Twisted log (namespace C{gracehttp.access}), a file path
+        to append lines to, or L{None} or C{"off"} for no access log.
+    @type accessLog: L{str} or L{None}
+    @param accessLogFormat: the access log line, Python format syntax over
+        the fields of L{gracehttp._accesslog.FIELDS}; the default is Apache
+        combined plus the duration in milliseconds and the outcome.
+    @type accessLogFormat: L{str}
     @param reactor: the reactor to serve on; L{None} means the global one.
         For an ASGI application, if no reactor is installed yet, the
         asyncio reactor is installed.
-    @param exitOnFailure: on a start-up failure, stop the reactor and make
-        the process exit with status 1 (for C{twist}/C{twistd}); when
-        false only L{HTTPService.whenListening} reports the failure.
+    @param exitOnFailure: the service runs a process of its own (C{twist},
+        C{twistd}): on a start-up failure it stops the reactor and makes
+        the process exit with status 1; while it stops, a second SIGINT
+        exits at once; a completed stop exits with status 0.  When false,
+        only L{HTTPService.whenListening} reports a failure and signals are
+        left alone (in-process use).
     @type exitOnFailure: L{bool}
     @return: the service.
     @rtype: L{HTTPService}
     @raise ValueError: a setting is out of range or an endpoint description
         cannot be parsed (a one-line message).
+    @raise OSError: the access log file cannot be opened.
     @raise gracehttp.AppLoadError: C{app} is a reference that cannot be
         loaded.
     """
@@ -118,12 +200,27 @@ def makeService(
         listen = [listen]
     else:
         listen = list(listen)
+    if isinstance(forwardedAllowIPs, str):
+        forwardedAllowIPs = parseAddressList(forwardedAllowIPs)
+    else:
+        forwardedAllowIPs = tuple(forwardedAllowIPs)
     checkSettings(
         interface=interface,
         threads=threads,
         disconnectGracePeriod=disconnectGracePeriod,
         lifespan=lifespan,
         lifespanTimeout=lifespanTimeout,
+        limitRequestHeaderSize=limitRequestHeaderSize,
+        limitRequestHeaders=limitRequestHeaders,
+        limitRequestBody=limitRequestBody,
+        timeoutHeader=timeoutHeader,
+        timeoutKeepAlive=timeoutKeepAlive,
+        limitConcurrency=limitConcurrency,
+        limitConnections=limitConnections,
+        gracefulTimeout=gracefulTimeout,
+        proxyHeaders=proxyHeaders,
+        forwardedAllowIPs=forwardedAllowIPs,
+        accessLogFormat=accessLogFormat,
     )
     if not listen:
         raise ValueError("at least one endpoint to listen on is needed")
@@ -160,42 +257,149 @@ def makeService(
         from ._wsgi import WSGIAdapter
 
         threadpool = ThreadPool(threads, threads, name="gracehttp-wsgi")
-        adapter = WSGIAdapter(app, reactor, threadpool, rootPath=rootPath)
+        adapter = WSGIAdapter(
+            app, reactor, threadpool, rootPath=rootPath, bodyTimeout=float(timeoutHeader)
+        )
     from ._http11 import HTTPFactory
     from ._settings import HTTPSettings
 
-    factory = HTTPFactory(
-        adapter, reactor, HTTPSettings(disconnectGracePeriod=float(disconnectGracePeriod))
+    settings = HTTPSettings(
+        disconnectGracePeriod=float(disconnectGracePeriod),
+        limitRequestHeaderSize=limitRequestHeaderSize,
+        limitRequestHeaders=limitRequestHeaders,
+        limitRequestBody=limitRequestBody,
+        timeoutHeader=float(timeoutHeader),
+        timeoutKeepAlive=float(timeoutKeepAlive),
+        limitConcurrency=limitConcurrency,
+        limitConnections=limitConnections,
+        proxyHeaders=proxyHeaders,
+        forwardedAllowIPs=forwardedAllowIPs,
     )
-    return HTTPService(adapter, factory, endpoints, reactor, exitOnFailure)
+    factory = HTTPFactory(adapter, reactor, settings)
+    factory.requestLog = makeAccessLog(reactor, accessLog, accessLogFormat)
+    return HTTPService(
+        adapter, factory, endpoints, reactor, exitOnFailure, float(gracefulTimeout)
+    )
 
 
-def checkSettings(interface, threads, disconnectGracePeriod, lifespan, lifespanTimeout):
+def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
     """
-    Check the settings L{makeService} and C{twist gracehttp} share.
+    Build the access log a factory calls for each finished request.
 
+    @param clock: gives each request's end time.
+    @param accessLog: C{"-"}, a file path, C{"off"} or L{None}; see
+        L{makeService}.
+    @param accessLogFormat: see L{makeService}.
+    @return: the access log, or L{None} when it is off.
+    @rtype: L{AccessLog<gracehttp._accesslog.AccessLog>} or L{None}
+    @raise OSError: the file cannot be opened.
+    """
+    if accessLog is None or accessLog == "off":
+        return None
+    observer = None if accessLog == "-" else accessLogFile(accessLog)
+    return AccessLog(clock, accessLogFormat, observer)
+
+
+def parseAddressList(value):
+    """
+    Parse a C{--forwarded-allow-ips} value.
+
+    @param value: comma-separated addresses and CIDR networks, or C{"*"}.
+    @type value: L{str}
+    @return: the entries, stripped, empty ones dropped.
+    @rtype: L{tuple} of L{str}
+    """
+    return tuple(entry.strip() for entry in value.split(",") if entry.strip())
+
+
+def checkSettings(**settings):
+    """
+    Check the settings L{makeService} and C{twist gracehttp} share; only
+    those given are checked.
+
+    @param settings: L{makeService} keyword arguments.
     @raise ValueError: one of them is out of range (a one-line message).
     """
-    if interface not in INTERFACES:
-        raise ValueError(f"interface must be one of {', '.join(INTERFACES)}, not {interface!r}")
-    if lifespan not in LIFESPAN_MODES:
-        raise ValueError(
-            f"lifespan must be one of {', '.join(LIFESPAN_MODES)}, not {lifespan!r}"
-        )
-    if type(threads) is not int or threads < 1:
-        raise ValueError(f"threads must be a whole number of at least 1, not {threads!r}")
-    if not _isNumber(disconnectGracePeriod) or not math.isfinite(disconnectGracePeriod):
-        raise ValueError(
-            f"disconnect grace period must be a number of seconds, not {disconnectGracePeriod!r}"
-        )
-    if (
-        not _isNumber(lifespanTimeout)
-        or not math.isfinite(lifespanTimeout)
-        or lifespanTimeout <= 0
-    ):
-        raise ValueError(
-            f"lifespan timeout must be a positive number of seconds, not {lifespanTimeout!r}"
-        )
+    for name, value in settings.items():
+        _CHECKS[name](value)
+
+
+def _checkChoice(what, choices):
+    def check(value):
+        if value not in choices:
+            raise ValueError(f"{what} must be one of {', '.join(choices)}, not {value!r}")
+
+    return check
+
+
+def _checkCount(what, minimum=1, optional=False):
+    def check(value):
+        if value is None and optional:
+            return
+        if type(value) is not int or value < minimum:
+            raise ValueError(
+                f"{what} must be a whole number of at least {minimum}, not {value!r}"
+            )
+
+    return check
+
+
+def _checkSeconds(what, minimum=None, positive=False):
+    def check(value):
+        if (
+            not _isNumber(value)
+            or not math.isfinite(value)
+            or (positive and value <= 0)
+            or (minimum is not None and value < minimum)
+        ):
+            kind = "a positive number" if positive else (
+                "a number" if minimum is None else "a non-negative number"
+            )
+            raise ValueError(f"{what} must be {kind} of seconds, not {value!r}")
+
+    return check
+
+
+def _checkFlag(what):
+    def check(value):
+        if not isinstance(value, bool):
+            raise ValueError(f"{what} must be True or False, not {value!r}")
+
+    return check
+
+
+def _checkAddresses(value):
+    if not value:
+        raise ValueError("forwarded allow IPs must name at least one address or '*'")
+    for entry in value:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"forwarded allow IPs: {entry!r} is not an IP address, a CIDR network or '*'"
+            ) from None
+
+
+_CHECKS = {
+    "interface": _checkChoice("interface", INTERFACES),
+    "lifespan": _checkChoice("lifespan", LIFESPAN_MODES),
+    "threads": _checkCount("threads"),
+    "disconnectGracePeriod": _checkSeconds("disconnect grace period"),
+    "lifespanTimeout": _checkSeconds("lifespan timeout", positive=True),
+    "limitRequestHeaderSize": _checkCount("limit request header size"),
+    "limitRequestHeaders": _checkCount("limit request headers"),
+    "limitRequestBody": _checkCount("limit request body", minimum=0, optional=True),
+    "timeoutHeader": _checkSeconds("timeout header", positive=True),
+    "timeoutKeepAlive": _checkSeconds("timeout keep-alive", minimum=0),
+    "limitConcurrency": _checkCount("limit concurrency", optional=True),
+    "limitConnections": _checkCount("limit connections", optional=True),
+    "gracefulTimeout": _checkSeconds("graceful timeout", minimum=0),
+    "proxyHeaders": _checkFlag("proxy headers"),
+    "forwardedAllowIPs": _checkAddresses,
+    "accessLogFormat": checkFormat,
+}
 
 
 def _isNumber(value):
@@ -244,19 +448,29 @@ class HTTPService(Service):
     @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
     """
 
-    def __init__(self, adapter, factory, endpoints, reactor, exitOnFailure=True):
+    def __init__(
+        self, adapter, factory, endpoints, reactor, exitOnFailure=True, gracefulTimeout=30.0
+    ):
         """
         @param adapter: runs the application.
         @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
-        @param factory: the protocol factory every endpoint listens with.
-        @type factory: L{twisted.internet.protocol.Factory}
+        @param factory: the protocol factory every endpoint listens with:
+            an L{HTTPFactory<gracehttp._http11.HTTPFactory>} or anything
+            with its C{requestsInFlight}, C{requestLog},
+            C{closeIdleConnections()} and C{disconnectAll()}.
         @param endpoints: where to listen.
         @type endpoints: L{list} of
             L{IStreamServerEndpoint<twisted.internet.interfaces.IStreamServerEndpoint>}
-        @param reactor: stopped on a start-up failure when C{exitOnFailure}.
+        @param reactor: stopped on a start-up failure when C{exitOnFailure};
+            times the graceful timeout.
         @param exitOnFailure: see L{makeService}.
+        @param gracefulTimeout: seconds in-flight requests get to finish at
+            a stop before they are disconnected.
+        @type gracefulTimeout: L{float}
         """
         self.adapter = adapter
+        self._gracefulTimeout = gracefulTimeout
+        self._previousInterruptHandler = None
         self._factory = factory
         self._endpoints = endpoints
         self._reactor = reactor
@@ -344,35 +558,165 @@ class HTTPService(Service):
 
     def stopService(self):
         """
-        Stop listening, wait for the requests in flight, then shut the
-        adapter down (ASGI lifespan shutdown, WSGI thread pool).
+        Stop gracefully: stop listening, close idle connections, let the
+        requests in flight finish (disconnecting those left after the
+        graceful timeout), then shut the adapter down (ASGI lifespan
+        shutdown, WSGI thread pool).  See the module docstring.
 
         @return: a Deferred that fires when all of that is done.
         @rtype: L{Deferred}
         """
         Service.stopService(self)
+        if self._exitOnFailure:
+            self._previousInterruptHandler = _exitOnSecondInterrupt()
         started = Deferred()
         if self._starting is None:
             started.callback(None)
         else:
             self._starting.addCallback(started.callback)
-        return started.addCallback(self._stop)
+        return started.addCallback(self._stop).addBoth(self._stopped)
 
     def _stop(self, ignored):
         ports, self._ports = self._ports or [], None
         stopping = [maybeDeferred(port.stopListening) for port in ports]
+        self._factory.closeIdleConnections()
         d = gatherResults(stopping, consumeErrors=True)
         d.addCallback(self._drain)
+        d.addCallback(self._adapterIdle)
         if self._adapterStarted:
             d.addCallback(lambda ignored: self.adapter.shutdown())
         return d.addCallback(lambda ignored: None)
 
     def _drain(self, ignored):
-        # The graceful drain of keep-alive connections comes later; for now
-        # the requests already running finish before the adapter shuts
-        # down.
+        """
+        Wait until the factory has no request in flight and no connection
+        open (the last responses are written out), disconnecting what is
+        left after the graceful timeout.
+        """
+        factory = self._factory
+        if not factory.requestsInFlight and not factory.connections:
+            return None
+        if factory.requestsInFlight:
+            _log.info(
+                "gracehttp stopping: waiting up to {timeout} s for {count} request(s) in flight",
+                timeout=self._gracefulTimeout,
+                count=factory.requestsInFlight,
+            )
+        drained = _whenDrained(factory)
+        expiry = self._reactor.callLater(self._gracefulTimeout, self._disconnectAll)
+        return drained.addCallback(_cancelCall, expiry)
+
+    def _disconnectAll(self):
+        factory = self._factory
+        _log.warn(
+            "gracehttp stopping: {count} request(s) still running on {connections} "
+            "connection(s) after the graceful timeout of {timeout} s; disconnecting them",
+            count=factory.requestsInFlight,
+            connections=len(factory.connections),
+            timeout=self._gracefulTimeout,
+        )
+        factory.disconnectAll()
+
+    def _adapterIdle(self, ignored):
         inFlight = list(getattr(self.adapter, "inFlight", ()))
         return DeferredList(inFlight, consumeErrors=True)
+
+    def _stopped(self, result):
+        """
+        The stop is over: put the SIGINT handler back and, if the service
+        owns the process and the stop succeeded, make it exit with status 0.
+        """
+        if self._previousInterruptHandler is not None:
+            signal.signal(signal.SIGINT, self._previousInterruptHandler)
+            self._previousInterruptHandler = None
+        if self._exitOnFailure and self._failure is None and not isinstance(result, Failure):
+            # Twisted re-raises the signal that stopped the reactor once it
+            # stopped (reactor._exitSignal); an orderly stop is a success.
+            if getattr(self._reactor, "_exitSignal", None) is not None:
+                self._reactor._exitSignal = None
+        if not isinstance(result, Failure):
+            _log.info("gracehttp stopped")
+        return result
+
+
+def _whenDrained(factory):
+    """
+    @param factory: an L{HTTPFactory<gracehttp._http11.HTTPFactory>}.
+    @return: a Deferred that fires once C{factory.requestsInFlight} is 0 and
+        C{factory.connections} is empty.  Both are watched only while
+        waiting: the factory's C{requestLog} hook reports each finished
+        request (wrapped, restored after) and C{factory.connections} is
+        swapped for a L{_WatchedConnections} that reports each closed
+        connection; nothing polls, and serving costs nothing more until a
+        stop starts.
+    @rtype: L{Deferred}
+    """
+    drained = Deferred()
+    requestLog = factory.requestLog
+
+    def check():
+        if not factory.requestsInFlight and not factory.connections and not drained.called:
+            factory.requestLog = requestLog
+            factory.connections = set(factory.connections)
+            drained.callback(None)
+
+    def finished(exchange):
+        if requestLog is not None:
+            requestLog(exchange)
+        check()
+
+    factory.requestLog = finished
+    factory.connections = _WatchedConnections(factory.connections, check)
+    return drained
+
+
+class _WatchedConnections(set):
+    """
+    The factory's set of open connections while a stop waits for them to
+    close: calls C{removed} after each removal.
+    """
+
+    def __init__(self, connections, removed):
+        super().__init__(connections)
+        self._removed = removed
+
+    def discard(self, connection):
+        super().discard(connection)
+        self._removed()
+
+    def remove(self, connection):
+        super().remove(connection)
+        self._removed()
+
+
+def _cancelCall(result, call):
+    if call.active():
+        call.cancel()
+    return result
+
+
+def _exitOnSecondInterrupt():
+    """
+    Make the next SIGINT end the process at once (status 130), for an
+    operator who does not want to wait for a graceful stop.  Twisted's own
+    handler only asks a reactor that is already stopping to stop.
+
+    @return: the previous SIGINT handler, to put back when the stop is
+        over; L{None} if nothing was installed (not the main thread, where
+        Python allows no signal handler).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, _exitNow)
+
+
+def _exitNow(number, frame):
+    """
+    The second SIGINT: say so on stderr and exit without cleaning up.
+    """
+    with contextlib.suppress(OSError):
+        os.write(2, b"gracehttp: second interrupt, exiting at once\n")
+    os._exit(128 + number)
 
 
 def _url(endpoint, address):

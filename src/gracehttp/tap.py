@@ -6,17 +6,45 @@ C{twistd} here.  Parsing the options loads the application, because the
 reactor must be chosen before C{twist} installs its default one: an ASGI
 application gets the asyncio reactor (DESIGN.md section 3), a WSGI
 application Twisted's default reactor.  Everything else (thread pool,
-adapter, listening ports) is built in L{makeService}.
+adapter, listening ports, access log file, log level filter) is built in
+L{makeService}.
 """
 
 import math
 import sys
 
+from twisted.logger import (
+    FilteringLogObserver,
+    LogLevel,
+    LogLevelFilterPredicate,
+    globalLogBeginner,
+)
 from twisted.python import usage
 
 from . import _service
 from ._errors import AppLoadError
 from ._loader import detectInterface, loadApp
+
+
+LOG_LEVELS = ("debug", "info", "warn", "error")
+"""
+The C{--log-level} choices (L{twisted.logger.LogLevel} names).
+"""
+
+# Options that go to makeService under the same name.
+_HTTP_SETTINGS = (
+    "limitRequestHeaderSize",
+    "limitRequestHeaders",
+    "limitRequestBody",
+    "timeoutHeader",
+    "timeoutKeepAlive",
+    "limitConcurrency",
+    "limitConnections",
+    "gracefulTimeout",
+    "proxyHeaders",
+    "forwardedAllowIPs",
+    "accessLogFormat",
+)
 
 
 class Options(usage.Options):
@@ -44,6 +72,19 @@ class Options(usage.Options):
         self["lifespan"] = "auto"
         self["lifespanTimeout"] = 60.0
         self["rootPath"] = ""
+        self["limitRequestHeaderSize"] = 64 * 1024
+        self["limitRequestHeaders"] = 100
+        self["limitRequestBody"] = None
+        self["timeoutHeader"] = 10.0
+        self["timeoutKeepAlive"] = 5.0
+        self["limitConcurrency"] = None
+        self["limitConnections"] = None
+        self["gracefulTimeout"] = 30.0
+        self["proxyHeaders"] = False
+        self["forwardedAllowIPs"] = ("127.0.0.1",)
+        self["accessLog"] = "-"
+        self["accessLogFormat"] = _service.DEFAULT_ACCESS_LOG_FORMAT
+        self["logLevel"] = None
 
     def opt_app(self, reference):
         """
@@ -120,6 +161,104 @@ class Options(usage.Options):
         """
         self["rootPath"] = path
 
+    def opt_limit_request_header_size(self, size):
+        """
+        Bytes of request head (request line and header fields) accepted;
+        a larger head is answered 431 (default: 65536).
+        """
+        self["limitRequestHeaderSize"] = _count("--limit-request-header-size", size)
+
+    def opt_limit_request_headers(self, count):
+        """
+        Header fields accepted per request; more are answered 431
+        (default: 100).
+        """
+        self["limitRequestHeaders"] = _count("--limit-request-headers", count)
+
+    def opt_limit_request_body(self, size):
+        """
+        Bytes of request body accepted; a larger body is answered 413,
+        checked against Content-Length and while a chunked body streams in
+        (default: no limit).
+        """
+        self["limitRequestBody"] = _count("--limit-request-body", size)
+
+    def opt_timeout_header(self, seconds):
+        """
+        Seconds a client has to send a complete request head, then 408 and
+        close; also how long a WSGI wsgi.input read waits for more body
+        before it raises (default: 10).
+        """
+        self["timeoutHeader"] = _seconds("--timeout-header", seconds)
+
+    def opt_timeout_keep_alive(self, seconds):
+        """
+        Seconds an idle keep-alive connection stays open between requests
+        (default: 5).
+        """
+        self["timeoutKeepAlive"] = _seconds("--timeout-keep-alive", seconds)
+
+    def opt_limit_concurrency(self, count):
+        """
+        Requests in flight at once; more are answered 503 with Retry-After
+        (default: no limit).
+        """
+        self["limitConcurrency"] = _count("--limit-concurrency", count)
+
+    def opt_limit_connections(self, count):
+        """
+        Open connections; more are closed at once (default: no limit).
+        """
+        self["limitConnections"] = _count("--limit-connections", count)
+
+    def opt_graceful_timeout(self, seconds):
+        """
+        Seconds the requests in flight at a stop (SIGTERM, SIGINT) may take
+        to finish before they are disconnected; they then get the
+        disconnect grace period (default: 30).
+        """
+        self["gracefulTimeout"] = _seconds("--graceful-timeout", seconds)
+
+    def opt_proxy_headers(self):
+        """
+        Trust X-Forwarded-For, X-Forwarded-Proto and Forwarded (RFC 7239)
+        from the peers of --forwarded-allow-ips: they set the client address
+        and the scheme.
+        """
+        self["proxyHeaders"] = True
+
+    def opt_forwarded_allow_ips(self, addresses):
+        """
+        Comma-separated IP addresses and CIDR networks of the proxies whose
+        headers --proxy-headers trusts; * trusts every peer (default:
+        127.0.0.1).
+        """
+        self["forwardedAllowIPs"] = _service.parseAddressList(addresses)
+
+    def opt_access_log(self, where):
+        """
+        Where each finished request is logged: - to the process's log
+        (namespace gracehttp.access), a file PATH to append lines to, or off
+        (default: -).
+        """
+        self["accessLog"] = where
+
+    def opt_access_log_format(self, logFormat):
+        """
+        The access log line in Python format syntax over the fields client,
+        time, request, method, path, httpVersion, status, size, bytes,
+        referer, userAgent, duration (seconds), durationMs and outcome
+        (default: Apache combined, then durationMs and outcome).
+        """
+        self["accessLogFormat"] = logFormat
+
+    def opt_log_level(self, level):
+        """
+        Log only events at this level or above: debug, info, warn or error
+        (default: what twist's own --log-level says, info).
+        """
+        self["logLevel"] = _choice("--log-level", level, LOG_LEVELS)
+
     def postOptions(self):
         """
         Check the values, load the application, and install the asyncio
@@ -144,6 +283,7 @@ class Options(usage.Options):
                 disconnectGracePeriod=self["disconnectGracePeriod"],
                 lifespan=self["lifespan"],
                 lifespanTimeout=self["lifespanTimeout"],
+                **{name: self[name] for name in _HTTP_SETTINGS},
             )
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
@@ -180,8 +320,10 @@ def makeService(options):
     @type options: L{Options}
     @rtype: L{gracehttp._service.HTTPService}
     @raise SystemExit: (status 1, after one line on stderr) a C{--listen}
-        value cannot be parsed.
+        value cannot be parsed or the access log file cannot be opened.
     """
+    if options["logLevel"] is not None:
+        setLogLevel(options, LogLevel.levelWithName(options["logLevel"]))
     try:
         return _service.makeService(
             options["application"],
@@ -192,9 +334,43 @@ def makeService(options):
             lifespan=options["lifespan"],
             lifespanTimeout=options["lifespanTimeout"],
             rootPath=options["rootPath"],
+            **{name: options[name] for name in _HTTP_SETTINGS},
+            accessLog=options["accessLog"],
         )
     except ValueError as e:
         _exit(str(e))
+    except OSError as e:
+        _exit(f"cannot open the access log {options['accessLog']!r}: {e.strerror or e}")
+
+
+def setLogLevel(options, level, beginner=globalLogBeginner):
+    """
+    Drop log events below C{level}, for the whole process.
+
+    Under C{twist}, whose own C{--log-level} filters what it logs, that
+    level is set (C{twist} builds its log observer after L{makeService},
+    from its options).  Otherwise (C{twistd}) every observer the process
+    starts logging to is wrapped in a
+    L{FilteringLogObserver} with a L{LogLevelFilterPredicate}.
+
+    @param options: the parsed options; C{options.parent} is C{twist}'s.
+    @type options: L{Options}
+    @type level: L{LogLevel}
+    @param beginner: the log beginner the process starts logging with.
+    @type beginner: L{twisted.logger.LogBeginner}
+    """
+    parent = getattr(options, "parent", None)
+    if parent is not None and "logLevel" in parent:
+        parent["logLevel"] = level
+        return
+    predicate = LogLevelFilterPredicate(defaultLogLevel=level)
+    beginLoggingTo = beginner.beginLoggingTo
+
+    def filtered(observers, *args, **kwargs):
+        observers = [FilteringLogObserver(observer, [predicate]) for observer in observers]
+        return beginLoggingTo(observers, *args, **kwargs)
+
+    beginner.beginLoggingTo = filtered
 
 
 def _exit(message):
@@ -213,6 +389,13 @@ def _choice(option, value, choices):
             f"{option} must be one of {', '.join(choices)}, not {value!r}"
         )
     return value
+
+
+def _count(option, value):
+    try:
+        return int(value)
+    except ValueError:
+        raise usage.UsageError(f"{option} must be a whole number, not {value!r}") from None
 
 
 def _seconds(option, value):
