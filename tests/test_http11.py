@@ -505,6 +505,63 @@ SMUGGLING = {
         b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
     ),
     "unknown transfer-coding": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+    "chunked not last": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"
+    ),
+    "chunked twice": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    ),
+    "transfer-encoding with space before colon": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"
+    ),
+    "content-length with sign": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello",
+    "content-length list": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello",
+    "content-length overflow": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n"
+    ),
+    "chunk size overflow": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"fffffffffffffffff1\r\nhello\r\n0\r\n\r\n"
+    ),
+    "chunk size with space": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5 \r\nhello\r\n0\r\n\r\n"
+    ),
+    "chunk size 0x": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0x5\r\nhello\r\n0\r\n\r\n"
+    ),
+    "chunk without CRLF after data": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhelloXX0\r\n\r\n"
+    ),
+    "bare LF in chunked body": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\nhello\n0\n\n"
+    ),
+    "control character in chunk extension": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;a\x01\r\nhello\r\n0\r\n\r\n"
+    ),
+    "obs-fold in trailer": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\nX-T: 1\r\n 2\r\n\r\n"
+    ),
+    "space in target": b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
+    "control character in target": b"GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n",
+    "DEL in target": b"GET /a\x7fb HTTP/1.1\r\nHost: x\r\n\r\n",
+    "lowercase method": b"get / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "invalid header name": b"GET / HTTP/1.1\r\nHost: x\r\nX(A: 1\r\n\r\n",
+    "space in header name": b"GET / HTTP/1.1\r\nHost: x\r\nX A: 1\r\n\r\n",
+    "empty header name": b"GET / HTTP/1.1\r\nHost: x\r\n: 1\r\n\r\n",
+    "header line without colon": b"GET / HTTP/1.1\r\nHost: x\r\nXA\r\n\r\n",
+    "bare CR in header value": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n",
+    "control character in header value": b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n",
+    "HTTP/0.9": b"GET /\r\n\r\n",
+    "HTTP/1.0 identity transfer-encoding": (
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello"
+    ),
     "garbage": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
 }
 
@@ -523,6 +580,16 @@ class StrictnessTests(ChannelTestsMixin, TestCase):
                 self.assertTrue(transport.value().startswith(b"HTTP/1.1 400 Bad Request\r\n"), name)
                 self.assertTrue(transport.disconnecting, name)
                 self.assertNotIn(b"/smuggled", [e.rawPath for e in self.adapter.exchanges])
+
+    def test_unsupportedVersion(self):
+        """
+        An HTTP version other than 1.0 and 1.1 is answered 505 and the
+        connection closes (RFC 9110 section 15.6.6).
+        """
+        self.channel.dataReceived(b"GET / HTTP/2.0\r\nHost: x\r\n\r\n" + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 505 "))
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.adapter.exchanges, [])
 
     def test_badChunkCutsActiveRequest(self):
         """
@@ -561,6 +628,44 @@ class StrictnessTests(ChannelTestsMixin, TestCase):
         channel.dataReceived(b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n")
         respond(self.adapter.exchanges[-1], b"fine")
         self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 OK"))
+
+    def test_invalidResponseHeadersRefused(self):
+        """
+        Response header values with LF, CR or NUL and names that are not
+        tokens are refused; nothing of them is written and a valid response
+        can still be given.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        for header in [
+            (b"x-a", b"a\nb"),
+            (b"x-a", b"a\rb"),
+            (b"x-a", b"a\x00b"),
+            (b"x a", b"v"),
+            (b"x:a", b"v"),
+            (b"", b"v"),
+        ]:
+            with self.subTest(header):
+                with self.assertRaises(ValueError):
+                    exchange.startResponse(200, [header])
+        self.assertEqual(self.transport.value(), b"")
+        respond(exchange, b"safe")
+        self.assertTrue(self.take().startswith(b"HTTP/1.1 200 "))
+
+    def test_applicationFramingReplaced(self):
+        """
+        An application's Transfer-Encoding is dropped: the channel frames
+        the body itself.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        exchange.startResponse(200, [(b"transfer-encoding", b"gzip")])
+        exchange.write(b"abc")
+        exchange.finish()
+        value = self.take()
+        self.assertNotIn(b"gzip", value)
+        self.assertEqual(value.count(b"transfer-encoding: chunked"), 1)
+        self.assertTrue(value.endswith(b"3\r\nabc\r\n0\r\n\r\n"))
 
     def test_invalidResponseHeaderNotEmitted(self):
         """

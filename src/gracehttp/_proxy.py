@@ -146,7 +146,11 @@ def _fromForwarded(value, trusted, client, scheme):
         return client, scheme
     nodes = []
     for element in elements:
-        node = _node(element.get("for", "unknown"))
+        text = element.get("for", "unknown")
+        if text.count(":") > 1 and not text.startswith("["):
+            # RFC 7239 section 6: an IPv6 node is always bracketed.
+            return client, scheme
+        node = _node(text)
         if node is None:
             return client, scheme
         nodes.append(node)
