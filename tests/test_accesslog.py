@@ -5,8 +5,10 @@ and custom formats, each outcome, JSON logging and the file observer.
 
 import datetime
 import os
+import socket
 import tempfile
 import unittest
+from unittest import mock
 
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, eventAsJSON, eventFromJSON, formatEvent
@@ -15,6 +17,9 @@ from gracehttp import _accesslog
 from gracehttp._accesslog import AccessLog, checkFormat, fileObserver
 
 from .fakes import makeExchange
+from .server import Subprocess, childEnvironment, runTwist, startSubprocess, twistCommand
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 START = 1700000000.25
 """
@@ -165,15 +170,20 @@ class FieldTests(AccessLogTestCase):
             (200, 3, 2.0, "completed"),
         )
 
-    def test_formattedOnlyWhenObserved(self):
-        """The request line and headers are read when an observer formats, not when logged."""
+    def test_timeFormattedOnlyWhenObserved(self):
+        """The Apache timestamp is computed when an observer formats the event, not when logged."""
         exchange = self.exchange()
         self.respond(exchange)
         exchange.appFinished()
-        event = self.log(exchange, "{request} {userAgent}")
-        exchange.method = "PUT"
-        exchange.headers = [(b"user-agent", b"later")]
-        self.assertEqual(formatEvent(event), "PUT /items/1?full=yes HTTP/1.1 later")
+        calls = []
+        real = _accesslog._commonLogTime
+        with mock.patch.object(
+            _accesslog, "_commonLogTime", lambda t: calls.append(t) or real(t)
+        ):
+            event = self.log(exchange)
+            self.assertEqual(calls, [])
+            formatEvent(event)
+        self.assertEqual(calls, [START])
 
     def test_json(self):
         """An event survives Twisted's JSON format (twist --log-format json) with its text."""
@@ -237,3 +247,96 @@ class FileObserverTests(AccessLogTestCase):
                 self.assertEqual(
                     f.read(), "old\nGET 200 completed\nGET 404 completed\n"
                 )
+
+
+def _wsgiApp(environ, start_response):
+    """
+    The application the end-to-end tests serve.
+    """
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+
+def _get(port, path):
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(
+            b"GET %s HTTP/1.1\r\nHost: t\r\nUser-Agent: e2e\r\nConnection: close\r\n\r\n"
+            % path.encode()
+        )
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+
+
+class EndToEndTests(unittest.TestCase):
+    """
+    The access log and the log level under a real C{twist gracehttp}.
+    """
+
+    def test_file(self):
+        """--access-log PATH: the line is in the file, not in the process's log."""
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "access.log")
+            server = startSubprocess(
+                "tests.test_accesslog:_wsgiApp", "--access-log", path, cwd=REPO
+            )
+            try:
+                self.assertTrue(_get(server.port, "/file?x=1").endswith(b"ok"))
+            finally:
+                self.assertEqual(server.stop(), 0, server.output())
+            with open(path) as f:
+                [line] = f.read().splitlines()
+        self.assertRegex(
+            line, r'^127\.0\.0\.1 - - \[.+\] "GET /file\?x=1 HTTP/1\.1" 200 2 "-" "e2e" [\d.]+ completed$'
+        )
+        self.assertNotIn("GET /file", server.output())
+
+    def test_json(self):
+        """twist --log-format json: the access event is a JSON object with its fields."""
+        child = Subprocess(
+            twistCommand()
+            + [
+                "--log-format=json",
+                "gracehttp",
+                "--app",
+                "tests.test_accesslog:_wsgiApp",
+                "--listen",
+                "tcp:0:interface=127.0.0.1",
+            ],
+            cwd=REPO,
+            env=childEnvironment(),
+        )
+        try:
+            port = int(child.waitFor(r'"url": "http://127\.0\.0\.1:(\d+)"').group(1))
+            _get(port, "/json")
+            line = child.waitFor(r"gracehttp\.access").string
+        finally:
+            child.stop()
+        event = eventFromJSON(line.strip().strip("\x1e"))
+        self.assertEqual(
+            (event["method"], event["status"], event["outcome"], event["userAgent"]),
+            ("GET", 200, "completed", "e2e"),
+        )
+        self.assertIn('"GET /json HTTP/1.1" 200 2', formatEvent(event))
+
+    def test_logLevel(self):
+        """--log-level error: errors are logged, info events (twist's own too) are not."""
+        child = runTwist(
+            "gracehttp",
+            "--app",
+            "tests.test_tap:failingStartupApp",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--log-level",
+            "error",
+            cwd=REPO,
+        )
+        try:
+            self.assertEqual(child.wait(60), 1)
+        finally:
+            child.stop()
+        output = child.output()
+        self.assertIn("gracehttp failed to start: database is down", output)
+        self.assertNotIn("Starting reactor", output)
+        self.assertNotIn("#info]", output)

@@ -5,10 +5,12 @@ Each finished request (L{HTTPFactory.requestLog<gracehttp._http11.HTTPFactory>})
 becomes one C{info} event in the C{gracehttp.access} namespace of
 L{twisted.logger}, so it goes wherever the process logs (C{twist
 --log-format json} gives JSON), or, with C{--access-log PATH}, to a file of
-its own.  The event carries the request's fields; its C{log_format} is the
-access log format, and the text is built only by an observer that formats
-it (L{twisted.logger.formatEvent}): logging a request costs one small dict,
-not a formatted line.
+its own.  The event carries the request's fields as plain values (so a
+JSON log has them); its C{log_format} is the access log format, and the
+line is built only by an observer that formats it
+(L{twisted.logger.formatEvent}): logging a request costs one small dict,
+not a formatted line.  The Apache timestamp, the one costly field, is
+computed only when formatted (a JSON log has the event's C{log_time}).
 
 The default format is Apache's "combined" format (see
 L{DEFAULT_FORMAT}) followed by the request's duration in milliseconds and
@@ -18,7 +20,7 @@ how it ended: C{completed}, C{client-disconnected} or C{cancelled}.
 import string
 import time
 
-from twisted.logger import FileLogObserver, Logger, formatEvent
+from twisted.logger import FileLogObserver, Logger, LogLevel, formatEvent
 
 NAMESPACE = "gracehttp.access"
 """
@@ -61,7 +63,8 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 class _Lazy:
     """
-    A field computed only when an observer formats the event.
+    A field computed only when an observer formats the event.  (In a JSON
+    log it appears formatted in C{log_flattened} only.)
     """
 
     __slots__ = ("_compute", "_argument")
@@ -97,29 +100,7 @@ def _commonLogTime(seconds):
     )
 
 
-def _target(exchange):
-    target = exchange.rawPath.decode("latin-1")
-    if exchange.queryString:
-        target += "?" + exchange.queryString.decode("latin-1")
-    return target
 
-
-def _requestLine(exchange):
-    return f"{exchange.method} {_target(exchange)} HTTP/{exchange.httpVersion}"
-
-
-def _header(name):
-    def find(exchange):
-        for field, value in exchange.headers:
-            if field == name:
-                return value.decode("latin-1")
-        return "-"
-
-    return find
-
-
-_referer = _header(b"referer")
-_userAgent = _header(b"user-agent")
 
 
 def checkFormat(logFormat):
@@ -185,9 +166,15 @@ def fileObserver(path):
 class AccessLog:
     """
     Logs finished requests; an instance is a factory's C{requestLog}.
+
+    It builds the L{twisted.logger} event itself (the keys
+    L{Logger.emit<twisted.logger.Logger.emit>} would add: C{log_logger},
+    C{log_level}, C{log_namespace}, C{log_source}, C{log_format},
+    C{log_time}) and hands it to the observer, which skips C{emit}'s
+    per-call level validation: this runs once per request.
     """
 
-    __slots__ = ("_clock", "_format", "_log")
+    __slots__ = ("_clock", "_format", "_logger", "_observer")
 
     def __init__(self, clock, logFormat=DEFAULT_FORMAT, observer=None):
         """
@@ -201,7 +188,8 @@ class AccessLog:
         """
         self._clock = clock
         self._format = logFormat
-        self._log = Logger(namespace=NAMESPACE, observer=observer)
+        self._logger = Logger(namespace=NAMESPACE, observer=observer)
+        self._observer = self._logger.observer
 
     def __call__(self, exchange):
         """
@@ -209,24 +197,43 @@ class AccessLog:
 
         @type exchange: L{gracehttp._exchange.Exchange}
         """
-        duration = self._clock.seconds() - exchange.startTime
+        now = self._clock.seconds()
+        duration = now - exchange.startTime
         client = exchange.client
         status = exchange.status
         sent = exchange.bytesSent
-        self._log.info(
-            self._format,
-            client=client[0] if client is not None else "-",
-            time=_Lazy(_commonLogTime, exchange.startTime),
-            request=_Lazy(_requestLine, exchange),
-            method=exchange.method,
-            path=_Lazy(_target, exchange),
-            httpVersion=exchange.httpVersion,
-            status="-" if status is None else status,
-            size=sent or "-",
-            bytes=sent,
-            referer=_Lazy(_referer, exchange),
-            userAgent=_Lazy(_userAgent, exchange),
-            duration=duration,
-            durationMs=duration * 1000.0,
-            outcome=exchange.outcome,
+        method = exchange.method
+        version = exchange.httpVersion
+        target = exchange.rawPath.decode("latin-1")
+        if exchange.queryString:
+            target += "?" + exchange.queryString.decode("latin-1")
+        referer = userAgent = "-"
+        for name, value in exchange.headers:
+            if name == b"referer":
+                referer = value.decode("latin-1")
+            elif name == b"user-agent":
+                userAgent = value.decode("latin-1")
+        self._observer(
+            {
+                "log_logger": self._logger,
+                "log_level": LogLevel.info,
+                "log_namespace": NAMESPACE,
+                "log_source": None,
+                "log_format": self._format,
+                "log_time": now,
+                "client": client[0] if client is not None else "-",
+                "time": _Lazy(_commonLogTime, exchange.startTime),
+                "request": f"{method} {target} HTTP/{version}",
+                "method": method,
+                "path": target,
+                "httpVersion": version,
+                "status": "-" if status is None else status,
+                "size": sent or "-",
+                "bytes": sent,
+                "referer": referer,
+                "userAgent": userAgent,
+                "duration": duration,
+                "durationMs": duration * 1000.0,
+                "outcome": exchange.outcome,
+            }
         )
