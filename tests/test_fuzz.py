@@ -169,13 +169,16 @@ class Harness:
     @ivar undelivered: bytes that could not be delivered (paused or closed).
     """
 
-    def __init__(self, deferred=False, stubborn=False):
+    def __init__(self, deferred=False, stubborn=False, **settings):
+        """
+        @param settings: L{HTTPSettings} fields (the grace period is
+            L{GRACE}).
+        """
         self.reactor = MemoryReactorClock()
         self.reactor.advance(1_000_000_000)
         self.adapter = EchoAdapter(self.reactor, deferred, stubborn)
-        self.factory = HTTPFactory(
-            self.adapter, self.reactor, HTTPSettings(disconnectGracePeriod=GRACE)
-        )
+        self.settings = HTTPSettings(disconnectGracePeriod=GRACE, **settings)
+        self.factory = HTTPFactory(self.adapter, self.reactor, self.settings)
         self.channel = self.factory.buildProtocol(None)
         self.transport = StringTransport()
         self.channel.makeConnection(self.transport)
@@ -271,6 +274,11 @@ _SPECIAL = {
     b"keep-alive",
 }
 
+REJECTIONS = {400, 408, 413, 431, 503, 505}
+"""
+The statuses the channel itself answers a request with before closing.
+"""
+
 SENTINEL = b"/__sentinel__"
 SENTINEL_REQUEST = b"GET " + SENTINEL + b" HTTP/1.1\r\nHost: sentinel\r\n\r\n"
 
@@ -295,6 +303,9 @@ class Request:
         self.trailers = trailers
         self.expect = expect
         self.close = close
+
+    def __repr__(self):
+        return f"Request({self.serialize()[:500]!r}, close={self.close})"
 
     def serialize(self, extraHeaders=(), chunkSize=None, chunkEnd=b"\r\n"):
         """
@@ -394,16 +405,30 @@ def pipelines(draw, maxSize=4):
     return [draw(requests()) for _ in range(count - 1)] + [draw(requests(close=draw(st.booleans())))]
 
 
+class Chunks(list):
+    """
+    The pieces of a split stream; shown as the stream and the cut points
+    in failure reports.
+    """
+
+    def __repr__(self):
+        cuts, at = [], 0
+        for chunk in self[:-1]:
+            at += len(chunk)
+            cuts.append(at)
+        return f"Chunks({b''.join(self)[:2000]!r}, cuts={cuts})"
+
+
 @st.composite
 def splits(draw, data):
     """
     C{data} cut at random points (sometimes into single bytes).
     """
     if len(data) < 300 and draw(st.integers(0, 9)) == 0:
-        return [data[i:i + 1] for i in range(len(data))]
+        return Chunks(data[i:i + 1] for i in range(len(data)))
     cuts = sorted(draw(st.sets(st.integers(1, max(1, len(data) - 1)), max_size=12)))
     bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:]) if a < b]
+    return Chunks(data[a:b] for a, b in zip(bounds, bounds[1:]) if a < b)
 
 
 def modes():
@@ -416,10 +441,15 @@ def modes():
 def _spoil(request, data):
     """
     Make C{request} invalid in one of the ways RFC 9112 forbids (DESIGN.md
-    section 4); return its bytes.
+    section 4).
+
+    @return: its bytes and the status it must get: 400, or 505 for a
+        version the parser accepts but we do not serve (RFC 9110 section
+        15.6.6; HTTP/0.9 has no status line to answer with, so 400).
     """
     kind = data.draw(st.sampled_from(sorted(_SPOILERS)))
-    return _SPOILERS[kind](request, data)
+    spoiled = _SPOILERS[kind](request, data)
+    return spoiled, 505 if kind == "unsupported-version" and b"HTTP/2.0" in spoiled else 400
 
 
 def _withHead(request, edit):
@@ -478,6 +508,9 @@ _SPOILERS = {
     "bad-version": lambda r, d: _withHead(
         r, lambda head: head.replace(r.version, d.draw(st.sampled_from([b"HTTP/1.2", b"HTTP/3.0", b"http/1.1", b"HTTP/1.1x", b"HTTP/11", b"HTTP/"])), 1)
     ),
+    "unsupported-version": lambda r, d: _withHead(
+        r, lambda head: head.replace(r.version, d.draw(st.sampled_from([b"HTTP/2.0", b"HTTP/0.9"])), 1)
+    ),
     "http10-chunked": lambda r, d: _http10(_chunked(r, d)).serialize(),
     "bad-transfer-coding": lambda r, d: _noFraming(r).serialize(
         extraHeaders=d.draw(st.sampled_from([
@@ -528,14 +561,14 @@ class FuzzTestsMixin:
 
     def assertWellBehaved(self, harness):
         """
-        Whatever was sent: whole responses; no 5xx; at most one 4xx, the
-        last thing written, and then the connection closes; the
+        Whatever was sent: whole responses; at most one rejection (never a
+        500), the last thing written, and then the connection closes; the
         application's answers all reached the wire.
         """
         responses = parseResponses(harness.output(), harness.adapter.responded)
         statuses = [response.status for response in responses]
-        self.assertFalse([s for s in statuses if s >= 500], statuses)
         errors = [s for s in statuses if s >= 400]
+        self.assertLessEqual(set(errors), REJECTIONS, statuses)
         self.assertLessEqual(len(errors), 1, statuses)
         if errors:
             self.assertGreaterEqual(statuses[-1], 400)
@@ -607,23 +640,60 @@ class InvalidRequestTests(FuzzTestsMixin, TestCase):
     def test_invalidRequest(self, data, mode):
         """
         A request spoiled in one of the forbidden ways, after valid
-        pipelined ones and before another, gets exactly one 400 after the
+        pipelined ones and before another, gets exactly one 400 (505) after the
         valid ones' answers and a close; nothing after it reaches the
         application.
         """
         before = data.draw(st.lists(requests(), max_size=2))
-        spoiled = _spoil(data.draw(requests()), data)
+        spoiled, status = _spoil(data.draw(requests()), data)
         stream = b"".join(r.serialize() for r in before) + spoiled + SENTINEL_REQUEST
         harness = Harness(*mode)
         harness.deliver(data.draw(splits(stream)))
         responses = self.assertWellBehaved(harness)
         self.assertTrue(harness.transport.disconnecting)
         self.assertAnswers(responses[:-1], before)
-        self.assertEqual(responses[-1].status, 400, spoiled)
+        self.assertEqual(responses[-1].status, status, spoiled)
         self.assertNotIn(SENTINEL, [app.exchange.rawPath for app in harness.adapter.apps])
         self.assertLessEqual(len(harness.adapter.apps), len(before) + 1)
         self.assertAllFinished(harness)
 
+
+    @fuzz(200)
+    @given(
+        st.data(),
+        modes(),
+        st.integers(16, 600),
+        st.integers(0, 6),
+        st.sampled_from([0, 1, 64, 65_536, 100_000]),
+    )
+    def test_limits(self, data, mode, headerSize, headerCount, bodySize):
+        """
+        Under tight head-size, field-count and body limits, pipelined
+        requests are answered correctly up to the first one over a limit,
+        which gets 431 or 413 and a close; a body over the limit is never
+        answered, and nothing after the rejected request reaches the
+        application.
+        """
+        pipeline = data.draw(pipelines())
+        pipeline[-1].close = False
+        stream = b"".join(r.serialize() for r in pipeline) + SENTINEL_REQUEST
+        harness = Harness(
+            *mode,
+            limitRequestHeaderSize=headerSize,
+            limitRequestHeaders=headerCount,
+            limitRequestBody=bodySize,
+        )
+        harness.deliver(data.draw(splits(stream)))
+        responses = self.assertWellBehaved(harness)
+        answered = [r for r in responses if r.status < 400][: len(pipeline)]
+        self.assertAnswers(answered, pipeline[: len(answered)])
+        for request in pipeline[: len(answered)]:
+            self.assertLessEqual(len(request.body), bodySize)
+        if len(answered) < len(pipeline):
+            self.assertIn(responses[-1].status, {413, 431})
+            self.assertTrue(harness.transport.disconnecting)
+            self.assertNotIn(SENTINEL, [app.exchange.rawPath for app in harness.adapter.apps])
+        self.assertAllFinished(harness)
 
     def test_queuedBeforeBadRequest(self):
         """
@@ -678,7 +748,20 @@ class ValidRequestTests(FuzzTestsMixin, TestCase):
         )
         self.assertEqual(_withoutContinue(whole.output()), _withoutContinue(split.output()))
         for harness in (whole, split):
+            self.assertIdleTimeout(harness)
             self.assertAllFinished(harness)
+
+    def assertIdleTimeout(self, harness):
+        """
+        Once every request is answered, what is left scheduled is the
+        keep-alive timeout: it closes the connection and writes nothing.
+        """
+        if harness.transport.disconnecting:
+            return
+        written = harness.output()
+        harness.reactor.advance(harness.settings.timeoutKeepAlive)
+        self.assertTrue(harness.transport.disconnecting)
+        self.assertEqual(harness.output(), written)
 
     @fuzz(200)
     @given(st.data(), modes())
