@@ -64,7 +64,7 @@ def parseWrk(output):
         figures["rps"] = float(m.group(1))
     m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
     if m:
-        figures["p99"] = float(m.group(1)) * _UNITS[m.group(2)]
+        figures["p99"] = round(float(m.group(1)) * _UNITS[m.group(2)], 3)
     m = re.search(r"(\d+) requests in", output)
     if m:
         figures["requests"] = int(m.group(1))

@@ -61,6 +61,8 @@ def summary(results, scenario, server):
     ratios = [runs[r]["rps"] / own[r]["rps"] for r in runs if r in own]
     return {
         "rps": median(run["rps"] for run in runs.values()),
+        "low": min(run["rps"] for run in runs.values()),
+        "high": max(run["rps"] for run in runs.values()),
         "p99": median(run["p99"] for run in runs.values()),
         "rss": max(run["peakRSS"] for run in runs.values()),
         "errors": sum(run["errors"] for run in runs.values()),
@@ -97,16 +99,25 @@ def markdown(results):
         "by gracehttp's (same interface, same round).",
         "",
     ]
+    if max(meta["loadavgStart"], meta["loadavgEnd"]) > meta["cpus"]:
+        lines += [
+            f"**The machine was busy**: the load average passed its {meta['cpus']} "
+            "CPUs, so other processes competed with the servers and wrk. The "
+            "absolute figures are low and noisy (see each row's range over "
+            "the rounds); take the same-round ratios with care too.",
+            "",
+        ]
     for scenario, _, _, title in SCENARIOS:
         lines += [f"## {title}", "",
-                  "| server | interface | req/s | p99 | peak RSS | ÷ gracehttp | errors |",
-                  "|---|---|--:|--:|--:|--:|--:|"]
+                  "| server | interface | req/s | rounds' range | p99 | peak RSS | ÷ gracehttp | errors |",
+                  "|---|---|--:|--:|--:|--:|--:|--:|"]
         for server in SERVERS:
             s = summary(results, scenario, server.name)
             if s is None:
                 continue
             lines.append(
                 f"| {server.label} | {server.interface.upper()} | {s['rps']:,.0f} | "
+                f"{s['low']:,.0f}–{s['high']:,.0f} | "
                 f"{_fmt(s['p99'], '{:.2f} ms')} | {s['rss'] / MIB:.1f} MiB | "
                 f"{_fmt(s['ratio'], '{:.2f}×')} | {s['errors']} |"
             )

@@ -113,6 +113,7 @@ def run(args):
         "cpuModel": _cpuModel(), "python": platform.python_version(),
         "gracehttpCommit": _commit(), "gracehttpOptions": extra,
         "versions": peers.versions(), "loadavgStart": _loadavg(),
+        "cpus": os.cpu_count(),
     }, "runs": [], "memory": {}, "failures": []}
 
     started = time.monotonic()
