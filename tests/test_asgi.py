@@ -351,7 +351,7 @@ class SendTests(ASGITestCase):
         self.assertTrue(channel.finished)
         self.assertFalse(channel.aborted)
         self.assertEqual(exchange.outcome, COMPLETED)
-        self.assertEqual(adapter.inFlight, set())
+        self.assertEqual(adapter.inFlight, [])
         self.assertEqual(self.logged, [])
 
     def test_sendAfterDisconnectRaises(self):
@@ -541,7 +541,7 @@ class OutcomeTests(ASGITestCase):
         self.assert500(channel)
         [event] = self.errorsLogged()
         self.assertTrue(event["log_failure"].check(ZeroDivisionError))
-        self.assertEqual(adapter.inFlight, set())
+        self.assertEqual(adapter.inFlight, [])
 
     def test_raiseAfterStart(self):
         """An exception after the response started aborts it and is logged."""
@@ -587,7 +587,7 @@ class OutcomeTests(ASGITestCase):
         self.assertNoResult(done)
         exchange.disconnect()
         spin(self.loop)
-        self.assertEqual(adapter.inFlight, set())
+        self.assertEqual(adapter.inFlight, [])
         self.assertIsNone(self.successResultOf(done))
 
     def test_errorAfterDisconnectIsLogged(self):
@@ -645,7 +645,7 @@ class OutcomeTests(ASGITestCase):
         adapter.handle(exchange)
         spin(self.loop)
         self.assertEqual(calls, [])
-        self.assertEqual(adapter.inFlight, set())
+        self.assertEqual(adapter.inFlight, [])
         self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
 
 
@@ -677,7 +677,7 @@ class GraceTests(ASGITestCase):
         spin(self.loop)
         self.assertEqual(seen, ["cancelled"])
         self.assertEqual(exchange.outcome, CANCELLED)
-        self.assertEqual(adapter.inFlight, set())
+        self.assertEqual(adapter.inFlight, [])
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.assertNoErrorLogged()
 
@@ -848,5 +848,5 @@ class FrameworkTests(ASGITestCase):
         spin(self.loop)
         self.assertEqual(produced, [1, 2])
         self.assertEqual(channel.body, b"first")
-        self.assertEqual(adapter.inFlight, set())
+        self.assertEqual(adapter.inFlight, [])
         self.assertNoErrorLogged()

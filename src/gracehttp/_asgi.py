@@ -135,10 +135,10 @@ class ASGIAdapter:
     Runs an ASGI application for each request, and its lifespan.
 
     @ivar interface: C{"asgi"}.
-    @ivar inFlight: one L{Deferred} per running application task; each
-        fires (never fails) once its task is done and the exchange told, and
-        then leaves the set.  The service waits for them at shutdown.
-    @type inFlight: L{set} of L{Deferred}
+    @ivar inFlight: one L{Deferred} per running application task (made
+        with L{Deferred.fromFuture} when read), firing with L{None} once the
+        task is done and its exchange told; it never fails.  The service waits for them at shutdown.
+    @type inFlight: L{list} of L{Deferred}
     @ivar lifespan: the application's lifespan.
     @type lifespan: L{Lifespan}
     """
@@ -188,7 +188,7 @@ class ASGIAdapter:
         self._rootPath = rootPath
         self._asgiInfo = {"version": version, "spec_version": "2.5"}
         self._state = None
-        self.inFlight = set()
+        self._tasks = {}
         self.lifespan = Lifespan(
             app,
             loop,
@@ -253,40 +253,64 @@ class ASGIAdapter:
         exchange.wake = cycle.wake
         task = self._loop.create_task(self._app(scope, cycle.receive, cycle.send))
         exchange.appStarted(task.cancel)
-        done = Deferred.fromFuture(task)
-        self.inFlight.add(done)
-        done.addBoth(self._finished, exchange, done)
+        self._tasks[task] = exchange
+        task.add_done_callback(self._finished)
 
-    def _finished(self, result, exchange, done):
+    @property
+    def inFlight(self):
+        """
+        See the class docstring.
+
+        @rtype: L{list} of L{Deferred}
+        """
+        return [
+            Deferred.fromFuture(task).addErrback(_reported) for task in self._tasks
+        ]
+
+    def _finished(self, task):
         """
         The application's task is done: complete or abort the response and
         tell the exchange.
 
-        @param result: what the task returned, or a L{Failure}.
+        @param task: the application's task.
+        @type task: L{asyncio.Task}
         """
-        self.inFlight.discard(done)
+        exchange = self._tasks.pop(task)
         try:
-            _report(result, exchange)
+            _report(task, exchange)
         finally:
             exchange.appFinished()
 
 
-def _report(result, exchange):
+def _reported(failure):
+    """
+    How a task failed is logged by L{_report}; its in-flight L{Deferred}
+    only says that it is done.
+    """
+
+
+def _report(task, exchange):
     """
     Log how an application's task ended and make sure its response ends.
 
-    @param result: what the task returned, or a L{Failure}.
+    @param task: the application's finished task.
+    @type task: L{asyncio.Task}
     @type exchange: L{gracehttp._exchange.Exchange}
     """
-    if isinstance(result, Failure):
-        if exchange.disconnected and _fromDisconnect(result.value):
+    error = asyncio.CancelledError() if task.cancelled() else task.exception()
+    if error is not None:
+        if exchange.disconnected and _fromDisconnect(error):
             _log.info(
                 "ASGI application stopped after the client disconnected "
                 "({error})",
-                error=result.type.__name__,
+                error=type(error).__name__,
             )
         else:
-            _log.failure("ASGI application raised", result, level=LogLevel.error)
+            _log.failure(
+                "ASGI application raised",
+                Failure(error, type(error), error.__traceback__),
+                level=LogLevel.error,
+            )
             _giveUp(exchange)
     elif not exchange.responseComplete and not exchange.disconnected:
         _log.error(
