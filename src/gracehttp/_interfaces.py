@@ -18,6 +18,12 @@ class IAppAdapter(Interface):
 
     interface = Attribute("C{'wsgi'} or C{'asgi'}: the spec this adapter speaks.")
 
+    inFlight = Attribute(
+        "A list of Deferreds, read at shutdown: together they fire (never"
+        " fail) once every application call the adapter started or queued is"
+        " over."
+    )
+
     def handle(exchange):
         """
         Start the application for one request.
