@@ -21,20 +21,24 @@ The exchange at the head of the queue is the active one: its application
 runs and its response goes to the wire.  Pipelined requests wait in the
 queue (their bodies buffer in their own exchange, bounded) and start, in
 order, when the response before them is finished.  Past
-L{MAX_PIPELINED} queued requests the channel stops reading.  A rejection
+L{MAX_PIPELINED} queued requests the channel stops parsing (what one read
+already holds is parsed through, so the queue is bounded by that read).  A rejection
 that comes while responses are queued is answered after them.
 
-Limits (L{HTTPSettings}), each checked with an integer comparison where
-the parser reports a piece:
+Limits (L{HTTPSettings}), each an integer comparison per request or per
+read, nothing per header field:
 
-  - head size: the request target and every field line (name, value and 4
-    bytes for C{": "} and CRLF) are added up as the parser reports them;
-    past C{limitRequestHeaderSize} the answer is 431 (RFC 6585 section 5).
-    The parser reports a field only once it is complete, so reads during
-    which nothing is reported are added up too: a single endless field is
-    stopped at the limit plus at most one read.  C{limitRequestHeaders}
-    fields at most, the next one is a 431.  Trailer fields count the same
-    way and are discarded (RFC 9110 section 6.5.1).
+  - head size (C{limitRequestHeaderSize}, answered 431, RFC 6585 section
+    5): the size counted is the request target plus each field's name and
+    value plus 4 bytes (C{": "} and CRLF).  The bytes of the reads a head
+    overlaps bound it from above, so the exact count is only computed when
+    that bound is over the limit (a big read, or a head over several
+    reads).  A head still incomplete at the end of a read has every later
+    read to itself: once those are over the limit it is a 431 without
+    waiting for the head to end, so an endless field is stopped at the
+    limit plus at most one read.  C{limitRequestHeaders}: more fields are
+    a 431.  Trailer fields are counted against both limits and discarded
+    (RFC 9110 section 6.5.1).
   - body size: a Content-Length over C{limitRequestBody} is a 413 before
     the exchange is created; a chunked body is counted as it arrives and
     once over, the exchange is disconnected (the application is told) and
@@ -51,10 +55,13 @@ the parser reports a piece:
 Timeouts: one C{DelayedCall} per connection (C{_timer}), moved with
 C{reset()}, never polled:
 
-  - armed for C{timeoutHeader} at connection and at the first byte of each
-    later request (C{on_message_begin}); armed for C{timeoutKeepAlive}
-    when a response leaves the connection idle.  Nothing disarms it while
-    a request runs: when it fires it looks at the connection.
+  - armed for C{timeoutHeader} at connection (the first request's head is
+    timed from there) and, for a later request, at the end of the read in
+    which its head began if the head is not complete by then (a head that
+    arrives in one read, the usual case, costs no timer call); armed for
+    C{timeoutKeepAlive} when a response leaves the connection idle.
+    Nothing disarms it while a request runs: when it fires it looks at the
+    connection.
   - fires while a head is incomplete: 408 (after the queued responses, if
     any) and close.  While reading is paused by us the client is not
     late: it is re-armed when reading resumes.
@@ -67,12 +74,21 @@ C{reset()}, never polled:
 
 Reading pauses for two reasons, counted together: an exchange's body buffer
 is full (it resumes when the application reads), or too many requests are
-queued.  While the transport is paused the kernel holds what the client
-sends, and a client's close (FIN, or RST) is queued behind that data: it is
-noticed at the next read (when the application reads on) or write (the
-response).  It cannot be noticed earlier without reading, and reading means
-buffering what the client sent; see L{HOLD_SIZE} for the bounded amount
-read while paused.
+queued.  Pausing stops parsing, not reading: what arrives is held unparsed,
+and only past L{HOLD_SIZE} held bytes is the transport paused.  So a client
+that sends a little more and closes (the usual way a client gives up on an
+upload) is seen closing at once: C{connectionLost} disconnects its
+exchange.  Once the transport is paused the kernel keeps what the client
+sends, and its close (FIN) is queued behind that data, or behind data
+still in the client's own send buffer while our receive window is shut:
+it is noticed at the next read (when the application reads on and
+reading resumes) or write (the response).  It cannot be noticed earlier
+without reading, and reading on means buffering without bound; watching
+the socket does not help either (the FIN has not arrived, and a readable
+socket with unread data is always readable).  When reading resumes the held
+bytes are parsed on the next reactor turn (C{callLater(0)}), never inside
+the application's read that resumed it, so that read returns its bytes
+before newer ones arrive.
 
 The response head is held until the first body bytes or the end of the
 response so head and body leave in one write.  Framing (RFC 9112 section 6):
@@ -245,10 +261,11 @@ class HTTPChannel(Protocol):
         self._timer = None
         self._fresh = True
         self._inHead = False
-        self._reported = False
-        self._unreported = 0
-        self._headSize = 0
-        self._fields = 0
+        self._readSize = 0
+        self._headFed = 0
+        self._headFirstRead = 0
+        self._trailerSize = 0
+        self._trailerFields = 0
         self._bodyRoom = 0
         self._url = b""
         self._headers = []
@@ -270,6 +287,8 @@ class HTTPChannel(Protocol):
             self._trusted = None
         self._limitHeadSize = settings.limitRequestHeaderSize
         self._limitHeaders = settings.limitRequestHeaders
+        self._timeoutHeader = settings.timeoutHeader
+        self._timeoutKeepAlive = settings.timeoutKeepAlive
         self._limitBody = sys.maxsize if settings.limitRequestBody is None else settings.limitRequestBody
         self._limitConcurrency = settings.limitConcurrency
         factory.connections.add(self)
@@ -288,6 +307,9 @@ class HTTPChannel(Protocol):
         """
         Parse C{data}; answer and close on a bad or rejected request.
         """
+        self._readSize = size = len(data)
+        if self._inHead:
+            self._headFed += size
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -305,14 +327,24 @@ class HTTPChannel(Protocol):
             self._reject(status)
             return
         if self._inHead:
-            # A field still incomplete: count the reads it spans.
-            if self._reported:
-                self._reported = False
-                self._unreported = 0
+            self._headContinues()
+
+    def _headContinues(self):
+        """
+        A read ended inside a request head (rare: most heads arrive in one
+        read).  The first time, time the head; later, check its size: every
+        read after the one it began in is all head.
+        """
+        if self._headFirstRead < 0:
+            self._headFirstRead = self._headFed
+            if self._fresh:
+                # The first request's head is timed from the connection.
+                self._fresh = False
             else:
-                self._unreported += len(data)
-                if self._headSize + self._unreported > self._limitHeadSize:
-                    self._reject(431)
+                self._arm(self._timeoutHeader)
+        elif self._headFed - self._headFirstRead > self._limitHeadSize:
+            # Over the limit, found at most one read late.
+            self._reject(431)
 
     def _hold(self, data):
         """
@@ -389,37 +421,38 @@ class HTTPChannel(Protocol):
             self._fail(None)
         self._url = b""
         self._headers = []
-        self._headSize = 0
-        self._fields = 0
         self._inHead = True
-        self._reported = True
-        if self._fresh:
-            # The first request's head is timed from the connection.
-            self._fresh = False
-        else:
-            self._arm(self.factory.settings.timeoutHeader)
+        # An upper bound of the head's size: the reads it overlaps.
+        self._headFed = self._readSize
+        self._headFirstRead = -1
 
     def on_url(self, url):
         self._url += url
-        self._reported = True
-        size = self._headSize + len(url)
-        self._headSize = size
-        if size > self._limitHeadSize:
-            self._fail(431)
 
     def on_header(self, name, value):
-        self._reported = True
-        size = self._headSize + len(name) + len(value) + 4
-        self._headSize = size
-        self._fields += 1
-        if size > self._limitHeadSize or self._fields > self._limitHeaders:
-            self._fail(431)
         if self._inHead:
             self._headers.append((name.lower(), value))
-        # else: a trailer field, discarded (RFC 9110 section 6.5.1).
+        else:
+            # A trailer field: counted, then discarded (RFC 9110 section
+            # 6.5.1).
+            self._trailerFields += 1
+            size = self._trailerSize + len(name) + len(value) + 4
+            self._trailerSize = size
+            if size > self._limitHeadSize or self._trailerFields > self._limitHeaders:
+                self._fail(431)
+
+    def _headSize(self):
+        """
+        The counted size of the head just parsed: the request target, and
+        each field's name and value plus 4 bytes (C{": "} and CRLF).
+
+        @rtype: L{int}
+        """
+        return len(self._url) + sum(len(name) + len(value) + 4 for name, value in self._headers)
 
     def on_headers_complete(self):
         self._inHead = False
+        self._fresh = False
         parser = self._parser
         factory = self.factory
         version = parser.get_http_version()
@@ -427,6 +460,10 @@ class HTTPChannel(Protocol):
             # RFC 9110 section 15.6.6; HTTP/0.9 has no version to refuse.
             self._fail(400 if version == "0.9" else 505)
         headers = self._headers
+        if len(headers) > self._limitHeaders or (
+            self._headFed > self._limitHeadSize and self._headSize() > self._limitHeadSize
+        ):
+            self._fail(431)
         expectContinue = False
         for name, value in headers:
             if name == b"transfer-encoding" and version == "1.0":
@@ -436,8 +473,8 @@ class HTTPChannel(Protocol):
                 self._fail(413)
             elif name == b"expect" and value.lower() == b"100-continue":
                 expectContinue = True
-        self._headSize = 0
-        self._fields = 0
+        self._trailerSize = 0
+        self._trailerFields = 0
         self._bodyRoom = self._limitBody
         exchange = Exchange(self, factory.reactor, factory.settings.disconnectGracePeriod)
         exchange.expectContinue = expectContinue
@@ -566,7 +603,7 @@ class HTTPChannel(Protocol):
             out.append(_LAST_CHUNK)
         if out:
             self.transport.writeSequence(out)
-        keepAlive = response.keepAlive and not self._noKeepAlive
+        keepAlive = response.keepAlive
         if response.remaining:
             # Fewer bytes than Content-Length: only closing tells the client.
             keepAlive = False
@@ -579,8 +616,8 @@ class HTTPChannel(Protocol):
                 # Discard the rest of a body the application did not read.
                 exchange.readBody()
         queue = self._queue
+        # (self._active, now stale, is not in the queue any more.)
         queue.popleft()
-        self._active = None
         if not keepAlive:
             self._close()
             return
@@ -599,7 +636,7 @@ class HTTPChannel(Protocol):
         if queue:
             self._start(queue[0])
         elif not self._inHead:
-            self._arm(self.factory.settings.timeoutKeepAlive)
+            self._arm(self._timeoutKeepAlive)
 
     def _start(self, exchange):
         """
@@ -640,7 +677,7 @@ class HTTPChannel(Protocol):
                 self._releaseCall = self.factory.reactor.callLater(0, self._release)
         elif self._inHead and self._timer is None:
             # The head timer fired while we were not reading.
-            self._arm(self.factory.settings.timeoutHeader)
+            self._arm(self._timeoutHeader)
 
     def _release(self):
         """
@@ -659,7 +696,7 @@ class HTTPChannel(Protocol):
             self._transportPaused = False
             self.transport.resumeProducing()
         if not self._readPauses and self._inHead and self._timer is None:
-            self._arm(self.factory.settings.timeoutHeader)
+            self._arm(self._timeoutHeader)
 
     def sendContinue(self):
         if self._response is None:
@@ -688,6 +725,8 @@ class HTTPChannel(Protocol):
         queued, no request head arriving), else after the current response.
         """
         self._noKeepAlive = True
+        if self._response is not None:
+            self._response.keepAlive = False
         if not self._failed and not self._queue and not self._inHead:
             self._close()
 

@@ -15,17 +15,23 @@ class HTTPSettings:
     @ivar disconnectGracePeriod: seconds between a client's disconnect and
         the cancellation of its request (see L{gracehttp._exchange}); C{0}
         cancels at once, negative never.
-    @ivar limitRequestHeaderSize: bytes of request head (request line and
-        header fields) accepted; over it: 431 (RFC 6585 section 5).
-    @ivar limitRequestHeaders: header fields accepted; over it: 431.
+    @ivar limitRequestHeaderSize: bytes of request head accepted, counted
+        as the request target plus each header field's name and value plus
+        4; over it: 431 (RFC 6585 section 5) and close.
+    @ivar limitRequestHeaders: header fields accepted (trailer fields
+        count separately against the same limits); over it: 431 and close.
     @ivar limitRequestBody: request body bytes accepted; over it: 413
-        (RFC 9110 section 15.5.14).
+        (RFC 9110 section 15.5.14), at once for a Content-Length, as soon
+        as a chunked body passes it otherwise; then close.
     @ivar timeoutHeader: seconds a client has to send a complete request
-        head once it started one (or connected); then 408 and close.
+        head, from connection for the first request and from the first
+        byte for a later one; then 408 (RFC 9110 section 15.5.9) and close.
+        A connection that sends nothing in that time is closed silently.
     @ivar timeoutKeepAlive: seconds an idle keep-alive connection is kept
-        between requests.
+        between requests before it is closed.
     @ivar limitConcurrency: requests in flight across the factory's
-        connections; past it new requests get 503 with C{Retry-After}.
+        connections; past it new requests get 503 with C{Retry-After: 1}
+        (RFC 9110 section 15.6.4) and the connection closes.
     @ivar limitConnections: open connections; past it new ones are closed
         at once.
     @ivar proxyHeaders: trust C{X-Forwarded-For}, C{X-Forwarded-Proto} and
