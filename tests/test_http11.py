@@ -444,6 +444,18 @@ class DisconnectTests(ChannelTestsMixin, TestCase):
         self.assertEqual(self.factory.requestsInFlight, 0)
         self.assertEqual(logged, [self.adapter.exchanges[0]])
 
+    def test_whenDrained(self):
+        """
+        whenDrained fires only once no request is in flight and no
+        connection is open.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        drained = self.factory.whenDrained()
+        respond(self.adapter.exchanges[0])
+        self.assertFalse(drained.called)
+        self.channel.connectionLost(None)
+        self.assertTrue(drained.called)
+
     def test_serverCloseIsNotDisconnect(self):
         """
         A close the server makes after a complete response does not mark the

@@ -14,7 +14,7 @@ from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint
 from twisted.internet.error import CannotListenError
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs, formatEvent
 from zope.interface import implementer
@@ -22,6 +22,7 @@ from zope.interface import implementer
 import gracehttp
 from gracehttp import _service
 from gracehttp._errors import AppLoadError, LifespanFailure
+from gracehttp._http11 import HTTPFactory
 from gracehttp._interfaces import IAppAdapter
 
 
@@ -68,21 +69,19 @@ class StubPort:
         self.events.append(f"stopListening {self.address.port}")
 
 
-class StubFactory(Factory):
+class StubFactory(HTTPFactory):
     """
-    The parts of L{HTTPFactory<gracehttp._http11.HTTPFactory>} the stop
-    sequence uses: a count of requests in flight, the C{requestLog} hook,
-    the set of open connections, and the two closing calls, recorded in
-    the shared event list.
+    An L{HTTPFactory} whose connections and requests the test makes up: its
+    two closing calls are recorded in the shared event list, and its own
+    accounting (C{requestsInFlight}, C{connections}, C{whenDrained}) is the
+    real one.
     """
 
     protocol = Protocol
 
     def __init__(self, events):
+        HTTPFactory.__init__(self, adapter=None, reactor=None)
         self.events = events
-        self.requestsInFlight = 0
-        self.requestLog = None
-        self.connections = set()
 
     def closeIdleConnections(self):
         self.events.append("closeIdleConnections")
@@ -95,15 +94,13 @@ class StubFactory(Factory):
         One request in flight finishes, as C{HTTPFactory.exchangeFinished}
         reports it.
         """
-        self.requestsInFlight -= 1
-        if self.requestLog is not None:
-            self.requestLog(exchange)
+        self.exchangeFinished(exchange)
 
     def closeConnection(self, connection):
         """
         A connection closes, as C{HTTPChannel.connectionLost} reports it.
         """
-        self.connections.discard(connection)
+        self.connectionClosed(connection)
 
 
 class StubEndpoint:

@@ -124,6 +124,7 @@ from http import HTTPStatus
 
 import httptools
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer, ISSLTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
@@ -358,7 +359,7 @@ class HTTPChannel(Protocol):
             self.transport.pauseProducing()
 
     def connectionLost(self, reason):
-        self.factory.connections.discard(self)
+        self.factory.connectionClosed(self)
         self._disarm()
         self._held.clear()
         queue = self._queue
@@ -828,6 +829,7 @@ class HTTPFactory(Factory):
             TrustedProxies(settings.forwardedAllowIPs) if settings.proxyHeaders else None
         )
         self.requestLog = None
+        self._drainWaiters = []
         self._dateSecond = None
         self._dateLine = b""
 
@@ -863,6 +865,34 @@ class HTTPFactory(Factory):
         for channel in list(self.connections):
             channel.transport.abortConnection()
 
+    def whenDrained(self):
+        """
+        @return: a Deferred that fires once no request is in flight and no
+            connection is open (the last responses are written out): what a
+            graceful shutdown waits for after L{closeIdleConnections}.
+        @rtype: L{Deferred}
+        """
+        drained = Deferred()
+        self._drainWaiters.append(drained)
+        self._checkDrained()
+        return drained
+
+    def _checkDrained(self):
+        if not self.requestsInFlight and not self.connections:
+            waiters, self._drainWaiters = self._drainWaiters, []
+            for drained in waiters:
+                drained.callback(None)
+
+    def connectionClosed(self, channel):
+        """
+        One of the connections closed.
+
+        @type channel: L{HTTPChannel}
+        """
+        self.connections.discard(channel)
+        if self._drainWaiters:
+            self._checkDrained()
+
     def exchangeStarted(self, exchange):
         """
         A request head was parsed on one of the connections.
@@ -881,6 +911,8 @@ class HTTPFactory(Factory):
         requestLog = self.requestLog
         if requestLog is not None:
             requestLog(exchange)
+        if self._drainWaiters:
+            self._checkDrained()
 
     def dateHeader(self):
         """

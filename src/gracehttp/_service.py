@@ -26,9 +26,7 @@ shutdown, e.g. on SIGTERM or SIGINT), in this order (DESIGN.md section 5):
   4. wait until the factory has no request in flight and no connection
      open (so the last responses are written out before the reactor
      stops), for at most C{gracefulTimeout} seconds: one C{callLater},
-     cancelled when the last one ends (the factory's C{requestLog} hook
-     reports each finished request, its C{connections} set each closed
-     connection; nothing polls);
+     cancelled when C{factory.whenDrained()} fires (nothing polls);
   5. if anything is left when it expires: C{factory.disconnectAll()}.
      The requests go through the normal disconnect -> grace -> cancel
      path (L{gracehttp._exchange}) and the stop waits for them to end;
@@ -602,7 +600,7 @@ class HTTPService(Service):
                 timeout=self._gracefulTimeout,
                 count=factory.requestsInFlight,
             )
-        drained = _whenDrained(factory)
+        drained = factory.whenDrained()
         expiry = self._reactor.callLater(self._gracefulTimeout, self._disconnectAll)
         return drained.addCallback(_cancelCall, expiry)
 
@@ -618,7 +616,7 @@ class HTTPService(Service):
         factory.disconnectAll()
 
     def _adapterIdle(self, ignored):
-        inFlight = list(getattr(self.adapter, "inFlight", ()))
+        inFlight = self.adapter.inFlight
         return DeferredList(inFlight, consumeErrors=True)
 
     def _stopped(self, result):
@@ -637,56 +635,6 @@ class HTTPService(Service):
         if not isinstance(result, Failure):
             _log.info("gracehttp stopped")
         return result
-
-
-def _whenDrained(factory):
-    """
-    @param factory: an L{HTTPFactory<gracehttp._http11.HTTPFactory>}.
-    @return: a Deferred that fires once C{factory.requestsInFlight} is 0 and
-        C{factory.connections} is empty.  Both are watched only while
-        waiting: the factory's C{requestLog} hook reports each finished
-        request (wrapped, restored after) and C{factory.connections} is
-        swapped for a L{_WatchedConnections} that reports each closed
-        connection; nothing polls, and serving costs nothing more until a
-        stop starts.
-    @rtype: L{Deferred}
-    """
-    drained = Deferred()
-    requestLog = factory.requestLog
-
-    def check():
-        if not factory.requestsInFlight and not factory.connections and not drained.called:
-            factory.requestLog = requestLog
-            factory.connections = set(factory.connections)
-            drained.callback(None)
-
-    def finished(exchange):
-        if requestLog is not None:
-            requestLog(exchange)
-        check()
-
-    factory.requestLog = finished
-    factory.connections = _WatchedConnections(factory.connections, check)
-    return drained
-
-
-class _WatchedConnections(set):
-    """
-    The factory's set of open connections while a stop waits for them to
-    close: calls C{removed} after each removal.
-    """
-
-    def __init__(self, connections, removed):
-        super().__init__(connections)
-        self._removed = removed
-
-    def discard(self, connection):
-        super().discard(connection)
-        self._removed()
-
-    def remove(self, connection):
-        super().remove(connection)
-        self._removed()
 
 
 def _cancelCall(result, call):
