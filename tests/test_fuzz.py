@@ -15,6 +15,9 @@ every time.  C{GRACEHTTP_FUZZ_EXAMPLES=N} runs N random examples per
 property instead, e.g.::
 
     GRACEHTTP_FUZZ_EXAMPLES=20000 PYTHONPATH=src python -m pytest tests/test_fuzz.py
+
+Run so on 2026-11-21 (commit 614075e): 20,000 examples for each of the six
+properties, 120,000 in all, no failure, 22 minutes on two shared CPUs.
 """
 
 import os
