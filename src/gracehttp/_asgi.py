@@ -188,7 +188,7 @@ class ASGIAdapter:
         self._rootPath = rootPath
         self._asgiInfo = {"version": version, "spec_version": "2.5"}
         self._state = None
-        self._tasks = {}
+        self._tasks = set()
         self.lifespan = Lifespan(
             app,
             loop,
@@ -251,10 +251,10 @@ class ASGIAdapter:
             scope["state"] = state.copy()
         cycle = _Cycle(exchange, self._loop)
         exchange.wake = cycle.wake
-        task = self._loop.create_task(self._app(scope, cycle.receive, cycle.send))
+        task = self._loop.create_task(self._call(scope, cycle))
         exchange.appStarted(task.cancel)
-        self._tasks[task] = exchange
-        task.add_done_callback(self._finished)
+        self._tasks.add(task)
+        cycle.task = task
 
     @property
     def inFlight(self):
@@ -267,18 +267,24 @@ class ASGIAdapter:
             Deferred.fromFuture(task).addErrback(_reported) for task in self._tasks
         ]
 
-    def _finished(self, task):
+    async def _call(self, scope, cycle):
         """
-        The application's task is done: complete or abort the response and
-        tell the exchange.
+        Run the application for one request, then complete or abort its
+        response and tell the exchange, in the same task step as the
+        application's last one.
 
-        @param task: the application's task.
-        @type task: L{asyncio.Task}
+        @param scope: the HTTP connection scope.
+        @type cycle: L{_Cycle}
         """
-        exchange = self._tasks.pop(task)
+        exchange = cycle.exchange
         try:
-            _report(task, exchange)
+            await self._app(scope, cycle.receive, cycle.send)
+        except (Exception, asyncio.CancelledError) as error:
+            _report(error, exchange)
+        else:
+            _report(None, exchange)
         finally:
+            self._tasks.discard(cycle.task)
             exchange.appFinished()
 
 
@@ -289,15 +295,14 @@ def _reported(failure):
     """
 
 
-def _report(task, exchange):
+def _report(error, exchange):
     """
-    Log how an application's task ended and make sure its response ends.
+    Log how an application ended and make sure its response ends.
 
-    @param task: the application's finished task.
-    @type task: L{asyncio.Task}
+    @param error: what the application raised, or L{None} if it returned.
+    @type error: L{BaseException} or L{None}
     @type exchange: L{gracehttp._exchange.Exchange}
     """
-    error = asyncio.CancelledError() if task.cancelled() else task.exception()
     if error is not None:
         if exchange.disconnected and _fromDisconnect(error):
             _log.info(
@@ -367,12 +372,16 @@ class _Cycle:
     callback; C{receive} and C{send} may wait at the same time (one task
     listening for the disconnect while another streams), so each wait has
     its own future and a cancelled waiter never disturbs the other.
+
+    @ivar exchange: the request.
+    @ivar task: the asyncio task running the application for it.
     """
 
-    __slots__ = ("exchange", "_loop", "_waiters", "_bodyDone")
+    __slots__ = ("exchange", "task", "_loop", "_waiters", "_bodyDone")
 
     def __init__(self, exchange, loop):
         self.exchange = exchange
+        self.task = None
         self._loop = loop
         self._waiters = None
         self._bodyDone = False

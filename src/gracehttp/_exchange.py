@@ -50,6 +50,8 @@ One per request (DESIGN.md section 2)::
     started (the adapter checks L{Exchange.disconnected} before starting).
 """
 
+import re
+
 from ._errors import ClientDisconnected
 
 BODY_BUFFER_SIZE = 64 * 1024
@@ -63,31 +65,15 @@ COMPLETED = "completed"
 CLIENT_DISCONNECTED = "client-disconnected"
 CANCELLED = "cancelled"
 
-def _invalidHeader(name, value):
-    """
-    Is this response header unsafe to emit?
-
-    A name must be a non-empty RFC 9110 section 5.6.2 token; a value must not
-    contain CR, LF or NUL (RFC 9110 section 5.5), which would let an
-    application split the response.
-
-    @type name: L{bytes}
-    @type value: L{bytes}
-    @rtype: L{bool}
-    """
-    return (
-        not name
-        or not name.translate(None, _TOKEN_CHARS) == b""
-        or b"\r" in value
-        or b"\n" in value
-        or b"\0" in value
-    )
-
-
+# A response header name must be a non-empty RFC 9110 section 5.6.2 token:
+# deleting the token characters leaves nothing.  A value must not contain
+# CR, LF or NUL (RFC 9110 section 5.5), which would let an application split
+# the response.
 _TOKEN_CHARS = (
     b"!#$%&'*+-.^_`|~0123456789"
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+_unsafeValue = re.compile(rb"[\r\n\0]").search
 
 
 class InvalidResponse(ValueError):
@@ -316,15 +302,18 @@ class Exchange:
         if type(status) is not int or not 100 <= status <= 599:
             raise InvalidResponse(f"invalid status {status!r}")
         checked = []
+        append = checked.append
         for name, value in headers:
-            if type(name) is not bytes or type(value) is not bytes:
-                raise InvalidResponse(f"header {name!r}: {value!r} is not bytes")
-            if _invalidHeader(name, value):
+            try:
+                unsafe = name.translate(None, _TOKEN_CHARS) or not name or _unsafeValue(value)
+            except TypeError:
+                raise InvalidResponse(f"header {name!r}: {value!r} is not bytes") from None
+            if unsafe:
                 raise InvalidResponse(f"invalid header {name!r}: {value!r}")
             name = name.lower()
             if name == b"content-length" and not value.isdigit():
                 raise InvalidResponse(f"invalid content-length {value!r}")
-            checked.append((name, value))
+            append((name, value))
         self.responseStarted = True
         self.status = status
         self._channel.writeHead(self, status, checked)
