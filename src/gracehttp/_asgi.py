@@ -285,6 +285,7 @@ class ASGIAdapter:
             _report(None, exchange)
         finally:
             self._tasks.discard(cycle.task)
+            cycle.task = None
             exchange.appFinished()
 
 

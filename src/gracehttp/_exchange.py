@@ -378,6 +378,10 @@ class Exchange:
         if self._appDone:
             return
         self._appDone = True
+        # Drop the adapter's callbacks: they refer back to this exchange,
+        # and breaking the cycle lets it be freed without the collector.
+        self._cancel = None
+        self.wake = None
         if self._graceCall is not None:
             if self._graceCall.active():
                 self._graceCall.cancel()
