@@ -507,6 +507,40 @@ class ResponseTests(WSGITestCase):
         self.assertTrue(channel.finished)
         self.assertEqual(exchange.outcome, COMPLETED)
 
+    def test_requestsShareOneHandOff(self):
+        """Requests finished before the reactor runs share one callFromThread, run in order."""
+        reactor = RecordingReactor()
+        adapter = WSGIAdapter(hello, reactor, self.pool)
+        first, firstChannel = makeExchange(reactor)
+        second, secondChannel = makeExchange(reactor)
+        adapter.handle(first)
+        adapter.handle(second)
+        self.pool.runAll()
+        self.assertEqual(len(reactor.threadCalls), 1)
+        reactor.runCalls()
+        self.assertEqual((first.outcome, second.outcome), (COMPLETED, COMPLETED))
+        self.assertEqual(firstChannel.body + secondChannel.body, b"hellohello")
+        # The next request after that run gets a hand-off of its own.
+        third, thirdChannel = makeExchange(reactor)
+        adapter.handle(third)
+        self.pool.runAll()
+        self.assertEqual(len(reactor.threadCalls), 1)
+        reactor.runCalls()
+        self.assertEqual(thirdChannel.body, b"hello")
+
+    def test_failingFlushDoesNotStopOthers(self):
+        """A hand-off that raises on the reactor is logged; those posted after it still run."""
+        reactor = RecordingReactor()
+        outbox = _wsgibridge.Outbox(reactor)
+        ran = []
+        self.patch(_wsgibridge, "_log", Logger(observer=self.logged.append))
+        outbox.post(lambda: 1 / 0)
+        outbox.post(lambda: ran.append(True))
+        reactor.runCalls()
+        self.assertEqual(ran, [True])
+        [event] = [e for e in self.logged if e.get("log_failure") is not None]
+        self.assertTrue(event["log_failure"].check(ZeroDivisionError))
+
     def test_generatorResponse(self):
         """Each chunk of an iterable is sent before the next one is asked for."""
         sentBefore = []

@@ -41,7 +41,7 @@ from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
 from ._interfaces import IAppAdapter
-from ._wsgibridge import Bridge
+from ._wsgibridge import Bridge, Outbox
 from ._wsgienviron import EnvironBuilder
 from ._wsgiinput import WSGIInput
 from ._wsgiresponse import WSGIResponse
@@ -84,6 +84,7 @@ class WSGIAdapter:
         self._bodyTimeout = bodyTimeout
         self._reactor = reactor
         self._threadpool = threadpool
+        self._outbox = Outbox(reactor)
         self._environ = EnvironBuilder(rootPath)
         self._running = 0
         self._waiting = deque()
@@ -131,7 +132,7 @@ class WSGIAdapter:
 
         @type exchange: L{gracehttp._exchange.Exchange}
         """
-        bridge = Bridge(self._reactor, exchange, self._requestFinished, self._bodyTimeout)
+        bridge = Bridge(self._outbox, exchange, self._requestFinished, self._bodyTimeout)
         environ = self._environ.build(
             exchange, WSGIInput(bridge.readChunk), bridge.disconnectedEvent
         )

@@ -7,18 +7,23 @@ Theory of operation
 
 The exchange (L{gracehttp._exchange.Exchange}) may only be touched on the
 reactor thread; the application runs on a worker thread.  A L{Bridge}
-stands between them, and its state is guarded by one lock with one
-condition:
+stands between them, and its state is guarded by one lock (with a
+condition on it, made the first time the worker has to wait: most small
+requests never do):
 
   - B{Outbox} (worker -> reactor).  What the worker wants done on the
     reactor (announce the application as started, send the head, body
     chunks, finish or abort, report the application finished) is recorded
-    in the outbox, and one C{reactor.callFromThread(flush)} is scheduled if
+    in the bridge, and its flush is posted to the adapter's L{Outbox} if
     none is pending yet.  Whatever the worker adds before the reactor runs
-    that call rides along in it, in order, so a small response costs one
-    C{callFromThread} whenever the reactor is busy, and never more than
-    two.  Nothing is held back: each chunk is scheduled when it is written
-    (PEP 3333: "must not delay the transmission of any block").
+    that flush rides along in it, in order, so a small response costs one
+    flush whenever the reactor is busy, and never more than two.  The
+    L{Outbox} is shared by every request of an adapter: it makes one
+    C{reactor.callFromThread} for all the flushes posted before the
+    reactor gets to them, so under load several requests share one
+    reactor wake-up.  Nothing is held back: each chunk is posted when it
+    is written (PEP 3333: "must not delay the transmission of any
+    block").
   - B{Backpressure}.  The outbox counts the body bytes it holds.  A write
     waits while that count is above L{HIGH_WATER} bytes or the exchange's
     C{writePaused} is set, so a slow client cannot make the worker queue
@@ -48,7 +53,11 @@ condition:
 from threading import Condition, Event, Lock
 from time import monotonic
 
+from twisted.logger import Logger
+
 from ._errors import ClientDisconnected
+
+_log = Logger()
 
 HIGH_WATER = 64 * 1024
 """
@@ -70,6 +79,55 @@ _TIMEOUT_HEAD = (
 )
 
 
+class Outbox:
+    """
+    Carries flushes from worker threads to the reactor thread, one
+    C{callFromThread} for all those posted before the reactor runs it (see
+    the module docstring).
+    """
+
+    __slots__ = ("_reactor", "_lock", "_pending")
+
+    def __init__(self, reactor):
+        """
+        @param reactor: provides C{callFromThread}.
+        @type reactor: L{twisted.internet.interfaces.IReactorThreads}
+        """
+        self._reactor = reactor
+        self._lock = Lock()
+        # The flushes waiting for the reactor; None when no run is scheduled.
+        self._pending = None
+
+    def post(self, flush):
+        """
+        Run C{flush} on the reactor thread soon, after those posted before.
+        Any thread.
+
+        @type flush: zero-argument callable
+        """
+        with self._lock:
+            pending = self._pending
+            if pending is not None:
+                pending.append(flush)
+                return
+            self._pending = [flush]
+        self._reactor.callFromThread(self._run)
+
+    def _run(self):
+        """
+        Run the posted flushes, in order.  Reactor thread.  One that raises
+        is logged and does not keep the others from running.
+        """
+        with self._lock:
+            pending = self._pending
+            self._pending = None
+        for flush in pending:
+            try:
+                flush()
+            except BaseException:
+                _log.failure("WSGI hand-off to the reactor failed")
+
+
 class Bridge:
     """
     One request's worker <-> reactor hand-off (see the module docstring).
@@ -83,9 +141,10 @@ class Bridge:
     __slots__ = (
         "disconnected",
         "disconnectedEvent",
-        "_reactor",
-        "_exchange",
+                "_exchange",
         "_finished",
+        "_outbox",
+        "_lock",
         "_condition",
         "_sleeping",
         "_scheduled",
@@ -103,12 +162,12 @@ class Bridge:
         "_stalled",
     )
 
-    def __init__(self, reactor, exchange, finished, bodyTimeout=None):
+    def __init__(self, outbox, exchange, finished, bodyTimeout=None):
         """
         Called on the reactor thread.
 
-        @param reactor: provides C{callFromThread}.
-        @type reactor: L{twisted.internet.interfaces.IReactorThreads}
+        @param outbox: carries the bridge's flushes to the reactor thread.
+        @type outbox: L{Outbox}
         @param exchange: the request.
         @type exchange: L{gracehttp._exchange.Exchange}
         @param finished: called on the reactor thread, after
@@ -119,10 +178,12 @@ class Bridge:
             request is given up as stalled; L{None} for no limit.
         @type bodyTimeout: L{float} or L{None}
         """
-        self._reactor = reactor
+        self._outbox = outbox
         self._exchange = exchange
         self._finished = finished
-        self._condition = Condition(Lock())
+        self._lock = Lock()
+        # Made by the worker's first wait: most requests never wait.
+        self._condition = None
         self._sleeping = False
         self.disconnected = False
         self.disconnectedEvent = Event()
@@ -158,8 +219,7 @@ class Bridge:
             and not exchange.disconnected
         ):
             data = exchange.readBody()
-        condition = self._condition
-        with condition:
+        with self._lock:
             self._paused = exchange.writePaused
             if data is not None:
                 if data:
@@ -172,14 +232,14 @@ class Bridge:
                 self.disconnected = True
                 self.disconnectedEvent.set()
             if self._sleeping:
-                condition.notify()
+                self._condition.notify()
 
     def _flush(self):
         """
         Carry out what the worker put in the outbox, in order.  Reactor
         thread only.
         """
-        with self._condition:
+        with self._lock:
             self._scheduled = False
             announce = self._announce
             head = self._head
@@ -224,8 +284,11 @@ class Bridge:
         Wait for L{wake}, or at most C{timeout} seconds.  Must be called
         with the lock held.
         """
+        condition = self._condition
+        if condition is None:
+            condition = self._condition = Condition(self._lock)
         self._sleeping = True
-        self._condition.wait(timeout)
+        condition.wait(timeout)
         self._sleeping = False
 
     def _claimFlush(self):
@@ -253,7 +316,7 @@ class Bridge:
         @return: whether to start the application.
         @rtype: L{bool}
         """
-        with self._condition:
+        with self._lock:
             start = not self.disconnected
             if start:
                 self._announce = cancel
@@ -261,7 +324,7 @@ class Bridge:
                 self._done = True
             flush = self._claimFlush()
         if flush:
-            self._reactor.callFromThread(self._flush)
+            self._outbox.post(self._flush)
         return start
 
     def readChunk(self):
@@ -273,10 +336,10 @@ class Bridge:
         @raise ClientDisconnected: the client is gone, even if the body was
             complete; or no body came for C{bodyTimeout} seconds.
         """
-        condition = self._condition
+        lock = self._lock
         deadline = None
         while True:
-            with condition:
+            with lock:
                 if self.disconnected:
                     raise ClientDisconnected("client disconnected")
                 data = self._inbox
@@ -301,9 +364,9 @@ class Bridge:
                 self._wantBody = True
                 flush = self._claimFlush()
             if flush:
-                self._reactor.callFromThread(self._flush)
+                self._outbox.post(self._flush)
         if flush:
-            self._reactor.callFromThread(self._flush)
+            self._outbox.post(self._flush)
         raise ClientDisconnected(
             f"no request body for {self._bodyTimeout} s: the client stalled"
         )
@@ -334,8 +397,7 @@ class Bridge:
         @type data: L{bytes}
         @raise ClientDisconnected: the client is gone.
         """
-        condition = self._condition
-        with condition:
+        with self._lock:
             while not self.disconnected and (self._paused or self._queued > HIGH_WATER):
                 self._sleep()
             if self.disconnected:
@@ -346,7 +408,7 @@ class Bridge:
             self._queued += len(data)
             flush = self._claimFlush()
         if flush:
-            self._reactor.callFromThread(self._flush)
+            self._outbox.post(self._flush)
 
     def end(self, head=None, data=b"", how=None):
         """
@@ -360,7 +422,7 @@ class Bridge:
         @param how: L{FINISH}, L{ABORT} or L{None} (nothing to send: the
             client is gone).
         """
-        with self._condition:
+        with self._lock:
             if head is not None:
                 self._head = head
             if data:
@@ -369,7 +431,7 @@ class Bridge:
             self._done = True
             flush = self._claimFlush()
         if flush:
-            self._reactor.callFromThread(self._flush)
+            self._outbox.post(self._flush)
 
 
 def _answerStalled(exchange):

@@ -13,7 +13,7 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from ._errors import ClientDisconnected
-from ._exchange import InvalidResponse, _invalidHeader
+from ._exchange import InvalidResponse
 from ._wsgibridge import ABORT, FINISH
 
 _log = Logger()
@@ -31,6 +31,12 @@ _ERROR_HEAD = (
 # fields (RFC 9110 section 7.6.1); the server owns the connection.
 _HOP_BY_HOP = frozenset(
     ["connection", "keep-alive", "te", "trailer", "trailers", "transfer-encoding", "upgrade"]
+)
+
+# RFC 9110 section 5.6.2: tchar.
+_TOKEN_CHARS = (
+    b"!#$%&'*+-.^_`|~0123456789"
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
 
 # Caches of checked status lines and field names, bounded because both
@@ -85,7 +91,7 @@ def _fieldName(name):
                 f"(PEP 3333, Other HTTP Features)"
             )
         encoded = name.encode("latin-1", "replace")
-        if _invalidHeader(encoded, b""):
+        if not encoded or encoded.translate(None, _TOKEN_CHARS):
             raise InvalidResponse(f"invalid header name {name!r}")
         if len(_NAMES) < _MAX_CACHED:
             _NAMES[name] = encoded
