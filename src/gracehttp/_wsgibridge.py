@@ -253,6 +253,9 @@ class Bridge:
                 self._chunks = []
                 self._queued = 0
         exchange = self._exchange
+        if done:
+            # The worker is gone: nothing waits for the mirrors.
+            exchange.wake = None
         try:
             if announce is not None:
                 exchange.appStarted(announce)
@@ -271,7 +274,6 @@ class Bridge:
             pass
         finally:
             if done:
-                # The worker is gone: nothing waits for the mirrors.
                 exchange.appFinished()
                 self._finished()
             else:
