@@ -29,7 +29,7 @@ from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from gracehttp import _wsgibridge, _wsgienviron, _wsgiresponse
+from gracehttp import _wsgi, _wsgibridge, _wsgienviron, _wsgiresponse
 from gracehttp._errors import ClientDisconnected
 from gracehttp._exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED
 from gracehttp._interfaces import IAppAdapter
@@ -1438,6 +1438,85 @@ class ThreadedTests(WSGITestCase):
         self.assertEqual(channel.body, b"")
         self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
         self.assertNoErrorLogged()
+
+
+class CountingThreadPool(ThreadPool):
+    """
+    A L{ThreadPool} that counts its C{callInThread} calls.
+    """
+
+    calls = 0
+
+    def callInThread(self, f, *args, **kwargs):
+        self.calls += 1
+        super().callInThread(f, *args, **kwargs)
+
+
+class WorkerTests(WSGITestCase):
+    """
+    While the adapter serves, the pool's threads run worker loops that wait
+    for the next request instead of taking one pool job per request.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.reactor = ThreadedReactor()
+        self.pool = CountingThreadPool(2, 2, name="test-wsgi-workers")
+        self.waits = Waits()
+        self.patch(_wsgi, "Condition", lambda lock: SignallingCondition(lock, self.waits))
+        self.adapter = WSGIAdapter(hello, self.reactor, self.pool)
+        self.adapter.startup()
+        self.stopped = False
+        self.addCleanup(self.shutdown)
+
+    def shutdown(self):
+        """
+        Shut the adapter down on another thread (it joins the pool) and
+        wait for it, so a worker that never returns fails the test instead
+        of hanging it.
+        """
+        if self.stopped:
+            return
+        self.stopped = True
+        done = threading.Event()
+        threading.Thread(target=lambda: (self.adapter.shutdown(), done.set())).start()
+        waitFor(done)
+
+    def serveOne(self):
+        exchange, channel = makeExchange(self.reactor)
+        self.adapter.handle(exchange)
+        self.reactor.runUntil(lambda: exchange.outcome is not None)
+        self.assertEqual(channel.body, b"hello")
+        self.assertEqual(exchange.outcome, COMPLETED)
+
+    def test_idleWorkerTakesNextRequest(self):
+        """A request arriving while a worker waits wakes it: no new pool job."""
+        self.serveOne()
+        self.waits.waitFor(1)
+        self.serveOne()
+        self.waits.waitFor(2)
+        self.serveOne()
+        self.assertEqual(self.pool.calls, 1)
+
+    def test_shutdownReleasesIdleWorkers(self):
+        """shutdown() wakes the idle workers; they return and the pool is joined."""
+        self.serveOne()
+        self.waits.waitFor(1)
+        self.shutdown()
+        self.assertEqual([t for t in self.pool.threads if t.is_alive()], [])
+        self.assertEqual(self.adapter._workers, 0)
+
+    def test_notServingWorkerReturns(self):
+        """Before startup() a worker with nothing ready returns its thread: each request is a pool job."""
+        self.pool = CountingThreadPool(1, 1, name="test-wsgi-not-serving")
+        self.pool.start()
+        self.addCleanup(self.pool.stop)
+        self.adapter = WSGIAdapter(hello, self.reactor, self.pool)
+        self.stopped = True
+        self.serveOne()
+        self.serveOne()
+        self.assertEqual(self.pool.calls, 2)
+        self.assertEqual(self.waits.count, 0)
 
 
 class BodyStallTests(WSGITestCase):
