@@ -1498,6 +1498,24 @@ class WorkerTests(WSGITestCase):
         self.serveOne()
         self.assertEqual(self.pool.calls, 1)
 
+    def test_requestsArrivingTogetherRunTogether(self):
+        """Two requests handed over while one worker is idle run at once, on two threads."""
+        self.serveOne()
+        self.waits.waitFor(1)
+        barrier = threading.Barrier(2, timeout=TIMEOUT)
+
+        def app(environ, start_response):
+            barrier.wait()
+            return hello(environ, start_response)
+
+        self.adapter._app = app
+        exchanges = [makeExchange(self.reactor)[0] for _ in range(2)]
+        for exchange in exchanges:
+            self.adapter.handle(exchange)
+        self.reactor.runUntil(lambda: all(e.outcome is not None for e in exchanges))
+        self.assertEqual([e.outcome for e in exchanges], [COMPLETED, COMPLETED])
+        self.assertEqual(self.pool.calls, 2)
+
     def test_shutdownReleasesIdleWorkers(self):
         """shutdown() wakes the idle workers; they return and the pool is joined."""
         self.serveOne()

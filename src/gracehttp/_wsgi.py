@@ -139,6 +139,7 @@ class WSGIAdapter:
         condition = self._readyCondition
         with condition:
             self._serving = False
+            self._idle = 0
             condition.notify_all()
         self._threadpool.stop()
         return succeed(None)
@@ -217,6 +218,9 @@ class WSGIAdapter:
         with condition:
             self._ready.append(job)
             if self._idle:
+                # Counted off here, not by the woken worker: the next job
+                # must not count on the same worker.
+                self._idle -= 1
                 condition.notify()
                 return
             if self._workers >= self._threadpool.max:
@@ -237,9 +241,9 @@ class WSGIAdapter:
                     if not self._serving:
                         self._workers -= 1
                         return
+                    # Whoever notifies takes this worker off the idle count.
                     self._idle += 1
                     condition.wait()
-                    self._idle -= 1
                 job = ready.popleft()
             try:
                 job()
