@@ -1526,11 +1526,13 @@ class WorkerTests(WSGITestCase):
 
     def test_notServingWorkerReturns(self):
         """Before startup() a worker with nothing ready returns its thread: each request is a pool job."""
+        # The serving adapter set up for the other tests is not wanted here:
+        # shut it down (joining its pool) before replacing it.
+        self.shutdown()
         self.pool = CountingThreadPool(1, 1, name="test-wsgi-not-serving")
         self.pool.start()
         self.addCleanup(self.pool.stop)
         self.adapter = WSGIAdapter(hello, self.reactor, self.pool)
-        self.stopped = True
         self.serveOne()
         self.serveOne()
         self.assertEqual(self.pool.calls, 2)
