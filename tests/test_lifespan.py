@@ -7,31 +7,26 @@ import asyncio
 import contextlib
 import json
 
-from twisted.internet.task import Clock
 from twisted.logger import Logger, LogLevel
-from twisted.trial.unittest import SynchronousTestCase
 
-from gracehttp import _asgi, _lifespan
+from gracehttp import _lifespan
 from gracehttp._asgi import ASGIAdapter
 from gracehttp._errors import LifespanFailure, LifespanTimeout
 from gracehttp._lifespan import Lifespan
 
 from .fakes import makeExchange
-from .test_asgi import closeLoop, respond, spin
+from .test_asgi import ASGITestCase, respond, spin
 
 
-class LifespanTestCase(SynchronousTestCase):
+class LifespanTestCase(ASGITestCase):
     """
-    A fresh event loop, clock and captured log per test.
+    A fresh event loop, clock and captured log (of the lifespan and the
+    ASGI adapter) per test.
     """
 
     def setUp(self):
-        self.loop = asyncio.new_event_loop()
-        self.addCleanup(closeLoop, self.loop)
-        self.clock = Clock()
-        self.logged = []
+        super().setUp()
         self.patch(_lifespan, "_log", Logger(observer=self.logged.append))
-        self.patch(_asgi, "_log", Logger(observer=self.logged.append))
 
     def lifespan(self, app, **kwargs):
         return Lifespan(app, self.loop, self.clock, **kwargs)
