@@ -98,6 +98,10 @@ chunked and an HTTP/1.0 one is delimited by closing the connection.
 Responses to HEAD and 1xx/204/304 responses carry no body, with the
 application's status and headers intact.
 
+Every write goes through L{writerFor<gracehttp._socketwriter.writerFor>}:
+on a plain TCP connection with nothing buffered it sends at once instead of
+waiting for the reactor's next turn.
+
 The channel is its transport's streaming producer: when the transport's
 write buffer passes its high-water mark it calls L{HTTPChannel.pauseProducing}
 and the active exchange's writers wait until L{HTTPChannel.resumeProducing}.
@@ -134,6 +138,7 @@ from ._exchange import Exchange
 from ._interfaces import IExchangeChannel
 from ._proxy import TrustedProxies, forwarded
 from ._settings import HTTPSettings
+from ._socketwriter import writerFor
 
 MAX_PIPELINED = 16
 """
@@ -278,6 +283,7 @@ class HTTPChannel(Protocol):
         settings = factory.settings
         self._parser = httptools.HttpRequestParser(self)
         transport = self.transport
+        self._writer = writerFor(transport)
         self._client = _address(transport.getPeer())
         self._server = _address(transport.getHost())
         self._scheme = "https" if ISSLTransport.providedBy(transport) else "http"
@@ -590,9 +596,9 @@ class HTTPChannel(Protocol):
         head = response.head
         if head is not None:
             response.head = None
-            self.transport.writeSequence([head, data])
+            self._writer.writeSequence([head, data])
         else:
-            self.transport.write(data)
+            self._writer.write(data)
 
     def finishResponse(self, exchange):
         response = self._response
@@ -603,7 +609,7 @@ class HTTPChannel(Protocol):
         if response.chunked:
             out.append(_LAST_CHUNK)
         if out:
-            self.transport.writeSequence(out)
+            self._writer.writeSequence(out)
         keepAlive = response.keepAlive
         if response.remaining:
             # Fewer bytes than Content-Length: only closing tells the client.
@@ -629,7 +635,7 @@ class HTTPChannel(Protocol):
                 self._start(queue[0])
                 return
             if self._errorPending is not None:
-                self.transport.write(_errorResponse(self._errorPending, self.factory.dateHeader()))
+                self._writer.write(_errorResponse(self._errorPending, self.factory.dateHeader()))
             self._close()
             return
         if len(queue) == MAX_PIPELINED - 1:
@@ -701,7 +707,7 @@ class HTTPChannel(Protocol):
 
     def sendContinue(self):
         if self._response is None:
-            self.transport.write(_CONTINUE)
+            self._writer.write(_CONTINUE)
 
     # -- IPushProducer (towards our transport) --------------------------------
 
@@ -769,13 +775,13 @@ class HTTPChannel(Protocol):
                 queue.clear()
                 parsing.disconnect()
                 if not parsing.responseStarted:
-                    self.transport.write(_errorResponse(status, self.factory.dateHeader()))
+                    self._writer.write(_errorResponse(status, self.factory.dateHeader()))
                 self._close()
                 return
         if queue:
             self._errorPending = status
         else:
-            self.transport.write(_errorResponse(status, self.factory.dateHeader()))
+            self._writer.write(_errorResponse(status, self.factory.dateHeader()))
             self._close()
 
     def _close(self):
