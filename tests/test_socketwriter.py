@@ -18,7 +18,7 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.tcp import Server
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
-from gracehttp._socketwriter import SocketWriter, writerFor
+from gracehttp._socketwriter import DIRECT_LIMIT, SocketWriter, writerFor
 
 
 def _connectedPair():
@@ -170,12 +170,12 @@ class SocketWriterTests(unittest.TestCase):
         self.assertIn(self.transport, self.reactor.getWriters())
         self.assertEqual(self._flush(), head + body)
 
-    def test_overSendLimit(self):
+    def test_overDirectLimit(self):
         """
-        A payload over the transport's C{SEND_LIMIT} takes the transport's
-        path, so a large remainder is never copied.
+        A payload over L{DIRECT_LIMIT} takes the transport's path, so a
+        large remainder is never copied.
         """
-        data = b"x" * (self.transport.SEND_LIMIT + 1)
+        data = b"x" * (DIRECT_LIMIT + 1)
         self.writer.write(data)
         self.writer.writeSequence([b"y", data])
         self.assertEqual(_pending(self.peer), b"")

@@ -147,6 +147,7 @@ class Exchange:
         "_clock",
         "_grace",
         "_body",
+        "_bodySize",
         "_readingPaused",
         "_cancel",
         "_graceCall",
@@ -186,7 +187,8 @@ class Exchange:
         self.status = None
         self.startTime = clock.seconds()
         self.bytesSent = 0
-        self._body = bytearray()
+        self._body = []
+        self._bodySize = 0
         self._readingPaused = False
         self._cancel = None
         self._graceCall = None
@@ -206,9 +208,10 @@ class Exchange:
 
         @type data: L{bytes}
         """
-        body = self._body
-        body += data
-        if len(body) > BODY_BUFFER_SIZE and not self._readingPaused:
+        self._body.append(data)
+        size = self._bodySize + len(data)
+        self._bodySize = size
+        if size > BODY_BUFFER_SIZE and not self._readingPaused:
             self._readingPaused = True
             self._channel.pauseReading()
         self._wake()
@@ -254,7 +257,7 @@ class Exchange:
 
         @rtype: L{int}
         """
-        return len(self._body)
+        return self._bodySize
 
     def readBody(self):
         """
@@ -273,8 +276,10 @@ class Exchange:
             self.expectContinue = False
             if not self.bodyComplete and not self.disconnected:
                 self._channel.sendContinue()
-        data = bytes(self._body)
+        # One chunk is returned as it is (no copy).
+        data = b"".join(self._body)
         self._body.clear()
+        self._bodySize = 0
         if self._readingPaused:
             self._readingPaused = False
             if not self.disconnected:

@@ -24,9 +24,10 @@ C{doWrite} would make next, in the same order.  Whatever the socket does
 not take (a full send buffer, or an error) is handed to the transport's own
 C{write}, so from then on Twisted's buffering, producer pausing and error
 reporting apply unchanged: an error such as C{EPIPE} is met again by
-C{doWrite}, which reports the connection lost the usual way.  Payloads over
-C{SEND_LIMIT} bytes (the transport's own per-send limit, 128 KiB) always
-take the transport's path, so a large remainder is never copied.
+C{doWrite}, which reports the connection lost the usual way.  The
+remainder is a copy (the transport takes only L{bytes}), so payloads over
+L{DIRECT_LIMIT} always take the transport's path: a large remainder is
+never copied.
 
 Only plain TCP and UNIX connections (L{twisted.internet.tcp.Connection}
 without C{startTLS}) are written to this way; any other transport (TLS, a test's
@@ -38,6 +39,12 @@ and falls back to the transport if a Twisted release drops them.
 
 from twisted.internet.tcp import Connection
 
+DIRECT_LIMIT = 1024 * 1024
+"""
+The largest payload, in bytes, sent straight to the socket; larger ones go
+through the transport's buffer.
+"""
+
 
 class SocketWriter:
     """
@@ -47,7 +54,7 @@ class SocketWriter:
     @ivar transport: the connection.
     """
 
-    __slots__ = ("transport", "_send", "_sendmsg", "_limit")
+    __slots__ = ("transport", "_send", "_sendmsg")
 
     def __init__(self, transport):
         """
@@ -57,7 +64,6 @@ class SocketWriter:
         self.transport = transport
         self._send = transport.socket.send
         self._sendmsg = getattr(transport.socket, "sendmsg", None)
-        self._limit = transport.SEND_LIMIT
 
     def _idle(self):
         """
@@ -78,7 +84,7 @@ class SocketWriter:
 
         @type data: L{bytes}
         """
-        if len(data) <= self._limit and self._idle():
+        if len(data) <= DIRECT_LIMIT and self._idle():
             try:
                 sent = self._send(data)
             except OSError:
@@ -98,7 +104,7 @@ class SocketWriter:
         size = 0
         for data in sequence:
             size += len(data)
-        if size > self._limit or not self._idle():
+        if size > DIRECT_LIMIT or not self._idle():
             self.transport.writeSequence(sequence)
             return
         sendmsg = self._sendmsg
@@ -124,7 +130,7 @@ def writerFor(transport):
     """
     if isinstance(transport, Connection) and not transport.TLS and all(
         hasattr(transport, name)
-        for name in ("socket", "dataBuffer", "_tempDataLen", "_aborting", "SEND_LIMIT")
+        for name in ("socket", "dataBuffer", "_tempDataLen", "_aborting")
     ):
         return SocketWriter(transport)
     return transport
