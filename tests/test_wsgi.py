@@ -174,6 +174,16 @@ class WSGITestCase(SynchronousTestCase):
         self.patch(_wsgiresponse, "_log", log)
         self.patch(_wsgienviron, "_log", log)
 
+    def runWorkers(self, reactor=None):
+        """
+        End the reactor turn (the adapter wakes a worker in a
+        C{callLater(0)}), then run every job the pool was given.
+
+        @param reactor: the adapter's reactor, if not C{self.reactor}.
+        """
+        (reactor or self.reactor).advance(0)
+        self.pool.runAll()
+
     def serve(self, app, rootPath="", channel=None, attributes=(), **exchangeArgs):
         """
         Run C{app} for one request to completion.
@@ -188,7 +198,7 @@ class WSGITestCase(SynchronousTestCase):
             setattr(exchange, name, value)
         adapter = WSGIAdapter(app, self.reactor, self.pool, rootPath=rootPath)
         adapter.handle(exchange)
-        self.pool.runAll()
+        self.runWorkers()
         return exchange, channel or defaultChannel
 
     def environFor(self, **exchangeArgs):
@@ -243,6 +253,8 @@ class AdapterTests(WSGITestCase):
             exchange
         )
         self.assertEqual(calls, [])
+        self.assertEqual(self.pool.queue, [])
+        self.reactor.advance(0)
         self.assertEqual(len(self.pool.queue), 1)
         self.assertIsNotNone(exchange.wake)
 
@@ -271,19 +283,38 @@ class AdmissionTests(WSGITestCase):
     def test_waitForAThread(self):
         """Requests beyond the pool's size wait and run, in order, as threads free up."""
         requests = [self.request(path) for path in (b"/a", b"/b", b"/c")]
+        self.reactor.advance(0)
         self.assertEqual(len(self.pool.queue), 1)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(self.ran, ["/a"])
         self.assertEqual(self.pool.queue, [])
         self.reactor.advance(0)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(self.ran, ["/a", "/b"])
         self.reactor.advance(0)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(self.ran, ["/a", "/b", "/c"])
         for exchange, channel in requests:
             self.assertEqual(channel.body, b"hello")
             self.assertEqual(exchange.outcome, COMPLETED)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_oneWakeUpPerTurn(self):
+        """Requests queued in one reactor turn wake one worker at the end of the turn, not one each; a worker that sees more waiting wakes one more, and one worker may run them all."""
+        self.pool.max = 10
+        for path in (b"/a", b"/b", b"/c"):
+            self.request(path)
+        self.assertEqual(self.pool.queue, [])
+        self.reactor.advance(0)
+        self.assertEqual(len(self.pool.queue), 1)
+        worker, _, _ = self.pool.queue.pop(0)
+        worker()
+        # The first worker ran all three (nothing else ran in between) and
+        # woke one more when it took the first while two waited.
+        self.assertEqual(self.ran, ["/a", "/b", "/c"])
+        self.assertEqual(len(self.pool.queue), 1)
+        self.runWorkers()
+        self.assertEqual(self.adapter._workers, 0)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
     def test_waitingRequestDroppedAtDisconnect(self):
@@ -292,10 +323,10 @@ class AdmissionTests(WSGITestCase):
         gone, goneChannel = self.request(b"/gone")
         last, lastChannel = self.request(b"/c")
         gone.disconnect()
-        self.pool.runAll()
+        self.runWorkers()
         self.reactor.advance(0)
         self.assertEqual(len(self.pool.queue), 1)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(self.ran, ["/a", "/c"])
         self.assertIsNone(goneChannel.head)
         self.assertEqual(gone.outcome, CLIENT_DISCONNECTED)
@@ -309,10 +340,10 @@ class AdmissionTests(WSGITestCase):
         self.request(b"/a")
         self.request(b"/b")
         [drained] = self.adapter.inFlight
-        self.pool.runAll()
+        self.runWorkers()
         self.assertNoResult(drained)
         self.reactor.advance(0)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertIsNone(self.successResultOf(drained))
         self.assertEqual(self.adapter.inFlight, [])
 
@@ -498,7 +529,7 @@ class ResponseTests(WSGITestCase):
         reactor = RecordingReactor()
         exchange, channel = makeExchange(reactor)
         WSGIAdapter(hello, reactor, self.pool).handle(exchange)
-        self.pool.runAll()
+        self.runWorkers(reactor)
         self.assertEqual(len(reactor.threadCalls), 1)
         self.assertIsNone(channel.head)
         reactor.runCalls()
@@ -515,7 +546,7 @@ class ResponseTests(WSGITestCase):
         second, secondChannel = makeExchange(reactor)
         adapter.handle(first)
         adapter.handle(second)
-        self.pool.runAll()
+        self.runWorkers(reactor)
         self.assertEqual(len(reactor.threadCalls), 1)
         reactor.runCalls()
         self.assertEqual((first.outcome, second.outcome), (COMPLETED, COMPLETED))
@@ -523,7 +554,7 @@ class ResponseTests(WSGITestCase):
         # The next request after that run gets a hand-off of its own.
         third, thirdChannel = makeExchange(reactor)
         adapter.handle(third)
-        self.pool.runAll()
+        self.runWorkers(reactor)
         self.assertEqual(len(reactor.threadCalls), 1)
         reactor.runCalls()
         self.assertEqual(thirdChannel.body, b"hello")
@@ -936,7 +967,7 @@ class InputTests(WSGITestCase):
         exchange.receiveBody(b"part one, ")
         exchange.receiveBody(b"part two")
         exchange.endBody()
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(seen, [False, True, b"part one, part two"])
 
 
@@ -949,7 +980,7 @@ class DisconnectTests(WSGITestCase):
             exchange
         )
         exchange.disconnect()
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(calls, [])
         self.assertIsNone(channel.head)
         self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
@@ -979,7 +1010,7 @@ class DisconnectTests(WSGITestCase):
 
         exchange, channel = makeExchange(self.reactor, method="POST", body=b"complete")
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(seen, [False, True, True, True])
         self.assertEqual(closed, [True])
         self.assertIsNone(channel.head)
@@ -1006,7 +1037,7 @@ class DisconnectTests(WSGITestCase):
         exchange._channel = channel
         channel.onBody = lambda data: exchange.disconnect()
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(channel.body, b"one")
         self.assertEqual(resumed, [])
         self.assertEqual(closed, [True])
@@ -1030,7 +1061,7 @@ class DisconnectTests(WSGITestCase):
 
         exchange, channel = makeExchange(self.reactor)
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(channel.body, b"one")
         self.assertEqual(closed, [True])
         self.assertFalse(channel.aborted)
@@ -1052,7 +1083,7 @@ class DisconnectTests(WSGITestCase):
 
         exchange, channel = makeExchange(self.reactor, grace=2.0)
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(seen, [0, 1, 1])
         warning = self.levels(LogLevel.warn)[0]
         self.assertIn("cannot be cancelled", warning["log_format"])
@@ -1072,7 +1103,7 @@ class DisconnectTests(WSGITestCase):
 
         exchange, channel = makeExchange(self.reactor, grace=2.0)
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(pending, [1])
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         self.assertEqual(self.levels(LogLevel.warn), [])
@@ -1089,7 +1120,7 @@ class DisconnectTests(WSGITestCase):
 
         exchange, channel = makeExchange(self.reactor, grace=0)
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertEqual(seen, [1])
 
     def test_clientDisconnectedNotLogged(self):
@@ -1101,7 +1132,7 @@ class DisconnectTests(WSGITestCase):
 
         exchange, channel = makeExchange(self.reactor, method="POST", body=b"x")
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
-        self.pool.runAll()
+        self.runWorkers()
         self.assertNoErrorLogged()
         self.assertIsNone(channel.head)
         self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
@@ -1121,7 +1152,7 @@ class DisconnectTests(WSGITestCase):
         reactor = RecordingReactor()
         exchange, channel = makeExchange(reactor)
         WSGIAdapter(hello, reactor, self.pool).handle(exchange)
-        self.pool.runAll()
+        self.runWorkers(reactor)
         exchange.disconnect()
         reactor.runCalls()
         self.assertIsNone(channel.head)
@@ -1206,6 +1237,8 @@ class ThreadedTests(WSGITestCase):
             exchange.pauseWriting()
         self.exchanges.append(exchange)
         WSGIAdapter(app, self.reactor, self.pool, bodyTimeout=bodyTimeout).handle(exchange)
+        # The reactor turn ends: the adapter wakes a worker.
+        self.reactor.advance(0)
         return exchange, channel or defaultChannel
 
     def waitUntilBlocked(self, waits=1):
@@ -1485,6 +1518,7 @@ class WorkerTests(WSGITestCase):
     def serveOne(self):
         exchange, channel = makeExchange(self.reactor)
         self.adapter.handle(exchange)
+        self.reactor.advance(0)
         self.reactor.runUntil(lambda: exchange.outcome is not None)
         self.assertEqual(channel.body, b"hello")
         self.assertEqual(exchange.outcome, COMPLETED)
@@ -1512,9 +1546,34 @@ class WorkerTests(WSGITestCase):
         exchanges = [makeExchange(self.reactor)[0] for _ in range(2)]
         for exchange in exchanges:
             self.adapter.handle(exchange)
+        # One reactor turn queued both: one worker is woken, and the one
+        # that takes the first request wakes (here: starts) another.
+        self.reactor.advance(0)
         self.reactor.runUntil(lambda: all(e.outcome is not None for e in exchanges))
         self.assertEqual([e.outcome for e in exchanges], [COMPLETED, COMPLETED])
         self.assertEqual(self.pool.calls, 2)
+
+    def test_blockingRequestsSpreadOverThreads(self):
+        """Requests queued in one turn that block (all wait for each other) still get a thread each, up to the pool's size."""
+        self.shutdown()
+        self.pool = CountingThreadPool(3, 3, name="test-wsgi-blocking")
+        self.adapter = WSGIAdapter(hello, self.reactor, self.pool)
+        self.adapter.startup()
+        self.stopped = False
+        barrier = threading.Barrier(3, timeout=TIMEOUT)
+
+        def app(environ, start_response):
+            barrier.wait()
+            return hello(environ, start_response)
+
+        self.adapter._app = app
+        exchanges = [makeExchange(self.reactor)[0] for _ in range(3)]
+        for exchange in exchanges:
+            self.adapter.handle(exchange)
+        self.reactor.advance(0)
+        self.reactor.runUntil(lambda: all(e.outcome is not None for e in exchanges))
+        self.assertEqual([e.outcome for e in exchanges], [COMPLETED] * 3)
+        self.assertEqual(self.pool.calls, 3)
 
     def test_shutdownReleasesIdleWorkers(self):
         """shutdown() wakes the idle workers; they return and the pool is joined."""
