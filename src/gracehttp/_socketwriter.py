@@ -30,8 +30,9 @@ L{DIRECT_LIMIT} always take the transport's path: a large remainder is
 never copied.
 
 Only plain TCP and UNIX connections (L{twisted.internet.tcp.Connection}
-without C{startTLS}) are written to this way; any other transport (TLS, a test's
-C{StringTransport}) is used as it is.  This reads attributes of
+without C{startTLS}) are written to this way; any other transport (TLS, a
+test's C{StringTransport}) is used as it is.  (Half-closing, which the
+HTTP channel never does, is not looked at.)  This reads attributes of
 C{FileDescriptor} that are not part of C{ITransport} (C{dataBuffer},
 C{_tempDataLen}, C{_aborting}, C{socket}); L{writerFor} checks they exist
 and falls back to the transport if a Twisted release drops them.
