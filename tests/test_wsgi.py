@@ -299,6 +299,20 @@ class AdmissionTests(WSGITestCase):
             self.assertEqual(exchange.outcome, COMPLETED)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
+    def test_newRequestDoesNotOvertakeWaiting(self):
+        """A request arriving while others wait for a thread queues behind them, even when a thread was just freed."""
+        first, _ = self.request(b"/a")
+        self.request(b"/b")
+        self.runWorkers()
+        self.assertEqual(self.ran, ["/a"])
+        # /a is done and its thread free; /b's dispatch is still to come
+        # when /c arrives.
+        self.request(b"/c")
+        self.runWorkers()
+        self.assertEqual(self.ran, ["/a", "/b"])
+        self.runWorkers()
+        self.assertEqual(self.ran, ["/a", "/b", "/c"])
+
     def test_oneWakeUpPerTurn(self):
         """Requests queued in one reactor turn wake one worker at the end of the turn, not one each; a worker that sees more waiting wakes one more, and one worker may run them all."""
         self.pool.max = 10

@@ -13,7 +13,11 @@ How a request flows (DESIGN.md section 2, "WSGI"):
      C{exchange.wake}.
   2. Admission.  The adapter gives the thread pool at most as many requests
      as it has threads (C{threadpool.max}); the others wait in a FIFO on
-     the reactor thread.  When a request finishes, the waiting ones are
+     the reactor thread, and a new request never overtakes them (a thread
+     freed by one request goes to the longest waiting, not to the next
+     request its keep-alive client sends at once: without that, the
+     clients already served kept the threads and others waited for
+     hundreds of milliseconds).  When a request finishes, the waiting ones are
      dispatched only after the reactor has polled its connections again,
      so a client that hung up while its request waited (also at the same
      moment as others, as when a proxy drops many connections) is seen:
@@ -181,7 +185,7 @@ class WSGIAdapter:
         )
         exchange.wake = bridge.wake
         response = WSGIResponse(self._app, environ, bridge)
-        if self._running < self._threadpool.max:
+        if self._running < self._threadpool.max and not self._waiting:
             self._running += 1
             self._submit(response.run)
         else:
