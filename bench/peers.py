@@ -1,7 +1,14 @@
 """
-The peers' virtualenv: create it, install the servers being compared, and
-install gracehttp itself from the working tree (a real, non-editable
-install, so that C{twist} finds the gracehttp plugin).
+The benchmark's two virtualenvs: the peers' (the servers being compared,
+and the harness itself), and gracehttp's own, into which gracehttp is
+installed from the working tree with its dependencies (a real,
+non-editable install, so that C{twist} finds the gracehttp plugin).
+
+Twisted-based servers (gracehttp and C{twist web --wsgi}) run from
+gracehttp's virtualenv: C{twist} imports every Twisted plugin installed
+beside it, and in the peers' virtualenv daphne brings autobahn's, which
+added 11 MiB to the RSS of every C{twist} process.  A deployment of
+gracehttp has its application's packages next to it, not daphne's.
 
 The peers are pinned by name only (the newest release each time); the
 versions used are recorded in the results.
@@ -16,6 +23,8 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
 VENV = os.path.join(BENCH, ".venv-peers")
 VENV_PYTHON = os.path.join(VENV, "bin", "python")
+GRACEHTTP_VENV = os.path.join(BENCH, ".venv-gracehttp")
+GRACEHTTP_PYTHON = os.path.join(GRACEHTTP_VENV, "bin", "python")
 
 # Plain gunicorn: its "fast" extra (the gunicorn_h1c C parser) can hold it
 # back to an older release when the parser's newest release is not
@@ -32,7 +41,6 @@ REQUIREMENTS = [
 ]
 
 REPORTED = [
-    "gracehttp",
     "uvicorn",
     "uvloop",
     "httptools",
@@ -43,8 +51,10 @@ REPORTED = [
     "gunicorn_h1c",
     "waitress",
     "granian",
-    "twisted",
 ]
+
+# Reported from gracehttp's virtualenv.
+REPORTED_GRACEHTTP = ["gracehttp", "twisted", "httptools"]
 
 
 def inVenv():
@@ -57,9 +67,9 @@ def inVenv():
 
 def ensure(log=print):
     """
-    Create the virtualenv if needed, install the peers when the list of
+    Create the virtualenvs if needed, install the peers when the list of
     requirements changed since the last install, and (re)install gracehttp
-    from the working tree every time.
+    (with its dependencies) from the working tree every time.
 
     @param log: called with one line of progress at a time.
     @raise subprocess.CalledProcessError: an install failed.
@@ -80,7 +90,14 @@ def ensure(log=print):
         subprocess.run(pip + ["--upgrade"] + REQUIREMENTS, check=True, timeout=900)
         with open(stamp, "w") as f:
             f.write(wanted + "\n")
+    if not os.path.exists(GRACEHTTP_PYTHON):
+        log(f"creating {GRACEHTTP_VENV}")
+        subprocess.run([sys.executable, "-m", "venv", GRACEHTTP_VENV], check=True)
+    pip[0] = GRACEHTTP_PYTHON
     log("installing gracehttp from the working tree")
+    # The first command brings the dependencies, the second the tree as it
+    # is now (the version number does not change with the tree).
+    subprocess.run(pip + [REPO], check=True, timeout=600)
     subprocess.run(
         pip + ["--no-deps", "--force-reinstall", REPO], check=True, timeout=600
     )
@@ -100,6 +117,22 @@ def versions():
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             found[name] = "-"
+    script = (
+        "import sys\n"
+        "from importlib import metadata\n"
+        "for name in sys.argv[1:]:\n"
+        "    try:\n"
+        "        print(name, metadata.version(name))\n"
+        "    except metadata.PackageNotFoundError:\n"
+        "        print(name, '-')\n"
+    )
+    output = subprocess.run(
+        [GRACEHTTP_PYTHON, "-c", script, *REPORTED_GRACEHTTP],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout
+    for line in output.splitlines():
+        name, version = line.split()
+        found[f"{name} (gracehttp's virtualenv)" if name in REPORTED else name] = version
     return found
 
 

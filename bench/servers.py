@@ -19,7 +19,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from peers import BENCH, VENV
+from peers import BENCH, GRACEHTTP_VENV, VENV
 
 HOST = "127.0.0.1"
 
@@ -47,14 +47,14 @@ class Server:
     gracehttp: bool = field(default=False)
 
 
-def _bin(name):
-    return os.path.join(VENV, "bin", name)
+def _bin(name, venv=VENV):
+    return os.path.join(venv, "bin", name)
 
 
 def _gracehttp(app):
     def argv(port, extra):
         return [
-            _bin("twist"),
+            _bin("twist", GRACEHTTP_VENV),
             "--log-level=warn",
             "gracehttp",
             "--app",
@@ -127,7 +127,7 @@ SERVERS = [
     Server("gunicorn-sync", "gunicorn sync", "wsgi",
            _gunicorn("sync", "apps:wsgi_app"), default=False),
     Server("twist-web", "twist web --wsgi", "wsgi",
-           lambda port, extra: [_bin("twist"), "--log-level=warn", "web",
+           lambda port, extra: [_bin("twist", GRACEHTTP_VENV), "--log-level=warn", "web",
                                 "--listen", f"tcp:{port}:interface={HOST}",
                                 "--wsgi", "apps.wsgi_app"], quick=True),
     Server("granian-wsgi", "granian (WSGI)", "wsgi",
@@ -146,7 +146,7 @@ def gracehttpExtraOptions():
     @rtype: L{list} of L{str}
     """
     result = subprocess.run(
-        [_bin("twist"), "gracehttp", "--help"],
+        [_bin("twist", GRACEHTTP_VENV), "gracehttp", "--help"],
         capture_output=True, text=True, timeout=60, cwd=BENCH,
     )
     extra = []
