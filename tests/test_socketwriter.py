@@ -13,6 +13,7 @@ import socket
 import time
 import unittest
 
+from twisted.internet import unix
 from twisted.internet.main import CONNECTION_LOST
 from twisted.internet.protocol import Protocol
 from twisted.internet.tcp import Server
@@ -93,6 +94,22 @@ class SocketWriterTests(unittest.TestCase):
         A plain TCP connection is written through a L{SocketWriter}.
         """
         self.assertIsInstance(self.writer, SocketWriter)
+
+    def test_unixSocket(self):
+        """
+        A UNIX socket connection is written through a L{SocketWriter} too,
+        and what is written reaches the peer.
+        """
+        ours, peer = socket.socketpair()
+        self.addCleanup(ours.close)
+        self.addCleanup(peer.close)
+        ours.setblocking(False)
+        transport = unix.Server(ours, Protocol(), b"", None, 1, self.reactor)
+        transport.connected = True
+        writer = writerFor(transport)
+        self.assertIsInstance(writer, SocketWriter)
+        writer.writeSequence([b"head\r\n", b"body"])
+        self.assertEqual(_receive(peer, 10), b"head\r\nbody")
 
     def test_writerForOthers(self):
         """
