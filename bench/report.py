@@ -91,7 +91,8 @@ def markdown(results):
         f"{meta['cpuModel']}; Python {meta['python']}; gracehttp "
         f"{meta['gracehttpCommit']}; {meta['seconds']} s in all; 1-minute load "
         f"average {meta['loadavgStart']:.2f} at the start, "
-        f"{meta['loadavgEnd']:.2f} at the end.",
+        f"{meta['loadavgEnd']:.2f} at the end (which counts the benchmark's "
+        "own servers and wrk).",
         "",
         "req/s and p99 are medians over the rounds; RSS is the highest total "
         "RSS of the server's processes sampled during the runs; "
@@ -99,12 +100,15 @@ def markdown(results):
         "by gracehttp's (same interface, same round).",
         "",
     ]
-    if max(meta["loadavgStart"], meta["loadavgEnd"]) > meta["cpus"]:
+    # Only the figure at the start tells of other work: the one at the end
+    # counts the benchmark's own servers' threads and wrk.
+    if meta["loadavgStart"] > meta["cpus"]:
         lines += [
-            f"**The machine was busy**: the load average passed its {meta['cpus']} "
-            "CPUs, so other processes competed with the servers and wrk. The "
-            "absolute figures are low and noisy (see each row's range over "
-            "the rounds); take the same-round ratios with care too.",
+            f"**The machine was busy**: the load average at the start passed "
+            f"its {meta['cpus']} CPUs, so other processes competed with the "
+            "servers and wrk. The absolute figures are low and noisy (see each "
+            "row's range over the rounds); take the same-round ratios with care "
+            "too.",
             "",
         ]
     for scenario, _, _, title in SCENARIOS:

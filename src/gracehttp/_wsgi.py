@@ -17,8 +17,8 @@ How a request flows (DESIGN.md section 2, "WSGI"):
      freed by one request goes to the longest waiting, not to the next
      request its keep-alive client sends at once: without that, the
      clients already served kept the threads and others waited for
-     hundreds of milliseconds).  When a request finishes, the waiting ones are
-     dispatched only after the reactor has polled its connections again,
+     hundreds of milliseconds).  When a request finishes, the waiting ones
+     are dispatched only after the reactor has polled its connections again,
      so a client that hung up while its request waited (also at the same
      moment as others, as when a proxy drops many connections) is seen:
      that request is dropped without ever taking a thread, and logged.
