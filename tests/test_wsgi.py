@@ -1546,25 +1546,33 @@ class WorkerTests(WSGITestCase):
         self.serveOne()
         self.assertEqual(self.pool.calls, 1)
 
-    def test_requestsArrivingTogetherRunTogether(self):
-        """Two requests handed over while one worker is idle run at once, on two threads."""
-        self.serveOne()
-        self.waits.waitFor(1)
-        barrier = threading.Barrier(2, timeout=TIMEOUT)
+    def serveTogether(self, count):
+        """
+        Hand C{count} requests over in one reactor turn to an application
+        that returns only once all of them are running (so each needs a
+        thread of its own), and wait until all completed.
+        """
+        barrier = threading.Barrier(count, timeout=TIMEOUT)
 
         def app(environ, start_response):
             barrier.wait()
             return hello(environ, start_response)
 
         self.adapter._app = app
-        exchanges = [makeExchange(self.reactor)[0] for _ in range(2)]
+        exchanges = [makeExchange(self.reactor)[0] for _ in range(count)]
         for exchange in exchanges:
             self.adapter.handle(exchange)
-        # One reactor turn queued both: one worker is woken, and the one
-        # that takes the first request wakes (here: starts) another.
+        # The turn ends: one worker is woken, and each one that takes a
+        # request while more wait wakes (or starts) another.
         self.reactor.advance(0)
         self.reactor.runUntil(lambda: all(e.outcome is not None for e in exchanges))
-        self.assertEqual([e.outcome for e in exchanges], [COMPLETED, COMPLETED])
+        self.assertEqual([e.outcome for e in exchanges], [COMPLETED] * count)
+
+    def test_requestsArrivingTogetherRunTogether(self):
+        """Two requests handed over while one worker is idle run at once, on two threads."""
+        self.serveOne()
+        self.waits.waitFor(1)
+        self.serveTogether(2)
         self.assertEqual(self.pool.calls, 2)
 
     def test_blockingRequestsSpreadOverThreads(self):
@@ -1574,19 +1582,7 @@ class WorkerTests(WSGITestCase):
         self.adapter = WSGIAdapter(hello, self.reactor, self.pool)
         self.adapter.startup()
         self.stopped = False
-        barrier = threading.Barrier(3, timeout=TIMEOUT)
-
-        def app(environ, start_response):
-            barrier.wait()
-            return hello(environ, start_response)
-
-        self.adapter._app = app
-        exchanges = [makeExchange(self.reactor)[0] for _ in range(3)]
-        for exchange in exchanges:
-            self.adapter.handle(exchange)
-        self.reactor.advance(0)
-        self.reactor.runUntil(lambda: all(e.outcome is not None for e in exchanges))
-        self.assertEqual([e.outcome for e in exchanges], [COMPLETED] * 3)
+        self.serveTogether(3)
         self.assertEqual(self.pool.calls, 3)
 
     def test_shutdownReleasesIdleWorkers(self):
