@@ -621,7 +621,14 @@ class HTTPChannel(Protocol):
             if not data:
                 return
         elif response.chunked:
-            data = b"%x\r\n%b\r\n" % (len(data), data)
+            # The chunk's framing around the data, not a copy of it.
+            out = [b"%x\r\n" % len(data), data, b"\r\n"]
+            head = response.head
+            if head is not None:
+                response.head = None
+                out.insert(0, head)
+            self._writer.writeSequence(out)
+            return
         head = response.head
         if head is not None:
             response.head = None
