@@ -1221,6 +1221,13 @@ class ThreadedTests(WSGITestCase):
 
     def setUp(self):
         super().setUp()
+        self.threaded()
+
+    def threaded(self):
+        """
+        A L{ThreadedReactor}, a started one-thread pool stopped at cleanup,
+        and waits counted on the bridges' conditions.
+        """
         self.reactor = ThreadedReactor()
         self.pool = ThreadPool(1, 1, name="test-wsgi")
         self.pool.start()
@@ -1617,19 +1624,14 @@ class BodyStallTests(WSGITestCase):
     for real time to pass.
     """
 
+    threaded = ThreadedTests.threaded
     start = ThreadedTests.start
     stopPool = ThreadedTests.stopPool
     waitUntilBlocked = ThreadedTests.waitUntilBlocked
 
     def setUp(self):
         super().setUp()
-        self.reactor = ThreadedReactor()
-        self.pool = ThreadPool(1, 1, name="test-wsgi")
-        self.pool.start()
-        self.exchanges = []
-        self.addCleanup(self.stopPool)
-        self.waits = Waits()
-        self.patch(_wsgibridge, "Condition", lambda lock: SignallingCondition(lock, self.waits))
+        self.threaded()
         self.now = 1000.0
         self.patch(_wsgibridge, "monotonic", lambda: self.now)
 
