@@ -140,6 +140,7 @@ class ScopeTests(ASGITestCase):
             "headers": headers,
             "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8000),
+            "state": {},
         }])
 
     def test_rawUTF8Path(self):
@@ -148,9 +149,49 @@ class ScopeTests(ASGITestCase):
         self.assertEqual(scope["path"], "/caf\u00e9")
         self.assertEqual(scope["root_path"], "")
 
-    def test_noStateWithoutLifespanState(self):
-        """Without lifespan state the scope has no "state" key."""
-        self.assertNotIn("state", self.capture())
+    def test_emptyStateWithoutLifespan(self):
+        """Without lifespan the scope's "state" is a fresh empty dict per request."""
+        scopes = []
+
+        async def app(scope, receive, send):
+            scopes.append(scope)
+            scope["state"]["mine"] = True
+            await respond(send)
+
+        adapter = self.adapter(app, lifespan="off")
+        self.serve(app, adapter=adapter)
+        self.serve(app, adapter=adapter)
+        self.assertEqual([scope["state"] for scope in scopes], [{"mine": True}] * 2)
+        self.assertIsNot(scopes[0]["state"], scopes[1]["state"])
+
+    def test_rootPathNotRepeated(self):
+        """
+        A target under the root path (a proxy that passes the mount point
+        on) is not prefixed again; one outside it (the proxy stripped the
+        mount point) is; a trailing slash of the root path is dropped.
+        """
+        cases = [
+            (b"/api/items", "/api/items"),
+            (b"/api", "/api"),
+            (b"/items", "/api/items"),
+            (b"/apix", "/api/apix"),
+            (b"/", "/api/"),
+            (b"/%61pi/x", "/api/x"),
+        ]
+        for rawPath, expected in cases:
+            with self.subTest(rawPath=rawPath):
+                scopes = []
+
+                async def app(scope, receive, send):
+                    scopes.append(scope)
+                    await respond(send)
+
+                adapter = self.adapter(app, rootPath="/api/")
+                self.serve(app, adapter=adapter, path=rawPath)
+                self.assertEqual(
+                    (scopes[0]["path"], scopes[0]["root_path"], scopes[0]["raw_path"]),
+                    (expected, "/api", rawPath),
+                )
 
 
 class ReceiveTests(ASGITestCase):

@@ -307,7 +307,7 @@ class AdapterLifespanTests(LifespanTestCase):
         self.successResultOf(self.shutdown(adapter))
 
     def test_emptyStateNotPassed(self):
-        """A lifespan that filled no state adds no state to request scopes."""
+        """A lifespan that filled no state gives request scopes an empty state."""
         scopes = []
 
         async def app(scope, receive, send):
@@ -322,11 +322,11 @@ class AdapterLifespanTests(LifespanTestCase):
         exchange, channel = makeExchange(self.clock)
         adapter.handle(exchange)
         spin(self.loop)
-        self.assertNotIn("state", scopes[0])
+        self.assertEqual(scopes[0]["state"], {})
         self.successResultOf(self.shutdown(adapter))
 
     def test_unsupportedLifespanStateNotPassed(self):
-        """State left by a lifespan that raised (unsupported, auto mode) is not passed to requests."""
+        """State left by a lifespan that raised (unsupported, auto mode) is not passed to requests: theirs is empty."""
         scopes = []
 
         async def app(scope, receive, send):
@@ -341,7 +341,7 @@ class AdapterLifespanTests(LifespanTestCase):
         exchange, channel = makeExchange(self.clock)
         adapter.handle(exchange)
         spin(self.loop)
-        self.assertNotIn("state", scopes[0])
+        self.assertEqual(scopes[0]["state"], {})
 
     def test_adapterStartupFailure(self):
         """The adapter's startup fails when the lifespan does."""

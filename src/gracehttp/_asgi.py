@@ -116,17 +116,33 @@ def _coroutineCallable(app):
     return coroutine
 
 
-def _decodePath(rawPath):
+def scopePath(rootPath, rawPath):
     """
-    The C{path} of an ASGI HTTP scope: percent-encoded sequences and UTF-8
-    byte sequences decoded (ASGI HTTP spec, "HTTP Connection Scope").
+    The C{path} of an ASGI HTTP scope: the request target's path with
+    percent-encoded sequences and UTF-8 byte sequences decoded, under the
+    root path (ASGI HTTP spec, "HTTP Connection Scope": C{path} includes
+    C{root_path}).
 
+    A proxy may pass the mount point on (C{/api/items}) or strip it
+    (C{/items}); both give C{/api/items} for the root path C{/api}.  A
+    path that already starts with the root path on a segment boundary is
+    not prefixed again (C{/apix} is not under C{/api}).  WSGI's
+    C{SCRIPT_NAME} and C{PATH_INFO} follow the same rule
+    (L{gracehttp._wsgienviron.EnvironBuilder.pathInfo}).
+
+    @param rootPath: the mount point, without a trailing slash, or C{""}.
+    @type rootPath: L{str}
     @type rawPath: L{bytes}
     @rtype: L{str}
     """
     if b"%" in rawPath:
         rawPath = unquote_to_bytes(rawPath)
-    return rawPath.decode("utf-8", "replace")
+    path = rawPath.decode("utf-8", "replace")
+    if not rootPath or (
+        path.startswith(rootPath) and path[len(rootPath):len(rootPath) + 1] in ("", "/")
+    ):
+        return path
+    return rootPath + path
 
 
 @implementer(IAppAdapter)
@@ -165,8 +181,8 @@ class ASGIAdapter:
             the asyncio reactor's (see L{requireAsyncioReactor}).
         @type loop: L{asyncio.AbstractEventLoop}
         @param rootPath: the C{root_path} of every scope: the mount point
-            of the application behind a proxy, e.g. C{"/api"}; it prefixes
-            C{path} (ASGI HTTP spec, "HTTP Connection Scope").
+            of the application behind a proxy, e.g. C{"/api"} (a trailing
+            slash is dropped); see L{scopePath}.
         @type rootPath: L{str}
         @param lifespan: C{"auto"}, C{"on"} or C{"off"}; see L{Lifespan}.
         @type lifespan: L{str}
@@ -185,9 +201,9 @@ class ASGIAdapter:
             app = _coroutineCallable(app)
         self._app = app
         self._loop = loop
-        self._rootPath = rootPath
+        self._rootPath = rootPath.rstrip("/")
         self._asgiInfo = {"version": version, "spec_version": "2.5"}
-        self._state = None
+        self._state = {}
         self._tasks = set()
         self.lifespan = Lifespan(
             app,
@@ -208,9 +224,8 @@ class ASGIAdapter:
         return self.lifespan.startup().addCallback(self._started)
 
     def _started(self, ignored):
-        state = self.lifespan.state
-        if self.lifespan.started and state:
-            self._state = state
+        if self.lifespan.started:
+            self._state = self.lifespan.state
 
     def shutdown(self):
         """
@@ -238,17 +253,15 @@ class ASGIAdapter:
             "http_version": exchange.httpVersion,
             "method": exchange.method,
             "scheme": exchange.scheme,
-            "path": rootPath + _decodePath(rawPath),
+            "path": scopePath(rootPath, rawPath),
             "raw_path": rawPath,
             "query_string": exchange.queryString,
             "root_path": rootPath,
             "headers": exchange.headers,
             "client": exchange.client,
             "server": exchange.server,
+            "state": self._state.copy(),
         }
-        state = self._state
-        if state is not None:
-            scope["state"] = state.copy()
         cycle = _Cycle(exchange, self._loop)
         exchange.wake = cycle.wake
         task = self._loop.create_task(self._call(scope, cycle))

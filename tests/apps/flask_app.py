@@ -2,7 +2,7 @@
 A small Flask (WSGI) app for the end-to-end tests.
 """
 
-from flask import Flask, Response, jsonify, request, stream_with_context
+from flask import Flask, Response, jsonify, request, stream_with_context, url_for
 
 app = Flask(__name__)
 
@@ -10,6 +10,11 @@ app = Flask(__name__)
 @app.get("/")
 def index():
     return "Hello from Flask"
+
+
+@app.get("/items/<int:number>")
+def item(number):
+    return jsonify(url=url_for("item", number=number), path=request.script_root + request.path)
 
 
 @app.get("/json")

@@ -22,6 +22,11 @@ async def index():
     return "Hello from FastAPI"
 
 
+@app.get("/items/{number}", name="item")
+async def item(number: int, request: Request):
+    return {"url": str(request.url_for("item", number=number)), "path": request.url.path}
+
+
 @app.get("/json")
 async def asJSON(request: Request):
     return {

@@ -5,7 +5,7 @@ Views and URLs of the Django test project.
 import asyncio
 
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 
 disconnects = []
@@ -13,6 +13,10 @@ disconnects = []
 
 def index(request):
     return HttpResponse("Hello from Django")
+
+
+def item(request, number):
+    return JsonResponse({"url": reverse("item", args=[number]), "path": request.path})
 
 
 def asJSON(request):
@@ -51,6 +55,7 @@ async def slow(request):
 
 urlpatterns = [
     path("", index),
+    path("items/<int:number>", item, name="item"),
     path("json", asJSON),
     path("echo", echo),
     path("size", size),
