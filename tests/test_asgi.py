@@ -395,6 +395,24 @@ class SendTests(ASGITestCase):
         self.assertEqual(adapter.inFlight, [])
         self.assertEqual(self.logged, [])
 
+    def test_hopByHopHeaders(self):
+        """
+        Hop-by-hop headers from an ASGI application are not sent, as for
+        WSGI; its C{connection: close} ends keep-alive.
+        """
+        async def app(scope, receive, send):
+            await respond(send, headers=[
+                (b"connection", b"close"),
+                (b"transfer-encoding", b"chunked"),
+                (b"keep-alive", b"timeout=5"),
+                (b"x-a", b"1"),
+            ])
+
+        exchange, channel, adapter = self.serve(app)
+        self.assertEqual(channel.head, (200, [(b"x-a", b"1")]))
+        self.assertFalse(exchange.keepAlive)
+        self.assertEqual(channel.body, b"ok")
+
     def test_sendAfterDisconnectRaises(self):
         """send() after the disconnect raises ClientDisconnected, an OSError, not logged as an error."""
         caught = []

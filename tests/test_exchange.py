@@ -3,10 +3,12 @@ Tests for L{gracehttp._exchange}: the disconnect -> grace -> cancel state
 machine and the bounded body buffer, with a L{Clock}.
 """
 
-from unittest import TestCase
+from unittest import TestCase, mock
 
 from twisted.internet.task import Clock
+from twisted.logger import Logger
 
+from gracehttp import _exchange
 from gracehttp._errors import ClientDisconnected
 from gracehttp._exchange import BODY_BUFFER_SIZE, InvalidResponse
 
@@ -176,3 +178,38 @@ class BodyAndResponseTests(TestCase):
         exchange.startResponse(201, [(b"X-Custom", b"v")])
         self.assertEqual(channel.head, (201, [(b"x-custom", b"v")]))
         self.assertRaises(InvalidResponse, exchange.startResponse, 200, [])
+
+    def test_hopByHopDropped(self):
+        """
+        Hop-by-hop response fields never reach the channel; C{Connection:
+        close} (any case, among other tokens) ends keep-alive; each name is
+        warned about once per process.
+        """
+        logged = []
+        patchLog = mock.patch.object(_exchange, "_log", Logger(observer=logged.append))
+        patchWarned = mock.patch.object(_exchange, "_warnedHopByHop", set())
+        with patchLog, patchWarned:
+            self.checkHopByHop(logged)
+
+    def checkHopByHop(self, logged):
+        hopByHop = [
+            (b"Connection", b"Upgrade, CLOSE"),
+            (b"keep-alive", b"timeout=5"),
+            (b"proxy-connection", b"close"),
+            (b"te", b"trailers"),
+            (b"trailer", b"x-a"),
+            (b"transfer-encoding", b"chunked"),
+            (b"upgrade", b"websocket"),
+        ]
+        for round in range(2):
+            exchange, channel = makeExchange(self.clock)
+            exchange.startResponse(200, [(b"x-a", b"1")] + hopByHop + [(b"x-b", b"2")])
+            self.assertEqual(channel.head, (200, [(b"x-a", b"1"), (b"x-b", b"2")]))
+            self.assertFalse(exchange.keepAlive)
+        self.assertEqual(
+            sorted(event["name"] for event in logged),
+            sorted(name.lower().decode() for name, value in hopByHop),
+        )
+        exchange, channel = makeExchange(self.clock)
+        exchange.startResponse(200, [(b"connection", b"keep-alive")])
+        self.assertTrue(exchange.keepAlive)

@@ -52,7 +52,11 @@ One per request (DESIGN.md section 2)::
 
 import re
 
+from twisted.logger import Logger
+
 from ._errors import ClientDisconnected
+
+_log = Logger()
 
 BODY_BUFFER_SIZE = 64 * 1024
 """
@@ -74,6 +78,29 @@ _TOKEN_CHARS = (
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
 _unsafeValue = re.compile(rb"[\r\n\0]").search
+
+HOP_BY_HOP = frozenset(
+    [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    ]
+)
+"""
+Response fields that describe one connection, not the response (RFC 9110
+section 7.6.1; RFC 9113 section 8.2.2 forbids them in HTTP/2): the server
+owns the connection and the framing, so an application's are not sent,
+on either interface.  C{Connection: close} is honoured (the connection
+closes after the response, as gunicorn and uvicorn do); the others are
+dropped.  Each name is logged once per process, as a warning, the first
+time an application sends it.
+"""
+
+_warnedHopByHop = set()
 
 
 class InvalidResponse(ValueError):
@@ -293,7 +320,7 @@ class Exchange:
         @param status: HTTP status code, 100-599 (RFC 9110 section 15).
         @type status: L{int}
         @param headers: response header fields in order; names are
-            lowercased here.
+            lowercased here, and L{HOP_BY_HOP} fields are taken out.
         @type headers: iterable of (L{bytes}, L{bytes})
         @raise InvalidResponse: the status is out of range, a header name is
             not a token, a value contains CR, LF or NUL, a Content-Length is
@@ -316,12 +343,35 @@ class Exchange:
             if unsafe:
                 raise InvalidResponse(f"invalid header {name!r}: {value!r}")
             name = name.lower()
+            if name in HOP_BY_HOP:
+                self._hopByHop(name, value)
+                continue
             if name == b"content-length" and not value.isdigit():
                 raise InvalidResponse(f"invalid content-length {value!r}")
             append((name, value))
         self.responseStarted = True
         self.status = status
         self._channel.writeHead(self, status, checked)
+
+    def _hopByHop(self, name, value):
+        """
+        Apply L{HOP_BY_HOP}'s rule to one of the application's fields.
+
+        @type name: L{bytes}
+        @type value: L{bytes}
+        """
+        if name == b"connection" and b"close" in [
+            token.strip() for token in value.lower().split(b",")
+        ]:
+            self.keepAlive = False
+        if name not in _warnedHopByHop:
+            _warnedHopByHop.add(name)
+            _log.warn(
+                "The application sent the hop-by-hop response header {name!r}; "
+                "gracehttp does not pass it on (the server owns the connection{close})",
+                name=name.decode("latin-1"),
+                close="; 'connection: close' is honoured" if name == b"connection" else "",
+            )
 
     def write(self, data):
         """

@@ -581,11 +581,6 @@ class HTTPChannel(Protocol):
                 remaining = int(value)
             elif name == b"date":
                 hasDate = True
-            elif name == b"connection" and value.lower() == b"close":
-                keepAlive = False
-            elif name == b"transfer-encoding":
-                # The application does not frame: we do.
-                continue
             append(name + b": " + value + b"\r\n")
         chunked = False
         if bodyAllowed and remaining is None:

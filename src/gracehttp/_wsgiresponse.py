@@ -27,12 +27,6 @@ _ERROR_HEAD = (
     ],
 )
 
-# PEP 3333, "Other HTTP Features": an application must not send hop-by-hop
-# fields (RFC 9110 section 7.6.1); the server owns the connection.
-_HOP_BY_HOP = frozenset(
-    ["connection", "keep-alive", "te", "trailer", "trailers", "transfer-encoding", "upgrade"]
-)
-
 # RFC 9110 section 5.6.2: tchar.
 _TOKEN_CHARS = (
     b"!#$%&'*+-.^_`|~0123456789"
@@ -77,19 +71,15 @@ def _fieldName(name):
 
     @type name: L{str}
     @rtype: L{bytes}
-    @raise InvalidResponse: not a native string, not a token (RFC 9110
-        section 5.6.2), or a hop-by-hop field.
+    @raise InvalidResponse: not a native string, or not a token (RFC 9110
+        section 5.6.2).  (Hop-by-hop fields, which PEP 3333 "Other HTTP
+        Features" forbids, are not an error: the exchange drops them, as for
+        ASGI; see L{gracehttp._exchange.HOP_BY_HOP}.)
     """
     encoded = _NAMES.get(name)
     if encoded is None:
         if type(name) is not str:
             raise InvalidResponse(f"header name {name!r} is not a str (PEP 3333)")
-        lower = name.lower()
-        if lower in _HOP_BY_HOP or lower.startswith("proxy-"):
-            raise InvalidResponse(
-                f"hop-by-hop header {name!r} is not allowed from an application "
-                f"(PEP 3333, Other HTTP Features)"
-            )
         encoded = name.encode("latin-1", "replace")
         if not encoded or encoded.translate(None, _TOKEN_CHARS):
             raise InvalidResponse(f"invalid header name {name!r}")
