@@ -35,6 +35,12 @@ class RecordingChannel:
     def writeHead(self, exchange, status, headers):
         self.head = (status, headers)
 
+    def retractHead(self, exchange):
+        if self.body:
+            return False
+        self.head = None
+        return True
+
     def writeBody(self, exchange, data):
         self.body += data
 

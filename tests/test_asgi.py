@@ -617,13 +617,42 @@ class OutcomeTests(ASGITestCase):
         [event] = self.errorsLogged()
         self.assertTrue(event["log_failure"].check(ZeroDivisionError))
 
+    def test_raiseAfterStartBeforeBody(self):
+        """
+        An exception after http.response.start but before any body byte
+        gives a 500: nothing of the application's response was sent.
+        """
+        async def app(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"x-a", b"1")]})
+            await send({"type": "http.response.body", "body": b"", "more_body": True})
+            raise ZeroDivisionError("boom")
+
+        exchange, channel, _ = self.serve(app)
+        self.assert500(channel)
+        self.assertFalse(channel.aborted)
+        self.assertEqual(exchange.status, 500)
+        [event] = self.errorsLogged()
+        self.assertTrue(event["log_failure"].check(ZeroDivisionError))
+
     def test_returnAfterStartWithoutFinish(self):
-        """An application returning mid-response has its response aborted."""
+        """An application returning after a start with no body gets a 500 instead."""
         async def app(scope, receive, send):
             await send({"type": "http.response.start", "status": 200})
 
         exchange, channel, _ = self.serve(app)
+        self.assert500(channel)
+        self.assertEqual(len(self.errorsLogged()), 1)
+
+    def test_returnMidBody(self):
+        """An application returning mid-body has its response aborted."""
+        async def app(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200})
+            await send({"type": "http.response.body", "body": b"x", "more_body": True})
+
+        exchange, channel, _ = self.serve(app)
         self.assertTrue(channel.aborted)
+        self.assertEqual(channel.head[0], 200)
         self.assertEqual(len(self.errorsLogged()), 1)
 
     def test_invalidHeader(self):

@@ -7,12 +7,20 @@ from unittest import TestCase, mock
 
 from twisted.internet.task import Clock
 from twisted.logger import Logger
+from zope.interface.verify import verifyObject
 
 from gracehttp import _exchange
 from gracehttp._errors import ClientDisconnected
 from gracehttp._exchange import BODY_BUFFER_SIZE, InvalidResponse
+from gracehttp._interfaces import IExchangeChannel
 
-from .fakes import makeExchange
+from .fakes import RecordingChannel, makeExchange
+
+
+class FakeTests(TestCase):
+    def test_recordingChannelProvidesInterface(self):
+        """The tests' RecordingChannel provides every IExchangeChannel method."""
+        self.assertTrue(verifyObject(IExchangeChannel, RecordingChannel()))
 
 
 class GraceTests(TestCase):

@@ -228,6 +228,26 @@ class FramingTests(ChannelTestsMixin, TestCase):
         respond(self.adapter.exchanges[0], headers=[(b"content-length", b"2"), (b"connection", b"close")])
         self.assertTrue(self.transport.disconnecting)
 
+    def test_retractHeadBeforeBody(self):
+        """
+        A response head not yet written can be taken back and replaced (the
+        channel holds it until the first body byte); once a body byte is
+        written it cannot.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        [exchange] = self.adapter.exchanges
+        exchange.startResponse(200, [(b"x-a", b"1")])
+        self.assertTrue(exchange.retractResponse())
+        respond(exchange, status=500, body=b"no")
+        value = self.take()
+        self.assertTrue(value.startswith(b"HTTP/1.1 500 "), value)
+        self.assertNotIn(b"x-a", value)
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        exchange = self.adapter.exchanges[1]
+        exchange.startResponse(200, [])
+        exchange.write(b"a")
+        self.assertFalse(exchange.retractResponse())
+
     def test_abortClosesWithoutLastChunk(self):
         """
         An aborted chunked response closes the connection without the

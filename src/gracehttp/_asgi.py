@@ -363,13 +363,15 @@ def _fromDisconnect(error):
 
 def _giveUp(exchange):
     """
-    End a response the application failed to complete: a small 500 if it
-    had not started, else close the connection so the client cannot
-    mistake what it got for a whole response.
+    End a response the application failed to complete: a small 500 if
+    nothing of its own response reached the client yet (not started, or
+    started with no body byte sent: the head is taken back), else close the
+    connection so the client cannot mistake what it got for a whole
+    response.
     """
     if exchange.disconnected or exchange.responseComplete:
         return
-    if exchange.responseStarted:
+    if exchange.responseStarted and not exchange.retractResponse():
         exchange.abort()
     else:
         exchange.startResponse(500, _ERROR_HEADERS)

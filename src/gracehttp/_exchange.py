@@ -402,6 +402,26 @@ class Exchange:
         self._channel.finishResponse(self)
         self._wake()
 
+    def retractResponse(self):
+        """
+        Take back a started response of which nothing reached the client
+        (see L{IExchangeChannel.retractHead<gracehttp._interfaces.IExchangeChannel.retractHead>}),
+        so that L{startResponse} may be called again.
+
+        @return: whether it was taken back; C{False} if no response started,
+            it is complete, the client is gone, or part of it may have been
+            sent.
+        @rtype: L{bool}
+        """
+        if not self.responseStarted or self.responseComplete or self.disconnected:
+            return False
+        if not self._channel.retractHead(self):
+            return False
+        self.responseStarted = False
+        self.status = None
+        self.bytesSent = 0
+        return True
+
     def abort(self):
         """
         Give up on a response that started: the channel closes the

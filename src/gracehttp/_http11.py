@@ -603,6 +603,13 @@ class HTTPChannel(Protocol):
         response.keepAlive = keepAlive
         self._response = response
 
+    def retractHead(self, exchange):
+        response = self._response
+        if response is None or response.head is None:
+            return False
+        self._response = None
+        return True
+
     def writeBody(self, exchange, data):
         response = self._response
         if not response.bodyAllowed:

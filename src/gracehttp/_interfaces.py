@@ -77,6 +77,18 @@ class IExchangeChannel(Interface):
         @type headers: L{list} of (L{bytes}, L{bytes}) tuples
         """
 
+    def retractHead(exchange):
+        """
+        Take back the response head queued by L{writeHead} if none of it has
+        been sent (the protocol still holds it), so that the exchange can
+        start another response (a 500 for an application that failed
+        before its first body byte).
+
+        @return: whether the head was taken back; C{False} once any of it
+            may have reached the client.
+        @rtype: L{bool}
+        """
+
     def writeBody(exchange, data):
         """
         Send response body bytes (framed as the protocol requires).
