@@ -76,8 +76,9 @@ class DefaultFormatTests(AccessLogTestCase):
     def test_completed(self):
         """A completed request: combined fields, duration in ms, 'completed'."""
         exchange = self.exchange()
-        self.respond(exchange)
         self.clock.advance(0.25)
+        self.respond(exchange)
+        self.clock.advance(6)
         exchange.appFinished()
         event = self.log(exchange)
         self.assertEqual(
@@ -86,12 +87,60 @@ class DefaultFormatTests(AccessLogTestCase):
             f'"http://example.com/" "curl/8.0" 250.0 completed',
         )
 
+    def test_completedThenDisconnected(self):
+        """
+        A response delivered in full is 'completed' even if the client
+        leaves while the application is still busy (a slow WSGI close(), an
+        ASGI background task), and even if the grace period then cancels
+        it; the duration ends with the response.
+        """
+        for graceRunsOut in (False, True):
+            exchange = self.exchange()
+            self.clock.advance(0.007)
+            self.respond(exchange)
+            self.clock.advance(0.2)
+            exchange.disconnect()
+            self.clock.advance(3 if graceRunsOut else 1)
+            exchange.appFinished()
+            line = formatEvent(self.log(exchange))
+            self.assertTrue(line.endswith(" 200 5 \"http://example.com/\" \"curl/8.0\" 7.0 completed"), line)
+
+    def test_shutdown(self):
+        """
+        A request disconnected by a graceful stop is 'shutdown', cancelled
+        after the grace period or not.
+        """
+        for graceRunsOut in (False, True):
+            exchange = self.exchange()
+            cancelled = []
+            exchange.appStarted(lambda: cancelled.append(True))
+            self.clock.advance(30)
+            exchange.disconnect(shutdown=True)
+            self.clock.advance(3 if graceRunsOut else 1)
+            self.assertEqual(cancelled, [True] if graceRunsOut else [])
+            exchange.appFinished()
+            line = formatEvent(self.log(exchange))
+            self.assertTrue(line.endswith(" 30000.0 shutdown"), line)
+
+    def test_aborted(self):
+        """A response the application failed to complete is 'aborted'."""
+        exchange = self.exchange()
+        exchange.appStarted(lambda: None)
+        exchange.startResponse(200, [])
+        exchange.write(b"part")
+        self.clock.advance(0.5)
+        exchange.abort()
+        exchange.appFinished()
+        line = formatEvent(self.log(exchange))
+        self.assertTrue(line.endswith(" 200 4 \"http://example.com/\" \"curl/8.0\" 500.0 aborted"), line)
+
     def test_clientDisconnected(self):
         """A client that left before the application finished: 'client-disconnected'."""
         exchange = self.exchange(headers=[])
         exchange.appStarted(lambda: None)
-        exchange.disconnect()
         self.clock.advance(1)
+        exchange.disconnect()
+        self.clock.advance(2)
         exchange.appFinished()
         self.assertEqual(
             formatEvent(self.log(exchange)),
@@ -104,12 +153,13 @@ class DefaultFormatTests(AccessLogTestCase):
         exchange = self.exchange(method="POST", query=b"")
         cancelled = []
         exchange.appStarted(lambda: cancelled.append(True))
+        self.clock.advance(0.5)
         exchange.disconnect()
         self.clock.advance(3)
         self.assertEqual(cancelled, [True])
         exchange.appFinished()
         line = formatEvent(self.log(exchange))
-        self.assertTrue(line.endswith(" 3000.0 cancelled"), line)
+        self.assertTrue(line.endswith(" 500.0 cancelled"), line)
         self.assertIn('"POST /items/1 HTTP/1.1" - -', line)
 
     def test_unixSocketClient(self):
@@ -145,8 +195,8 @@ class FieldTests(AccessLogTestCase):
     def test_customFormat(self):
         """Named fields with format specs are rendered."""
         exchange = self.exchange()
-        self.respond(exchange, body=b"abc")
         self.clock.advance(0.0125)
+        self.respond(exchange, body=b"abc")
         exchange.appFinished()
         event = self.log(
             exchange,
@@ -161,8 +211,8 @@ class FieldTests(AccessLogTestCase):
     def test_fieldsAreValues(self):
         """The event carries the numbers themselves, for JSON consumers."""
         exchange = self.exchange()
-        self.respond(exchange, body=b"abc")
         self.clock.advance(2)
+        self.respond(exchange, body=b"abc")
         exchange.appFinished()
         event = self.log(exchange)
         self.assertEqual(

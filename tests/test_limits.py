@@ -8,7 +8,7 @@ from unittest import TestCase
 
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
-from gracehttp._exchange import BODY_BUFFER_SIZE
+from gracehttp._exchange import BODY_BUFFER_SIZE, CLIENT_DISCONNECTED, SHUTDOWN
 from gracehttp._http11 import HOLD_SIZE, HTTPFactory
 from gracehttp._settings import HTTPSettings
 
@@ -520,7 +520,8 @@ class AccountingTests(LimitTestsMixin, TestCase):
     def test_disconnectAll(self):
         """
         disconnectAll aborts every connection; their requests are then
-        disconnected and cancelled after the grace period.
+        disconnected and cancelled after the grace period, with the
+        'shutdown' outcome.
         """
         self.channel.dataReceived(GET)
         [exchange] = self.adapter.exchanges
@@ -530,6 +531,16 @@ class AccountingTests(LimitTestsMixin, TestCase):
         self.assertTrue(exchange.disconnected)
         self.reactor.advance(self.settings.disconnectGracePeriod)
         self.assertEqual(self.adapter.cancelled, [exchange])
+        exchange.appFinished()
+        self.assertEqual(exchange.outcome, SHUTDOWN)
+
+    def test_clientDisconnectOutcome(self):
+        """A connection the client closes gives its request the 'client-disconnected' outcome."""
+        self.channel.dataReceived(GET)
+        [exchange] = self.adapter.exchanges
+        self.channel.connectionLost(None)
+        exchange.appFinished()
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
 
 
 class PausedDisconnectTests(LimitTestsMixin, TestCase):

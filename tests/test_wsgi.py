@@ -31,7 +31,7 @@ from zope.interface.verify import verifyObject
 
 from gracehttp import _wsgi, _wsgibridge, _wsgienviron, _wsgiresponse
 from gracehttp._errors import ClientDisconnected
-from gracehttp._exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED
+from gracehttp._exchange import ABORTED, CANCELLED, CLIENT_DISCONNECTED, COMPLETED
 from gracehttp._interfaces import IAppAdapter
 from gracehttp._wsgi import WSGIAdapter
 from gracehttp._wsgibridge import HIGH_WATER
@@ -800,7 +800,7 @@ class ResponseTests(WSGITestCase):
         self.assertFalse(channel.finished)
         self.assertEqual(closed, [True])
         self.assertEqual(len(self.levels(LogLevel.error)), 1)
-        self.assertEqual(exchange.outcome, COMPLETED)
+        self.assertEqual(exchange.outcome, ABORTED)
 
     def test_closeCalledOnSuccess(self):
         """close() is called after a normal response, before it is finished."""

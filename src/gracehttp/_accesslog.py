@@ -14,7 +14,7 @@ computed only when formatted (a JSON log has the event's C{log_time}).
 
 The default format is Apache's "combined" format (see
 L{DEFAULT_FORMAT}) followed by the request's duration in milliseconds and
-how it ended: C{completed}, C{client-disconnected} or C{cancelled}.
+how it ended (its outcome, see L{FIELDS}).
 """
 
 import string
@@ -49,9 +49,12 @@ FIELDS = {
     "bytes": "response body bytes, a number (Apache C{%B})",
     "referer": "the C{Referer} request header, or C{-}",
     "userAgent": "the C{User-Agent} request header, or C{-}",
-    "duration": "seconds from the request head to the end of the application",
+    "duration": "seconds from the request head to the end of the response for the "
+    "client: its last byte handed to the connection, or the client's disconnect "
+    "if that came first (work the application does after its response is not counted)",
     "durationMs": "the same in milliseconds",
-    "outcome": "C{completed}, C{client-disconnected} or C{cancelled}",
+    "outcome": "how the request ended: C{completed}, C{client-disconnected}, "
+    "C{cancelled}, C{shutdown} or C{aborted} (see L{gracehttp._exchange})",
 }
 """
 The fields an access log format may use (C{{name}} or C{{name:spec}},
@@ -198,7 +201,7 @@ class AccessLog:
         @type exchange: L{gracehttp._exchange.Exchange}
         """
         now = self._clock.seconds()
-        duration = now - exchange.startTime
+        duration = exchange.endTime - exchange.startTime
         client = exchange.client
         status = exchange.status
         sent = exchange.bytesSent

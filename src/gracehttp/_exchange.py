@@ -48,6 +48,21 @@ One per request (DESIGN.md section 2)::
     WSGI adapter, whose thread cannot be interrupted, logs a warning.
   - An application that had not been started when the client left is never
     started (the adapter checks L{Exchange.disconnected} before starting).
+
+The outcome
+-----------
+
+When the application is done, L{Exchange.outcome} records how the request
+ended, for the access log.  A response finished before any disconnect is
+L{COMPLETED}, whatever happens after it (a slow WSGI C{close()}, an ASGI
+background task that the grace period then cancels).  Otherwise it is the
+kind of disconnect (L{CLIENT_DISCONNECTED}, or L{SHUTDOWN} when a graceful
+stop cut it), L{CANCELLED} if the grace period after a client's disconnect
+ran out, or L{ABORTED} if the application failed mid-response.
+L{Exchange.endTime} is when the response ended for the client (finished,
+aborted, or the client left); the access log's duration runs from
+L{Exchange.startTime} to it, so it does not count work the application
+does after its response.
 """
 
 import re
@@ -64,10 +79,32 @@ Bytes of request body buffered per exchange before the protocol stops
 reading from the client.
 """
 
-#: How a request ended, for the access log.
+# How a request ended, for the access log (Exchange.outcome).
 COMPLETED = "completed"
+"""
+The response was delivered in full (whatever the application did after).
+"""
 CLIENT_DISCONNECTED = "client-disconnected"
+"""
+The client left before the response was complete; the application ended
+within the grace period, or was never started.
+"""
 CANCELLED = "cancelled"
+"""
+The client left before the response was complete and the grace period ran
+out with the application still running: it was cancelled.
+"""
+SHUTDOWN = "shutdown"
+"""
+The server's graceful stop disconnected the request (its graceful timeout
+ran out) before the response was complete; the application then had the
+grace period, and was cancelled if it did not end.
+"""
+ABORTED = "aborted"
+"""
+The application failed after its response had started: the response was
+cut short (the connection closed) with the client still there.
+"""
 
 # A response header name must be a non-empty RFC 9110 section 5.6.2 token:
 # deleting the token characters leaves nothing.  A value must not contain
@@ -139,11 +176,16 @@ class Exchange:
     @ivar writePaused: the transport is above its high-water mark.
     @ivar responseStarted: L{startResponse} was called.
     @ivar responseComplete: L{finish} or L{abort} was called.
-    @ivar outcome: how the request ended: C{"completed"},
-        C{"client-disconnected"} or C{"cancelled"}; L{None} while running.
+    @ivar outcome: how the request ended: L{COMPLETED},
+        L{CLIENT_DISCONNECTED}, L{CANCELLED}, L{SHUTDOWN} or L{ABORTED};
+        L{None} until the application is done.
     @ivar status: the response status, once started.
     @ivar startTime: when the request head was parsed (the clock's
         seconds).
+    @ivar endTime: when the response ended for the client: it was
+        finished or aborted, or the client disconnected before that (the
+        clock's seconds); L{None} before.  The application may run on
+        after it (ASGI background tasks, a slow WSGI C{close()}).
     @ivar bytesSent: response body bytes the application wrote.
     @ivar wake: the adapter's zero-argument callback for "something you may
         be waiting for changed"; L{None} until the adapter sets it.
@@ -169,6 +211,7 @@ class Exchange:
         "wake",
         "status",
         "startTime",
+        "endTime",
         "bytesSent",
         "_channel",
         "_clock",
@@ -179,6 +222,8 @@ class Exchange:
         "_cancel",
         "_graceCall",
         "_appDone",
+        "_aborted",
+        "_disconnectOutcome",
     )
 
     def __init__(self, channel, clock, grace):
@@ -213,6 +258,7 @@ class Exchange:
         self.wake = None
         self.status = None
         self.startTime = clock.seconds()
+        self.endTime = None
         self.bytesSent = 0
         self._body = []
         self._bodySize = 0
@@ -220,6 +266,8 @@ class Exchange:
         self._cancel = None
         self._graceCall = None
         self._appDone = False
+        self._aborted = False
+        self._disconnectOutcome = CLIENT_DISCONNECTED
 
     def _wake(self):
         wake = self.wake
@@ -263,14 +311,23 @@ class Exchange:
         self.writePaused = False
         self._wake()
 
-    def disconnect(self):
+    def disconnect(self, shutdown=False):
         """
         The client is gone.  Acts once (see the module docstring): wakes the
         adapter and, if the application is running, starts the grace period.
+
+        @param shutdown: the server's graceful stop cut the connection (its
+            graceful timeout ran out), not the client: the outcome is then
+            L{SHUTDOWN}.
+        @type shutdown: L{bool}
         """
         if self.disconnected:
             return
         self.disconnected = True
+        if shutdown:
+            self._disconnectOutcome = SHUTDOWN
+        if self.endTime is None:
+            self.endTime = self._clock.seconds()
         self._wake()
         if self._cancel is not None and not self._appDone:
             self._startGrace()
@@ -399,6 +456,7 @@ class Exchange:
         if not self.responseStarted:
             raise InvalidResponse("response finished before it started")
         self.responseComplete = True
+        self.endTime = self._clock.seconds()
         self._channel.finishResponse(self)
         self._wake()
 
@@ -431,6 +489,8 @@ class Exchange:
         if self.disconnected or self.responseComplete:
             return
         self.responseComplete = True
+        self._aborted = True
+        self.endTime = self._clock.seconds()
         self._channel.abortResponse(self)
 
     def appStarted(self, cancel):
@@ -461,9 +521,27 @@ class Exchange:
             if self._graceCall.active():
                 self._graceCall.cancel()
             self._graceCall = None
+        if self.endTime is None:
+            self.endTime = self._clock.seconds()
         if self.outcome is None:
-            self.outcome = CLIENT_DISCONNECTED if self.disconnected else COMPLETED
+            if self._delivered():
+                self.outcome = COMPLETED
+            elif self.disconnected:
+                self.outcome = self._disconnectOutcome
+            elif self._aborted:
+                self.outcome = ABORTED
+            else:
+                self.outcome = COMPLETED
         self._channel.exchangeFinished(self)
+
+    def _delivered(self):
+        """
+        Was the response delivered in full (finished, not aborted, before
+        any disconnect)?
+
+        @rtype: L{bool}
+        """
+        return self.responseComplete and not self._aborted
 
     def _startGrace(self):
         grace = self._grace
@@ -478,5 +556,6 @@ class Exchange:
         self._graceCall = None
         if self._appDone:
             return
-        self.outcome = CANCELLED
+        if not self._delivered():
+            self.outcome = SHUTDOWN if self._disconnectOutcome is SHUTDOWN else CANCELLED
         self._cancel()

@@ -290,6 +290,7 @@ class HTTPChannel(Protocol):
         self._url = b""
         self._headers = []
         self._largeReads = False
+        self._shutdown = False
 
     # -- connection ----------------------------------------------------------
 
@@ -391,8 +392,9 @@ class HTTPChannel(Protocol):
         self._parsing = None
         active = self._active
         self._active = None
+        shutdown = self._shutdown
         for exchange in queue:
-            exchange.disconnect()
+            exchange.disconnect(shutdown)
         # Queued behind the active request, these never reached the adapter.
         for exchange in queue:
             if exchange is not active:
@@ -765,6 +767,15 @@ class HTTPChannel(Protocol):
 
     # -- shutting down -------------------------------------------------------
 
+    def abortForShutdown(self):
+        """
+        Cut the connection at the end of a graceful stop (its graceful
+        timeout ran out): its requests are disconnected with the
+        C{shutdown} outcome, then go through grace and cancel.
+        """
+        self._shutdown = True
+        self.transport.abortConnection()
+
     def stopKeepAlive(self):
         """
         Serve no request after the current one: close now if idle (nothing
@@ -904,11 +915,12 @@ class HTTPFactory(Factory):
     def disconnectAll(self):
         """
         Abort every connection (the last step of a graceful shutdown).  Their
-        requests see a client disconnect: the application is told and
-        cancelled after the grace period (DESIGN.md section 2).
+        requests are disconnected as if by the client (the application is
+        told and cancelled after the grace period), with the C{shutdown}
+        outcome.
         """
         for channel in list(self.connections):
-            channel.transport.abortConnection()
+            channel.abortForShutdown()
 
     def whenDrained(self):
         """
