@@ -131,7 +131,11 @@ from http import HTTPStatus
 import httptools
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IPushProducer, ISSLTransport
+from twisted.internet.interfaces import (
+    IProtocolNegotiationFactory,
+    IPushProducer,
+    ISSLTransport,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -167,6 +171,18 @@ five (measured on the benchmark's 256 KiB echo, one core: 2,500-2,900 ->
 3,400-4,300 requests/s).  The
 transport's C{bufferSize} is also its write buffer's high-water mark, so it
 is raised only until the request body is complete.
+"""
+
+ALPN_PROTOCOLS = [b"http/1.1"]
+"""
+The application protocols offered over TLS, most preferred first, as ALPN
+protocol IDs (RFC 7301; IANA's registry names C{http/1.1} and C{h2}).
+Twisted's TLS wrapper asks L{HTTPFactory.acceptableProtocols} for them on
+every handshake and picks the first one the client also offers.  A client
+that offers none of them (only C{h2}, say) is refused the handshake, as RFC
+7301 section 3.2 says (Twisted sends an C{internal_error} alert rather than
+C{no_application_protocol}); a client that offers no ALPN at all is served
+HTTP/1.1.  HTTP/2 support adds C{b"h2"} at the front of this list.
 """
 
 RETRY_AFTER = b"1"
@@ -279,6 +295,9 @@ class HTTPChannel(Protocol):
         self._noKeepAlive = False
         self._refused = set()
         self._timer = None
+        self._closing = False
+        self._producing = False
+        self._closeTimer = None
         self._fresh = True
         self._inHead = False
         self._readSize = 0
@@ -314,10 +333,12 @@ class HTTPChannel(Protocol):
         self._limitHeaders = settings.limitRequestHeaders
         self._timeoutHeader = settings.timeoutHeader
         self._timeoutKeepAlive = settings.timeoutKeepAlive
+        self._timeoutClose = settings.timeoutClose
         self._limitBody = sys.maxsize if settings.limitRequestBody is None else settings.limitRequestBody
         self._limitConcurrency = settings.limitConcurrency
         factory.connections.add(self)
         transport.registerProducer(self, True)
+        self._producing = True
         self._arm(settings.timeoutHeader)
 
     def dataReceived(self, data):
@@ -419,6 +440,10 @@ class HTTPChannel(Protocol):
         if release is not None:
             self._releaseCall = None
             release.cancel()
+        closeTimer = self._closeTimer
+        if closeTimer is not None:
+            self._closeTimer = None
+            closeTimer.cancel()
 
     def _timedOut(self):
         self._timer = None
@@ -755,7 +780,10 @@ class HTTPChannel(Protocol):
 
     def resumeProducing(self):
         self._writePaused = False
-        if self._queue:
+        if self._closing:
+            # What was left to send when we closed has drained.
+            self._closeDrained()
+        elif self._queue:
             self._queue[0].resumeWriting()
 
     def stopProducing(self):
@@ -778,10 +806,11 @@ class HTTPChannel(Protocol):
 
     def _stopAfterQueue(self):
         """
-        Read nothing more; close once the queued requests are answered.
+        Parse nothing more (what arrives is read and discarded); close once
+        the queued requests are answered.
         """
         self._failed = True
-        self.transport.pauseProducing()
+        self._readOn()
         if not self._queue:
             self._close()
 
@@ -799,7 +828,8 @@ class HTTPChannel(Protocol):
         self._failed = True
         self._inHead = False
         self._held.clear()
-        self.transport.pauseProducing()
+        self._heldSize = 0
+        self._readOn()
         queue = self._queue
         parsing = self._parsing
         self._parsing = None
@@ -821,18 +851,76 @@ class HTTPChannel(Protocol):
             self._writer.write(_errorResponse(status, self.factory.dateHeader()))
             self._close()
 
+    def _readOn(self):
+        """
+        Resume the transport if L{_hold} paused it.  Once the connection
+        has failed nothing is parsed any more (L{dataReceived} discards),
+        so reading costs no memory, and it is how a close is seen: the
+        client's FIN, or over TLS its C{close_notify}, without which the
+        TLS layer never closes the socket.
+        """
+        if self._transportPaused:
+            self._transportPaused = False
+            self.transport.resumeProducing()
+
     def _close(self):
+        """
+        Close the connection, once: parse nothing more but keep reading
+        (L{_readOn}), and let the transport send what it holds and close.
+        If more than the transport's high-water mark is still to be sent
+        (it paused us), we stay its producer until it drained, so that a
+        slow client still receives all of a large last response; from then
+        on the close is bounded by L{_closeDrained}.
+        """
+        if self._closing:
+            return
+        self._closing = True
         self._failed = True
         self._disarm()
-        transport = self.transport
-        transport.unregisterProducer()
-        transport.loseConnection()
+        self._readOn()
+        self.transport.loseConnection()
+        if not self._writePaused:
+            self._closeDrained()
+
+    def _closeDrained(self):
+        """
+        What is left to send fits in the transport's buffer: stop being its
+        producer (which lets it close: a TLS transport now sends its
+        C{close_notify}) and abort the connection if it is still open
+        C{timeoutClose} seconds later: a peer that never reads the rest, or
+        never answers C{close_notify} (a TLS close waits for it), would
+        hold it for ever.
+        """
+        if not self._producing:
+            return
+        self._producing = False
+        self.transport.unregisterProducer()
+        self._closeTimer = self.factory.reactor.callLater(self._timeoutClose, self._closeTimedOut)
+
+    def _closeTimedOut(self):
+        self._closeTimer = None
+        _log.info("Close timed out for {client}: aborting", client=self._client)
+        self.transport.abortConnection()
 
 
+class _Refused(Protocol):
+    """
+    A connection over C{limitConnections}: closed as soon as it is made.
+    (Returning L{None} from C{buildProtocol} would do for plain TCP, where
+    the reactor closes the socket, but Twisted's TLS wrapper needs a
+    protocol to wrap.)  Before a TLS handshake has completed, closing is an
+    abort.
+    """
+
+    def connectionMade(self):
+        self.transport.loseConnection()
+
+
+@implementer(IProtocolNegotiationFactory)
 class HTTPFactory(Factory):
     """
     Builds an L{HTTPChannel} per connection and hands each request to one
-    application adapter.
+    application adapter.  Over TLS it offers L{ALPN_PROTOCOLS}.
 
     @ivar adapter: runs the application.
     @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
@@ -878,15 +966,26 @@ class HTTPFactory(Factory):
 
     def buildProtocol(self, addr):
         """
-        A new channel, or L{None} (the reactor closes the connection at
-        once) when C{settings.limitConnections} connections are open.
+        A new channel, or, when C{settings.limitConnections} connections
+        are open, a protocol that closes the new connection at once (and
+        is not counted).
 
-        @rtype: L{HTTPChannel} or L{None}
+        @rtype: L{HTTPChannel} or L{_Refused}
         """
         limit = self.settings.limitConnections
         if limit is not None and len(self.connections) >= limit:
-            return None
+            return _Refused()
         return Factory.buildProtocol(self, addr)
+
+    def acceptableProtocols(self):
+        """
+        The ALPN protocol IDs this factory speaks, most preferred first
+        (L{IProtocolNegotiationFactory}); Twisted's TLS wrapper offers them
+        on every handshake.  See L{ALPN_PROTOCOLS}.
+
+        @rtype: L{list} of L{bytes}
+        """
+        return list(ALPN_PROTOCOLS)
 
     def closeIdleConnections(self):
         """

@@ -29,6 +29,15 @@ class HTTPSettings:
         A connection that sends nothing in that time is closed silently.
     @ivar timeoutKeepAlive: seconds an idle keep-alive connection is kept
         between requests before it is closed.
+    @ivar timeoutClose: seconds a connection the server closes may take to
+        close, counted from when what is left to send fits in the
+        transport's buffer (its high-water mark, 64 KiB): the client must
+        read the rest and, over TLS, answer C{close_notify} (RFC 8446
+        section 6.1) or close.  Then the connection is aborted.  15 s, as
+        twisted.web allows, is ample for a client that reads (64 KiB at
+        4 KiB/s) and shorter than the default graceful timeout, so idle
+        TLS clients that never answer do not hold a graceful stop to its
+        limit.
     @ivar limitConcurrency: requests in flight across the factory's
         connections; past it new requests get 503 with C{Retry-After: 1}
         (RFC 9110 section 15.6.4) and the connection closes.
@@ -46,6 +55,7 @@ class HTTPSettings:
     limitRequestBody: int | None = None
     timeoutHeader: float = 10.0
     timeoutKeepAlive: float = 5.0
+    timeoutClose: float = 15.0
     limitConcurrency: int | None = None
     limitConnections: int | None = None
     proxyHeaders: bool = False
