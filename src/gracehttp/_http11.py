@@ -49,11 +49,13 @@ read, nothing per header field:
     reaching the application, and the connection closes (an overloaded
     server sheds the connection and never reads that request's body).
   - connections: past C{limitConnections} open connections
-    L{HTTPFactory.buildProtocol} returns L{None}, so the reactor closes
-    the new connection at once.
+    L{HTTPFactory.buildProtocol} returns a protocol that closes the new
+    connection at once (not L{None}, which Twisted's TLS wrapper cannot
+    wrap).
 
 Timeouts: one C{DelayedCall} per connection (C{_timer}), moved with
-C{reset()}, never polled:
+C{reset()}, never polled (a closing connection has its own, see Closing
+below):
 
   - armed for C{timeoutHeader} at connection (the first request's head is
     timed from there) and, for a later request, at the end of the read in
@@ -111,6 +113,25 @@ and the active exchange's writers wait until L{HTTPChannel.resumeProducing}.
 C{connectionLost} disconnects every queued exchange, once.  A close the
 server makes after a complete response happens with an empty queue, so it
 never looks like a client disconnect.
+
+Closing: once a request is rejected, an upgrade is refused or the server
+closes (C{_close}), nothing more is parsed, but the transport keeps reading
+(and what it reads is discarded): if L{_hold<HTTPChannel._hold>} had paused
+it, it is resumed.  That is how the close completes: a TLS transport's
+C{loseConnection} sends C{close_notify} and closes the socket only when
+the client's C{close_notify} or FIN is read (RFC 8446 section 6.1), so a
+paused TLS transport would stay open, in CLOSE_WAIT, for good; reading on
+also notices a client that leaves while queued responses are still being
+answered.  The close is bounded: C{timeoutClose} seconds after what is
+left to send fits in the transport's buffer (the channel stays its
+producer until then, so a slow client still gets all of a large last
+response), a connection still open is aborted.  C{connectionLost} cancels
+that timer.
+
+TLS: L{HTTPFactory} provides C{IProtocolNegotiationFactory}; Twisted's TLS
+wrapper offers L{ALPN_PROTOCOLS} (C{http/1.1}) on every handshake.
+Twisted 26 refuses the handshake of a client that offers ALPN when the
+factory declares no protocol.
 
 Connection accounting (for graceful shutdown): the factory keeps its open
 channels in L{HTTPFactory.connections}; L{HTTPFactory.closeIdleConnections}

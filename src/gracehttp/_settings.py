@@ -31,13 +31,14 @@ class HTTPSettings:
         between requests before it is closed.
     @ivar timeoutClose: seconds a connection the server closes may take to
         close, counted from when what is left to send fits in the
-        transport's buffer (its high-water mark, 64 KiB): the client must
-        read the rest and, over TLS, answer C{close_notify} (RFC 8446
-        section 6.1) or close.  Then the connection is aborted.  15 s, as
-        twisted.web allows, is ample for a client that reads (64 KiB at
-        4 KiB/s) and shorter than the default graceful timeout, so idle
-        TLS clients that never answer do not hold a graceful stop to its
-        limit.
+        transport's buffer (its high-water mark, 64 KiB for TCP): the
+        client has to read the rest and close or, over TLS, answer
+        C{close_notify} (RFC 8446 section 6.1).  Then the connection is
+        aborted.  15 s, as twisted.web allows after its timeouts: a client
+        reading at 5 KiB/s gets the last 64 KiB (over TLS, what the
+        kernel's socket buffer still holds also has to be read first), and
+        it is half the default graceful timeout, so TLS clients that never
+        answer do not hold a graceful stop to its limit.
     @ivar limitConcurrency: requests in flight across the factory's
         connections; past it new requests get 503 with C{Retry-After: 1}
         (RFC 9110 section 15.6.4) and the connection closes.
