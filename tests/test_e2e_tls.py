@@ -52,6 +52,12 @@ HEAD_LIMIT = 1024
 BODY_LIMIT = 1024
 CONNECTIONS = 20
 
+BIG = b"x" * (8 * 1024 * 1024)
+"""
+A response body far larger than the transport's buffer (64 KiB), sent in
+one write: the transport still holds most of it when the server closes.
+"""
+
 GOOD = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 BAD = b"GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n"
 
@@ -70,13 +76,19 @@ def tearDownModule():
 
 
 def wsgiApp(environ, start_response):
-    body = b"hello from wsgi"
+    if environ["PATH_INFO"] == "/big":
+        body = BIG
+    else:
+        body = b"hello from wsgi over " + environ["wsgi.url_scheme"].encode("ascii")
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 
 
 async def asgiApp(scope, receive, send):
-    body = b"hello from asgi"
+    if scope["path"] == "/big":
+        body = BIG
+    else:
+        body = b"hello from asgi over " + scope["scheme"].encode("ascii")
     await send(
         {
             "type": "http.response.start",
@@ -113,10 +125,10 @@ def readToEnd(sock):
     """
     Read until the server closes (EOF, or over TLS its close_notify).
     """
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    return data
+    chunks = []
+    while chunk := sock.recv(1024 * 1024):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def readResponse(sock):
@@ -140,7 +152,8 @@ def factoryOf(server):
 
 class ALPNTestsMixin:
     """
-    Clients that offer ALPN are served HTTP/1.1 over TLS.
+    Clients that offer ALPN are served HTTP/1.1 over TLS, and the
+    application sees the C{https} scheme.
     """
 
     app = None
@@ -209,12 +222,12 @@ class ALPNTestsMixin:
 
 class WSGIALPNTests(ALPNTestsMixin, TestCase):
     app = staticmethod(wsgiApp)
-    body = b"hello from wsgi"
+    body = b"hello from wsgi over https"
 
 
 class ASGIALPNTests(ALPNTestsMixin, TestCase):
     app = staticmethod(asgiApp)
-    body = b"hello from asgi"
+    body = b"hello from asgi over https"
 
 
 class ClosePathsMixin:
@@ -315,6 +328,17 @@ class ClosePathsMixin:
     def test_connectionClose(self):
         """Connection: close: the response, then the connection closes."""
         self.assertClosedAfter(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 200)
+
+    def test_largeResponseThenClose(self):
+        """
+        Connection: close after a response much larger than the transport's
+        buffer: the client gets all of it, then the connection closes.
+        """
+        response = self.exchange(b"GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        head, _, body = response.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        self.assertEqual(len(body), len(BIG))
+        self.assertDrained()
 
     def test_keepAliveTimeout(self):
         """An idle keep-alive connection is closed after the keep-alive timeout."""
@@ -470,7 +494,7 @@ class TwistTLSTests(TestCase):
             server.stop()
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertRegex(result.stderr, rb"ALPN[:,] server accepted (to use )?http/1\.1")
-        self.assertEqual(result.stdout, b"hello from wsgi")
+        self.assertEqual(result.stdout, b"hello from wsgi over https")
 
     def test_connectionLimitRefusesCleanly(self):
         """

@@ -426,6 +426,7 @@ class HTTPChannel(Protocol):
 
     def connectionLost(self, reason):
         self.factory.connectionClosed(self)
+        self._closing = True
         self._disarm()
         self._held.clear()
         queue = self._queue
