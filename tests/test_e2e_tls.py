@@ -62,12 +62,15 @@ GOOD = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 BAD = b"GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n"
 
 _certificates = None
+KEY = CERT = None
+"""
+The paths of the test key and certificate, made by L{setUpModule}.
+"""
 
 
 def setUpModule():
-    global _certificates
+    global _certificates, KEY, CERT
     _certificates = tempfile.TemporaryDirectory()
-    global KEY, CERT
     KEY, CERT = makeCertificate(_certificates.name)
 
 

@@ -920,8 +920,11 @@ class HTTPChannel(Protocol):
         self._closeTimer = self.factory.reactor.callLater(self._timeoutClose, self._closeTimedOut)
 
     def _closeTimedOut(self):
+        """
+        The close took longer than C{timeoutClose}: abort.
+        """
         self._closeTimer = None
-        _log.info("Close timed out for {client}: aborting", client=self._client)
+        _log.debug("Close timed out for {client}: aborting", client=self._client)
         self.transport.abortConnection()
 
 
