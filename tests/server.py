@@ -6,9 +6,11 @@ Helpers for end-to-end tests against a real gracehttp server on 127.0.0.1.
   - L{startSubprocess} runs C{twist gracehttp} in a child process, as a
     user would.
 
-Both pick a free port (C{tcp:0:interface=127.0.0.1}) and learn it from the
-service (in process) or from the C{gracehttp listening on} log line (child
-process); every wait is bounded.
+Both pick a free port (C{tcp:0:interface=127.0.0.1}, or another endpoint
+such as L{tlsEndpoint}'s) and learn it from the service (in process) or
+from the C{gracehttp listening on http://} (or C{https://}) log line (child
+process); every wait is bounded.  L{makeCertificate} makes a self-signed
+certificate for TLS tests.
 
 A test process that uses L{startInProcess} must not also run the global
 reactor itself (e.g. through C{twisted.trial.unittest.TestCase});
@@ -17,6 +19,8 @@ C{SynchronousTestCase} and C{unittest.TestCase} are fine.
 
 import asyncio
 import atexit
+import datetime
+import ipaddress
 import os
 import queue
 import re
@@ -32,7 +36,7 @@ import gracehttp
 
 LOOPBACK_ANY_PORT = "tcp:0:interface=127.0.0.1"
 
-_LISTENING = re.compile(r"gracehttp listening on http://127\.0\.0\.1:(\d+)")
+_LISTENING = re.compile(r"gracehttp listening on https?://127\.0\.0\.1:(\d+)")
 
 _reactorLock = threading.Lock()
 _reactor = None
@@ -97,17 +101,52 @@ def callInReactor(reactor, f, *args, timeout=30.0, **kwargs):
     return result
 
 
-def startInProcess(app, timeout=30.0, **makeServiceKwargs):
+class InProcessServer:
     """
-    Serve C{app} from this process on a free port of 127.0.0.1.
+    A service serving from this process (see L{serveInProcess}).
+
+    @ivar host: the address it listens on.
+    @ivar port: the port it listens on.
+    @ivar service: the L{gracehttp.HTTPService}.
+    @ivar reactor: the reactor it runs on (in another thread).
+    """
+
+    def __init__(self, service, reactor, host, port, timeout):
+        self.service = service
+        self.reactor = reactor
+        self.host = host
+        self.port = port
+        self._timeout = timeout
+
+    def call(self, f, *args, timeout=None, **kwargs):
+        """
+        L{callInReactor} on this server's reactor; C{timeout} defaults to
+        the server's.
+        """
+        if timeout is None:
+            timeout = self._timeout
+        return callInReactor(self.reactor, f, *args, timeout=timeout, **kwargs)
+
+    def stop(self, timeout=None):
+        """
+        Stop the service (stop listening, wait for requests in flight, shut
+        the application down) and wait for that, up to C{timeout} seconds.
+
+        @raise TimeoutError: it did not stop within C{timeout} seconds.
+        """
+        self.call(self.service.stopService, timeout=timeout)
+
+
+def serveInProcess(app, listen=LOOPBACK_ANY_PORT, timeout=30.0, **makeServiceKwargs):
+    """
+    Serve C{app} from this process on one endpoint of 127.0.0.1.
 
     @param app: the application, or a C{"module:attribute"} reference.
+    @param listen: the endpoint description; its port should be 0.
     @param timeout: the longest wait for start or stop, in seconds.
     @param makeServiceKwargs: more arguments for L{gracehttp.makeService}
         (not C{listen}, C{reactor} or C{exitOnFailure}).
-    @return: C{(host, port, stop)}; C{stop()} stops the service (stops
-        listening, waits for requests in flight, shuts the application down)
-        and waits for that, up to C{timeout} seconds.
+    @rtype: L{InProcessServer}
     @raise Exception: the start failed (e.g. L{gracehttp.LifespanFailure}).
     """
     reactor = _globalReactor()
@@ -115,7 +154,7 @@ def startInProcess(app, timeout=30.0, **makeServiceKwargs):
     def build():
         service = gracehttp.makeService(
             app,
-            listen=[LOOPBACK_ANY_PORT],
+            listen=[listen],
             reactor=reactor,
             exitOnFailure=False,
             **makeServiceKwargs,
@@ -124,17 +163,77 @@ def startInProcess(app, timeout=30.0, **makeServiceKwargs):
         return service
 
     service = callInReactor(reactor, build, timeout=timeout)
-
-    def stop():
-        callInReactor(reactor, service.stopService, timeout=timeout)
-
     try:
         [port] = callInReactor(reactor, service.whenListening, timeout=timeout)
     except BaseException:
-        stop()
+        callInReactor(reactor, service.stopService, timeout=timeout)
         raise
     address = port.getHost()
-    return address.host, address.port, stop
+    return InProcessServer(service, reactor, address.host, address.port, timeout)
+
+
+def startInProcess(app, timeout=30.0, **makeServiceKwargs):
+    """
+    Serve C{app} from this process on a free port of 127.0.0.1
+    (L{serveInProcess} on C{tcp:0:interface=127.0.0.1}).
+
+    @return: C{(host, port, stop)}; C{stop()} is L{InProcessServer.stop}.
+    @raise Exception: the start failed (e.g. L{gracehttp.LifespanFailure}).
+    """
+    server = serveInProcess(app, timeout=timeout, **makeServiceKwargs)
+    return server.host, server.port, server.stop
+
+
+def makeCertificate(directory):
+    """
+    Write a self-signed certificate for C{localhost} and C{127.0.0.1}
+    (ECDSA P-256, valid from a day ago for a day) and its key into
+    C{directory}, with C{cryptography} (which pyOpenSSL needs).
+
+    @return: C{(keyPath, certPath)}, both PEM.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    keyPath = os.path.join(directory, "key.pem")
+    certPath = os.path.join(directory, "cert.pem")
+    with open(keyPath, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    with open(certPath, "wb") as f:
+        f.write(certificate.public_bytes(serialization.Encoding.PEM))
+    return keyPath, certPath
+
+
+def tlsEndpoint(keyPath, certPath):
+    """
+    @return: the C{ssl:} endpoint description for a free port of 127.0.0.1
+        with this key and certificate (paths without C{:} or C{=}).
+    @rtype: L{str}
+    """
+    return f"ssl:0:interface=127.0.0.1:privateKey={keyPath}:certKey={certPath}"
 
 
 def twistCommand():
@@ -287,13 +386,16 @@ def runTwist(*args, cwd=None, env=None):
     )
 
 
-def startSubprocess(appRef, *extraArgs, cwd=None, env=None, timeout=30.0):
+def startSubprocess(appRef, *extraArgs, cwd=None, env=None, timeout=30.0, listen=LOOPBACK_ANY_PORT):
     """
-    Run C{twist gracehttp --app APPREF --listen tcp:0:interface=127.0.0.1
-    EXTRAARGS...} and wait until it listens.
+    Run C{twist gracehttp --app APPREF --listen LISTEN EXTRAARGS...} and
+    wait until it listens.
 
     @param appRef: the C{--app} value.
     @param extraArgs: more C{twist gracehttp} options.
+    @param listen: the C{--listen} value (default
+        C{tcp:0:interface=127.0.0.1}); its port should be 0 and its
+        interface 127.0.0.1.
     @param cwd: the child's working directory (importable by the app).
     @param env: the child's environment (default: ours).
     @param timeout: the longest wait for the C{listening on} line, in
@@ -304,7 +406,7 @@ def startSubprocess(appRef, *extraArgs, cwd=None, env=None, timeout=30.0):
         stopped; the message has its output).
     """
     child = runTwist(
-        "gracehttp", "--app", appRef, "--listen", LOOPBACK_ANY_PORT, *extraArgs, cwd=cwd, env=env
+        "gracehttp", "--app", appRef, "--listen", listen, *extraArgs, cwd=cwd, env=env
     )
     try:
         child.port = int(child.waitFor(_LISTENING, timeout).group(1))

@@ -5,6 +5,7 @@ L{StringTransport} and a L{MemoryReactorClock}.
 
 from unittest import TestCase
 
+from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -789,3 +790,192 @@ class ChannelType(TestCase):
         protocol = factory.buildProtocol(None)
         self.assertIsInstance(protocol, HTTPChannel)
         self.assertIs(protocol.factory, factory)
+
+
+class ALPNTests(TestCase):
+    def test_acceptableProtocols(self):
+        """
+        The factory tells Twisted's TLS wrapper (IProtocolNegotiationFactory)
+        that it speaks http/1.1, so a client offering ALPN is not refused.
+        """
+        factory = HTTPFactory(ManualAdapter(), MemoryReactorClock())
+        self.assertTrue(verifyObject(IProtocolNegotiationFactory, factory))
+        self.assertEqual(factory.acceptableProtocols(), [b"http/1.1"])
+
+
+class AbortRecordingTransport(StringTransport):
+    """
+    A L{StringTransport} that records C{abortConnection}.
+    """
+
+    aborted = False
+
+    def abortConnection(self):
+        self.aborted = True
+        StringTransport.abortConnection(self)
+
+
+CLOSE_SETTINGS = HTTPSettings(
+    limitRequestHeaderSize=1024,
+    limitRequestBody=100,
+    timeoutHeader=10.0,
+    timeoutKeepAlive=5.0,
+    timeoutClose=15.0,
+)
+CLOSE = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+class ClosingTests(ChannelTestsMixin, TestCase):
+    """
+    Every way the server closes a connection leaves its transport reading
+    (a TLS close needs the client's close_notify; what is read is
+    discarded) and bounds the close with C{timeoutClose}.
+    """
+
+    def setUp(self):
+        self.reactor = MemoryReactorClock()
+        self.adapter = ManualAdapter()
+        self.factory = HTTPFactory(self.adapter, self.reactor, CLOSE_SETTINGS)
+        self.channel, self.transport = self.connect()
+
+    def connect(self):
+        channel = self.factory.buildProtocol(None)
+        transport = AbortRecordingTransport()
+        channel.makeConnection(transport)
+        return channel, transport
+
+    def respondTo(self, index=0, headers=()):
+        respond(
+            self.adapter.exchanges[index],
+            headers=[(b"content-length", b"2"), *headers],
+        )
+
+    def heldThenClose(self):
+        """
+        Reading is paused by a full body buffer and the transport by
+        HOLD_SIZE held bytes; then the response closes the connection.
+        """
+        self.factory.settings = HTTPSettings()
+        self.channel, self.transport = self.connect()
+        size = BODY_BUFFER_SIZE + HOLD_SIZE + 2
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+        )
+        self.channel.dataReceived(b"a" * (BODY_BUFFER_SIZE + 1))
+        self.channel.dataReceived(b"b" * (HOLD_SIZE + 1))
+        self.assertEqual(self.transport.producerState, "paused")
+        self.respondTo(headers=[(b"connection", b"close")])
+
+    def closePaths(self):
+        """
+        @return: C{(name, close)}: each C{close()} makes the server close
+            the connection one way.
+        """
+        timeoutHeader = CLOSE_SETTINGS.timeoutHeader
+        timeoutKeepAlive = CLOSE_SETTINGS.timeoutKeepAlive
+        return [
+            ("400", lambda: self.channel.dataReceived(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n")),
+            ("505", lambda: self.channel.dataReceived(b"GET / HTTP/1.2\r\nHost: x\r\n\r\n")),
+            ("413", lambda: self.channel.dataReceived(
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n")),
+            ("431", lambda: self.channel.dataReceived(
+                b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: %b\r\n\r\n" % (b"p" * 1024))),
+            ("408", lambda: (
+                self.channel.dataReceived(b"GET / HTTP/1.1\r\n"),
+                self.reactor.advance(timeoutHeader))),
+            ("upgrade", lambda: (
+                self.channel.dataReceived(
+                    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n"),
+                self.respondTo())),
+            ("400 after a pipelined request", lambda: (
+                self.channel.dataReceived(
+                    b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nBad Header: x\r\n\r\n"),
+                self.respondTo())),
+            ("connection: close", lambda: (self.channel.dataReceived(CLOSE), self.respondTo())),
+            ("keep-alive timeout", lambda: (
+                self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+                self.respondTo(),
+                self.reactor.advance(timeoutKeepAlive))),
+            ("idle at shutdown", lambda: self.factory.closeIdleConnections()),
+            ("aborted response", lambda: (
+                self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+                self.adapter.exchanges[0].startResponse(200, []),
+                self.adapter.exchanges[0].abort())),
+            ("transport paused by held bytes", self.heldThenClose),
+        ]
+
+    def test_closeReadsOn(self):
+        """
+        Whatever closes the connection, the transport is left reading (not
+        paused), the channel is no longer its producer, and bytes that
+        arrive afterwards are discarded, never parsed.
+        """
+        for name, close in self.closePaths():
+            with self.subTest(name):
+                self.setUp()
+                close()
+                exchanges = len(self.adapter.exchanges)
+                self.assertTrue(self.transport.disconnecting)
+                self.assertEqual(self.transport.producerState, "producing")
+                self.assertIsNone(self.transport.producer)
+                self.channel.dataReceived(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.reactor.advance(0)
+                self.assertEqual(len(self.adapter.exchanges), exchanges)
+
+    def test_closeTimesOut(self):
+        """
+        Whatever closes the connection, it is aborted C{timeoutClose}
+        seconds later if it is still open (a peer that never answers
+        close_notify, or never reads).
+        """
+        for name, close in self.closePaths():
+            with self.subTest(name):
+                self.setUp()
+                close()
+                self.reactor.advance(CLOSE_SETTINGS.timeoutClose - 0.001)
+                self.assertFalse(self.transport.aborted)
+                self.reactor.advance(0.001)
+                self.assertTrue(self.transport.aborted)
+
+    def test_connectionLostCancelsCloseTimer(self):
+        """
+        A close that completes (connectionLost) cancels the abort: no timer
+        is left behind.
+        """
+        self.channel.dataReceived(CLOSE)
+        self.respondTo()
+        self.assertEqual(len(self.reactor.getDelayedCalls()), 1)
+        self.channel.connectionLost(None)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertFalse(self.transport.aborted)
+
+    def test_closeWaitsForWriteBuffer(self):
+        """
+        While the transport holds more than its high-water mark (it paused
+        the channel), a closing channel stays its producer and the close is
+        not timed: a slow client still gets all of a large last response.
+        Once the transport drained, the channel unregisters and the close
+        is timed.
+        """
+        self.channel.dataReceived(CLOSE)
+        self.channel.pauseProducing()
+        self.respondTo()
+        self.assertTrue(self.transport.disconnecting)
+        self.assertIs(self.transport.producer, self.channel)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.channel.resumeProducing()
+        self.assertIsNone(self.transport.producer)
+        self.reactor.advance(CLOSE_SETTINGS.timeoutClose)
+        self.assertTrue(self.transport.aborted)
+
+    def test_closeTimedOnce(self):
+        """
+        Closing an already closing connection (shutdown after a rejection)
+        does not move the close timer.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n")
+        self.reactor.advance(10)
+        self.channel.stopKeepAlive()
+        self.channel.abortResponse(None)
+        self.reactor.advance(CLOSE_SETTINGS.timeoutClose - 10)
+        self.assertTrue(self.transport.aborted)

@@ -9,7 +9,7 @@ from unittest import TestCase
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
 from gracehttp._exchange import BODY_BUFFER_SIZE, CLIENT_DISCONNECTED, SHUTDOWN
-from gracehttp._http11 import HOLD_SIZE, HTTPFactory
+from gracehttp._http11 import HOLD_SIZE, HTTPChannel, HTTPFactory
 from gracehttp._settings import HTTPSettings
 
 from .test_http11 import ManualAdapter, respond
@@ -471,13 +471,17 @@ class ConnectionLimitTests(LimitTestsMixin, TestCase):
 
     def test_limit(self):
         """
-        limitConnections connections are accepted; the next gets no protocol
-        (the reactor closes it) until one closes.
+        limitConnections connections are accepted; the next gets a protocol
+        that closes it at once and is not counted, until one closes.
         """
         second, _ = self.connect()
-        self.assertIsNone(self.factory.buildProtocol(None))
+        refused, refusedTransport = self.connect()
+        self.assertNotIsInstance(refused, HTTPChannel)
+        self.assertTrue(refusedTransport.disconnecting)
+        self.assertEqual(refusedTransport.value(), b"")
+        self.assertEqual(self.factory.connections, {self.channel, second})
         second.connectionLost(None)
-        self.assertIsNotNone(self.factory.buildProtocol(None))
+        self.assertIsInstance(self.factory.buildProtocol(None), HTTPChannel)
 
 
 class AccountingTests(LimitTestsMixin, TestCase):

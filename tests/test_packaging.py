@@ -109,6 +109,11 @@ class WheelTests(unittest.TestCase):
             self.assertIn(f"Requires-Dist: {requirement}\n", self.metadata)
         self.assertIn("Requires-Python: >=3.11", self.metadata)
 
+    def test_tlsExtra(self):
+        """gracehttp[tls] installs Twisted's TLS extra (pyOpenSSL and friends)."""
+        self.assertIn("Provides-Extra: tls\n", self.metadata)
+        self.assertRegex(self.metadata, r"Requires-Dist: twisted\[tls\]; extra == .tls.\n")
+
 
 def _installedNonEditable():
     """

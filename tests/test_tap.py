@@ -438,14 +438,15 @@ class LogLevelTests(unittest.TestCase):
         self.assertEqual([event["log_format"] for event in seen], ["loud", "louder"])
 
 
-def runChild(args, cwd=REPO, timeout=120):
+def runChild(args, cwd=REPO, timeout=120, env=None):
     """
-    Run a child with the test environment; return the completed process.
+    Run a child with the test environment (made from C{env}, default ours);
+    return the completed process.
     """
     return subprocess.run(
         args,
         cwd=cwd,
-        env=childEnvironment(),
+        env=childEnvironment(env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -459,8 +460,8 @@ class OneLineErrorTests(unittest.TestCase):
     never a traceback (run through the real C{twist}).
     """
 
-    def assertOneLineExit(self, *args, fragment):
-        result = runChild(twistCommand() + ["gracehttp", *args])
+    def assertOneLineExit(self, *args, fragment, env=None):
+        result = runChild(twistCommand() + ["gracehttp", *args], env=env)
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         lines = result.stderr.splitlines()
         self.assertEqual(len(lines), 1, result.stderr)
@@ -484,6 +485,22 @@ class OneLineErrorTests(unittest.TestCase):
         self.assertOneLineExit(
             "--app", "gracehttp.demo:app", "--listen", "bogus:xx", fragment="'bogus:xx'"
         )
+
+    def test_tlsWithoutPyOpenSSL(self):
+        """--listen ssl:... without pyOpenSSL names the gracehttp[tls] extra."""
+        with tempfile.TemporaryDirectory() as directory:
+            # Hide pyOpenSSL from the child, as if it were not installed.
+            with open(os.path.join(directory, "sitecustomize.py"), "w") as f:
+                f.write("import sys\nsys.modules['OpenSSL'] = None\n")
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [directory, env.get("PYTHONPATH")]))
+            self.assertOneLineExit(
+                "--app", "gracehttp.demo:app",
+                "--listen", "ssl:8443:privateKey=key.pem:certKey=cert.pem",
+                fragment="cannot listen on 'ssl:8443:privateKey=key.pem:certKey=cert.pem': "
+                "TLS needs pyOpenSSL: pip install 'gracehttp[tls]'",
+                env=env,
+            )
 
     def test_asgiUnderOtherReactor(self):
         """An ASGI app under an explicitly chosen non-asyncio reactor names --reactor asyncio."""

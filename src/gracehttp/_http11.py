@@ -49,11 +49,13 @@ read, nothing per header field:
     reaching the application, and the connection closes (an overloaded
     server sheds the connection and never reads that request's body).
   - connections: past C{limitConnections} open connections
-    L{HTTPFactory.buildProtocol} returns L{None}, so the reactor closes
-    the new connection at once.
+    L{HTTPFactory.buildProtocol} returns a protocol that closes the new
+    connection at once (not L{None}, which Twisted's TLS wrapper cannot
+    wrap).
 
 Timeouts: one C{DelayedCall} per connection (C{_timer}), moved with
-C{reset()}, never polled:
+C{reset()}, never polled (a closing connection has its own, see Closing
+below):
 
   - armed for C{timeoutHeader} at connection (the first request's head is
     timed from there) and, for a later request, at the end of the read in
@@ -112,6 +114,25 @@ C{connectionLost} disconnects every queued exchange, once.  A close the
 server makes after a complete response happens with an empty queue, so it
 never looks like a client disconnect.
 
+Closing: once a request is rejected, an upgrade is refused or the server
+closes (C{_close}), nothing more is parsed, but the transport keeps reading
+(and what it reads is discarded): if L{_hold<HTTPChannel._hold>} had paused
+it, it is resumed.  That is how the close completes: a TLS transport's
+C{loseConnection} sends C{close_notify} and closes the socket only when
+the client's C{close_notify} or FIN is read (RFC 8446 section 6.1), so a
+paused TLS transport would stay open, in CLOSE_WAIT, for good; reading on
+also notices a client that leaves while queued responses are still being
+answered.  The close is bounded: C{timeoutClose} seconds after what is
+left to send fits in the transport's buffer (the channel stays its
+producer until then, so a slow client still gets all of a large last
+response), a connection still open is aborted.  C{connectionLost} cancels
+that timer.
+
+TLS: L{HTTPFactory} provides C{IProtocolNegotiationFactory}; Twisted's TLS
+wrapper offers L{ALPN_PROTOCOLS} (C{http/1.1}) on every handshake.
+Twisted 26 refuses the handshake of a client that offers ALPN when the
+factory declares no protocol.
+
 Connection accounting (for graceful shutdown): the factory keeps its open
 channels in L{HTTPFactory.connections}; L{HTTPFactory.closeIdleConnections}
 ends keep-alive everywhere (idle connections close now, busy ones after
@@ -131,7 +152,11 @@ from http import HTTPStatus
 import httptools
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IPushProducer, ISSLTransport
+from twisted.internet.interfaces import (
+    IProtocolNegotiationFactory,
+    IPushProducer,
+    ISSLTransport,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -167,6 +192,18 @@ five (measured on the benchmark's 256 KiB echo, one core: 2,500-2,900 ->
 3,400-4,300 requests/s).  The
 transport's C{bufferSize} is also its write buffer's high-water mark, so it
 is raised only until the request body is complete.
+"""
+
+ALPN_PROTOCOLS = [b"http/1.1"]
+"""
+The application protocols offered over TLS, most preferred first, as ALPN
+protocol IDs (RFC 7301; IANA's registry names C{http/1.1} and C{h2}).
+Twisted's TLS wrapper asks L{HTTPFactory.acceptableProtocols} for them on
+every handshake and picks the first one the client also offers.  A client
+that offers none of them (only C{h2}, say) is refused the handshake, as RFC
+7301 section 3.2 says (Twisted sends an C{internal_error} alert rather than
+C{no_application_protocol}); a client that offers no ALPN at all is served
+HTTP/1.1.  HTTP/2 support adds C{b"h2"} at the front of this list.
 """
 
 RETRY_AFTER = b"1"
@@ -279,6 +316,9 @@ class HTTPChannel(Protocol):
         self._noKeepAlive = False
         self._refused = set()
         self._timer = None
+        self._closing = False
+        self._producing = False
+        self._closeTimer = None
         self._fresh = True
         self._inHead = False
         self._readSize = 0
@@ -315,10 +355,12 @@ class HTTPChannel(Protocol):
         self._limitHeaders = settings.limitRequestHeaders
         self._timeoutHeader = settings.timeoutHeader
         self._timeoutKeepAlive = settings.timeoutKeepAlive
+        self._timeoutClose = settings.timeoutClose
         self._limitBody = sys.maxsize if settings.limitRequestBody is None else settings.limitRequestBody
         self._limitConcurrency = settings.limitConcurrency
         factory.connections.add(self)
         transport.registerProducer(self, True)
+        self._producing = True
         self._arm(settings.timeoutHeader)
 
     def dataReceived(self, data):
@@ -385,6 +427,7 @@ class HTTPChannel(Protocol):
 
     def connectionLost(self, reason):
         self.factory.connectionClosed(self)
+        self._closing = True
         self._disarm()
         self._held.clear()
         queue = self._queue
@@ -421,6 +464,10 @@ class HTTPChannel(Protocol):
         if release is not None:
             self._releaseCall = None
             release.cancel()
+        closeTimer = self._closeTimer
+        if closeTimer is not None:
+            self._closeTimer = None
+            closeTimer.cancel()
 
     def _timedOut(self):
         self._timer = None
@@ -759,7 +806,10 @@ class HTTPChannel(Protocol):
 
     def resumeProducing(self):
         self._writePaused = False
-        if self._queue:
+        if self._closing:
+            # What was left to send when we closed has drained.
+            self._closeDrained()
+        elif self._queue:
             self._queue[0].resumeWriting()
 
     def stopProducing(self):
@@ -791,10 +841,11 @@ class HTTPChannel(Protocol):
 
     def _stopAfterQueue(self):
         """
-        Read nothing more; close once the queued requests are answered.
+        Parse nothing more (what arrives is read and discarded); close once
+        the queued requests are answered.
         """
         self._failed = True
-        self.transport.pauseProducing()
+        self._readOn()
         if not self._queue:
             self._close()
 
@@ -812,7 +863,8 @@ class HTTPChannel(Protocol):
         self._failed = True
         self._inHead = False
         self._held.clear()
-        self.transport.pauseProducing()
+        self._heldSize = 0
+        self._readOn()
         queue = self._queue
         parsing = self._parsing
         self._parsing = None
@@ -834,18 +886,79 @@ class HTTPChannel(Protocol):
             self._writer.write(_errorResponse(status, self.factory.dateHeader()))
             self._close()
 
+    def _readOn(self):
+        """
+        Resume the transport if L{_hold} paused it.  Once the connection
+        has failed nothing is parsed any more (L{dataReceived} discards),
+        so reading costs no memory, and it is how a close is seen: the
+        client's FIN, or over TLS its C{close_notify}, without which the
+        TLS layer never closes the socket.
+        """
+        if self._transportPaused:
+            self._transportPaused = False
+            self.transport.resumeProducing()
+
     def _close(self):
+        """
+        Close the connection, once: parse nothing more but keep reading
+        (L{_readOn}), and let the transport send what it holds and close.
+        If more than the transport's high-water mark is still to be sent
+        (it paused us), we stay its producer until it drained, so that a
+        slow client still receives all of a large last response; from then
+        on the close is bounded by L{_closeDrained}.
+        """
+        if self._closing:
+            return
+        self._closing = True
         self._failed = True
         self._disarm()
-        transport = self.transport
-        transport.unregisterProducer()
-        transport.loseConnection()
+        self._readOn()
+        self.transport.loseConnection()
+        if not self._writePaused:
+            self._closeDrained()
+
+    def _closeDrained(self):
+        """
+        What is left to send fits in the transport's buffer: stop being its
+        producer (which lets it close: a TLS transport now sends its
+        C{close_notify}) and abort the connection if it is still open
+        C{timeoutClose} seconds later: a peer that never reads the rest, or
+        never answers C{close_notify} (a TLS close waits for it), would
+        hold it for ever.
+        """
+        if not self._producing:
+            return
+        self._producing = False
+        self.transport.unregisterProducer()
+        self._closeTimer = self.factory.reactor.callLater(self._timeoutClose, self._closeTimedOut)
+
+    def _closeTimedOut(self):
+        """
+        The close took longer than C{timeoutClose}: abort.
+        """
+        self._closeTimer = None
+        _log.debug("Close timed out for {client}: aborting", client=self._client)
+        self.transport.abortConnection()
 
 
+class _Refused(Protocol):
+    """
+    A connection over C{limitConnections}: closed as soon as it is made.
+    (Returning L{None} from C{buildProtocol} would do for plain TCP, where
+    the reactor closes the socket, but Twisted's TLS wrapper needs a
+    protocol to wrap.)  Before a TLS handshake has completed, closing is an
+    abort.
+    """
+
+    def connectionMade(self):
+        self.transport.loseConnection()
+
+
+@implementer(IProtocolNegotiationFactory)
 class HTTPFactory(Factory):
     """
     Builds an L{HTTPChannel} per connection and hands each request to one
-    application adapter.
+    application adapter.  Over TLS it offers L{ALPN_PROTOCOLS}.
 
     @ivar adapter: runs the application.
     @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
@@ -891,15 +1004,26 @@ class HTTPFactory(Factory):
 
     def buildProtocol(self, addr):
         """
-        A new channel, or L{None} (the reactor closes the connection at
-        once) when C{settings.limitConnections} connections are open.
+        A new channel, or, when C{settings.limitConnections} connections
+        are open, a protocol that closes the new connection at once (and
+        is not counted).
 
-        @rtype: L{HTTPChannel} or L{None}
+        @rtype: L{HTTPChannel} or L{_Refused}
         """
         limit = self.settings.limitConnections
         if limit is not None and len(self.connections) >= limit:
-            return None
+            return _Refused()
         return Factory.buildProtocol(self, addr)
+
+    def acceptableProtocols(self):
+        """
+        The ALPN protocol IDs this factory speaks, most preferred first
+        (L{IProtocolNegotiationFactory}); Twisted's TLS wrapper offers them
+        on every handshake.  See L{ALPN_PROTOCOLS}.
+
+        @rtype: L{list} of L{bytes}
+        """
+        return list(ALPN_PROTOCOLS)
 
     def closeIdleConnections(self):
         """

@@ -413,14 +413,28 @@ def parseEndpoint(reactor, description):
     @type description: L{str}
     @return: the endpoint.
     @rtype: L{twisted.internet.interfaces.IStreamServerEndpoint}
-    @raise ValueError: the description cannot be parsed (a one-line
-        message naming it).
+    @raise ValueError: the description cannot be parsed, or it is a TLS
+        endpoint and pyOpenSSL is not installed (a one-line message naming
+        it, and for TLS the C{gracehttp[tls]} extra).
     """
     try:
         return serverFromString(reactor, description)
+    except ImportError as e:
+        if (e.name or "").partition(".")[0] in _TLS_MODULES:
+            detail = "TLS needs pyOpenSSL: pip install 'gracehttp[tls]'"
+        else:
+            detail = " ".join(str(e).split())
     except Exception as e:
         detail = " ".join(str(e).split()) or type(e).__name__
-        raise ValueError(f"cannot listen on {description!r}: {detail}") from None
+    raise ValueError(f"cannot listen on {description!r}: {detail}") from None
+
+
+_TLS_MODULES = ("OpenSSL", "cryptography")
+"""
+The modules Twisted's TLS support cannot import without the packages its
+C{tls} extra (and so C{gracehttp[tls]}) installs: pyOpenSSL and the
+C{cryptography} it needs.
+"""
 
 
 def installAsyncioReactorIfNone():

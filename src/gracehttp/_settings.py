@@ -29,6 +29,16 @@ class HTTPSettings:
         A connection that sends nothing in that time is closed silently.
     @ivar timeoutKeepAlive: seconds an idle keep-alive connection is kept
         between requests before it is closed.
+    @ivar timeoutClose: seconds a connection the server closes may take to
+        close, counted from when what is left to send fits in the
+        transport's buffer (its high-water mark, 64 KiB for TCP): the
+        client has to read the rest and close or, over TLS, answer
+        C{close_notify} (RFC 8446 section 6.1).  Then the connection is
+        aborted.  15 s, as twisted.web allows after its timeouts: a client
+        reading at 5 KiB/s gets the last 64 KiB (over TLS, what the
+        kernel's socket buffer still holds also has to be read first), and
+        it is half the default graceful timeout, so TLS clients that never
+        answer do not hold a graceful stop to its limit.
     @ivar limitConcurrency: requests in flight across the factory's
         connections; past it new requests get 503 with C{Retry-After: 1}
         (RFC 9110 section 15.6.4) and the connection closes.
@@ -46,6 +56,7 @@ class HTTPSettings:
     limitRequestBody: int | None = None
     timeoutHeader: float = 10.0
     timeoutKeepAlive: float = 5.0
+    timeoutClose: float = 15.0
     limitConcurrency: int | None = None
     limitConnections: int | None = None
     proxyHeaders: bool = False

@@ -107,7 +107,8 @@ class Options(usage.Options):
         """
         A Twisted endpoint to listen on, e.g. tcp:8000:interface=0.0.0.0,
         unix:/run/app.sock, ssl:8443:privateKey=key.pem, systemd:domain=INET:index=0.
-        Repeatable. Default: tcp:8000:interface=127.0.0.1.
+        Repeatable. Default: tcp:8000:interface=127.0.0.1. ssl: needs
+        pip install 'gracehttp[tls]'.
         """
         self["listen"].append(description)
 
