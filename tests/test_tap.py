@@ -152,9 +152,14 @@ class OptionsTests(unittest.TestCase):
                 self.assertEqual(options["disconnectGracePeriod"], float(value))
 
     def test_interfaceOverride(self):
-        """--interface wsgi overrides detection."""
+        """--interface wsgi overrides detection; the value given is kept apart."""
         options = parse("--app", "tests.test_tap:asgiApp", "--interface", "wsgi")
-        self.assertEqual(options["interface"], "wsgi")
+        self.assertEqual((options["interface"], options["interfaceOption"]), ("wsgi", "wsgi"))
+
+    def test_interfaceDetected(self):
+        """Without --interface the detected one is served and 'auto' is what was given."""
+        options = parse("--app", "tests.test_tap:wsgiApp")
+        self.assertEqual((options["interface"], options["interfaceOption"]), ("wsgi", "auto"))
 
     def test_shortApp(self):
         """-a is short for --app."""

@@ -9,12 +9,18 @@ Start (L{HTTPService.startService}), in this order (DESIGN.md section 5):
   1. C{adapter.startup()}: ASGI lifespan startup, or starting the WSGI
      thread pool.  No port listens before it succeeded, so a load balancer
      never sees a socket whose application is not ready.
-  2. Listen on every endpoint; log C{gracehttp listening on URL} per port;
-     fire the L{HTTPService.whenListening} Deferreds with the ports.
+  2. Listen on every endpoint; log one line, C{gracehttp listening on
+     URL, ...;} followed by the version, the interface (and whether it was
+     detected), the WSGI thread count, the reactor and the pid; fire the
+     L{HTTPService.whenListening} Deferreds with the ports.
   3. If step 1 or 2 fails (C{lifespan.startup.failed}, a lifespan timeout,
-     a port in use): log one line, stop what already listens, stop the
-     reactor, and make the process exit with status 1 (unless the service
-     was made with C{exitOnFailure=False}, as in-process tests do).
+     any error from an endpoint's C{listen()}): log one line (an endpoint
+     is named by its C{--listen} value, with the OS's reason; a lifespan
+     failure is followed by the application's traceback if it reported
+     one), stop what already listens, stop the reactor, and make the
+     process exit with status 1 (unless the service was made with
+     C{exitOnFailure=False}, as in-process tests do).  Only an unexpected
+     error is logged with gracehttp's own traceback.
 
 Stop (L{HTTPService.stopService}, run by C{twist}/C{twistd} before reactor
 shutdown, e.g. on SIGTERM or SIGINT), in this order (DESIGN.md section 5):

@@ -106,8 +106,8 @@ class Options(usage.Options):
         auto, asgi3, asgi2, asgi (ASGI, version detected) or wsgi (default:
         auto, which detects it: an async def function or __call__, or a
         callable taking (scope, receive, send), is ASGI 3; one taking
-        (environ, start_response) is WSGI; a class or a callable taking
-        (scope) is ASGI 2).
+        (environ, start_response) is WSGI; a class built from the scope, or
+        a callable taking (scope), is ASGI 2).
         """
         self["interface"] = _choice("--interface", interface, _service.INTERFACES)
 
