@@ -344,6 +344,36 @@ class Subprocess:
                     )
                 self._changed.wait(remaining)
 
+    def waitForMatches(self, pattern, count, timeout=30.0):
+        """
+        Wait until C{count} lines of output match C{pattern}.
+
+        @param pattern: a regular expression.
+        @type pattern: L{str} or compiled pattern
+        @param count: how many matching lines to wait for.
+        @type count: L{int}
+        @param timeout: the longest wait, in seconds.
+        @return: the first C{count} matches, in output order.
+        @rtype: L{list} of L{re.Match}
+        @raise AssertionError: the process ended, or C{timeout} passed,
+            first; the message includes the output.
+        """
+        pattern = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                matches = [m for m in map(pattern.search, self._lines) if m]
+                if len(matches) >= count:
+                    return matches[:count]
+                remaining = deadline - time.monotonic()
+                if self._ended or remaining <= 0:
+                    why = "exited" if self._ended else f"timed out after {timeout} s"
+                    raise AssertionError(
+                        f"{count} lines matching {pattern.pattern!r} not seen ({why}); "
+                        "output:\n" + "".join(self._lines)
+                    )
+                self._changed.wait(remaining)
+
     def wait(self, timeout=30.0):
         """
         Wait for the process to exit by itself.

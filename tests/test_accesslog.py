@@ -4,6 +4,8 @@ and custom formats, each outcome, JSON logging and the file observer.
 """
 
 import datetime
+import io
+import json
 import os
 import socket
 import tempfile
@@ -11,7 +13,13 @@ import unittest
 from unittest import mock
 
 from twisted.internet.task import Clock
-from twisted.logger import LogLevel, eventAsJSON, eventFromJSON, formatEvent
+from twisted.logger import (
+    LogLevel,
+    eventAsJSON,
+    eventFromJSON,
+    formatEvent,
+    jsonFileLogObserver,
+)
 
 from gracehttp import _accesslog
 from gracehttp._accesslog import AccessLog, checkFormat, fileObserver
@@ -220,20 +228,26 @@ class FieldTests(AccessLogTestCase):
             (200, 3, 2.0, "completed"),
         )
 
-    def test_timeFormattedOnlyWhenObserved(self):
-        """The Apache timestamp is computed when an observer formats the event, not when logged."""
-        exchange = self.exchange()
-        self.respond(exchange)
-        exchange.appFinished()
+    def test_timeComputedOncePerSecond(self):
+        """The Apache timestamp is a string, computed once for all the requests that start within one second."""
         calls = []
         real = _accesslog._commonLogTime
+        accessLog = AccessLog(self.clock, "{time}", self.events.append)
         with mock.patch.object(
             _accesslog, "_commonLogTime", lambda t: calls.append(t) or real(t)
         ):
-            event = self.log(exchange)
-            self.assertEqual(calls, [])
-            formatEvent(event)
-        self.assertEqual(calls, [START])
+            for advance in (0, 0.5, 0.2, 0.1):
+                self.clock.advance(advance)
+                exchange = self.exchange()
+                self.respond(exchange)
+                exchange.appFinished()
+                accessLog(exchange)
+        self.assertEqual(calls, [int(START), int(START) + 1])
+        self.assertEqual(
+            [event["time"] for event in self.events],
+            [apacheTime(START)] * 3 + [apacheTime(START + 1)],
+        )
+        self.assertTrue(all(type(event["time"]) is str for event in self.events))
 
     def test_json(self):
         """An event survives Twisted's JSON format (twist --log-format json) with its text."""
@@ -247,6 +261,20 @@ class FieldTests(AccessLogTestCase):
         self.assertEqual(formatEvent(restored), text)
         self.assertEqual(restored["status"], 200)
         self.assertEqual(restored["outcome"], "completed")
+        self.assertEqual(restored["time"], apacheTime(START))
+
+    def test_jsonFileObserver(self):
+        """Through jsonFileLogObserver (what twist writes when stdout is no terminal) every field is a plain JSON value, time included."""
+        exchange = self.exchange()
+        self.respond(exchange)
+        exchange.appFinished()
+        out = io.StringIO()
+        AccessLog(self.clock, observer=jsonFileLogObserver(out))(exchange)
+        record = out.getvalue()
+        self.assertTrue(record.startswith("\x1e") and record.endswith("\n"), record)
+        data = json.loads(record[1:])
+        self.assertEqual(data["time"], apacheTime(START))
+        self.assertNotIn("unpersistable", json.dumps({k: data[k] for k in _accesslog.FIELDS}))
 
 
 class CheckFormatTests(unittest.TestCase):
@@ -358,7 +386,7 @@ class EndToEndTests(unittest.TestCase):
             env=childEnvironment(),
         )
         try:
-            port = int(child.waitFor(r'"url": "http://127\.0\.0\.1:(\d+)"').group(1))
+            port = int(child.waitFor(r'"listening": "http://127\.0\.0\.1:(\d+)"').group(1))
             _get(port, "/json")
             line = child.waitFor(r"gracehttp\.access").string
         finally:
@@ -368,6 +396,7 @@ class EndToEndTests(unittest.TestCase):
             (event["method"], event["status"], event["outcome"], event["userAgent"]),
             ("GET", 200, "completed", "e2e"),
         )
+        self.assertRegex(event["time"], r"^\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}$")
         self.assertIn('"GET /json HTTP/1.1" 200 2', formatEvent(event))
 
     def test_logLevel(self):

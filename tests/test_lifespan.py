@@ -109,6 +109,31 @@ class StartupTests(LifespanTestCase):
             self.assertFalse(lifespan.started)
             self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_startupFailedWithTraceback(self):
+        """A multi-line startup.failed message (Starlette's traceback) is summed up by its last line and kept whole as details."""
+        traceback = (
+            "Traceback (most recent call last):\n"
+            '  File "app.py", line 6, in lifespan\n'
+            "    raise RuntimeError('database is down')\n"
+            "RuntimeError: database is down\n"
+        )
+
+        async def app(scope, receive, send):
+            await receive()
+            await send({"type": "lifespan.startup.failed", "message": traceback})
+
+        failure = self.failureResultOf(self.startup(self.lifespan(app)), LifespanFailure)
+        self.assertEqual(str(failure.value), "RuntimeError: database is down")
+        self.assertEqual(failure.value.details, traceback.rstrip())
+
+    def test_startupFailedOneLine(self):
+        """A one-line startup.failed message is the failure's message, with no details."""
+        failure = self.failureResultOf(
+            self.startup(self.lifespan(answeringApp([], startup="lifespan.startup.failed"))),
+            LifespanFailure,
+        )
+        self.assertIsNone(failure.value.details)
+
     def test_raiseInAuto(self):
         """An app raising on the lifespan scope in auto mode means unsupported: startup succeeds, info logged."""
         calls = []

@@ -37,6 +37,20 @@ _NOT_SOURCE = shutil.ignore_patterns(
 )
 
 
+class VersionTests(unittest.TestCase):
+    """
+    C{gracehttp.__version__} is what users expect of it.
+    """
+
+    def test_plainString(self):
+        """gracehttp.__version__ is the plain version string incremental keeps (e.g. '0.1.0')."""
+        from gracehttp import _version
+
+        self.assertIs(type(gracehttp.__version__), str)
+        self.assertEqual(gracehttp.__version__, _version.__version__.public())
+        self.assertRegex(gracehttp.__version__, r"^\d+\.\d+\.\d+")
+
+
 class WheelTests(unittest.TestCase):
     """
     A wheel built from the source tree.
@@ -99,7 +113,7 @@ class WheelTests(unittest.TestCase):
 
     def test_version(self):
         """The wheel's version is the one in gracehttp/_version.py (incremental)."""
-        version = gracehttp.__version__.public()
+        version = gracehttp.__version__
         self.assertIn(f"-{version}-", self.wheelName)
         self.assertIn(f"\nVersion: {version}\n", self.metadata)
 

@@ -189,16 +189,65 @@ class StartTests(ServiceTestCase):
         )
 
     def test_logsListeningURL(self):
-        """Each port is logged as 'gracehttp listening on http://HOST:PORT'."""
+        """One line says 'gracehttp listening on' every port's URL, in endpoint order."""
         service = self.makeService(
             [StubEndpoint(self.events, 8003), StubEndpoint(self.events, 8004, host="::1")]
         )
         with capturedLogs() as events:
             service.startService()
             self.adapter.starting.callback(None)
-        messages = [formatEvent(event) for event in events]
-        self.assertIn("gracehttp listening on http://127.0.0.1:8003", messages)
-        self.assertIn("gracehttp listening on http://[::1]:8004", messages)
+        [message] = [formatEvent(event) for event in events]
+        self.assertTrue(
+            message.startswith(
+                "gracehttp listening on http://127.0.0.1:8003, http://[::1]:8004; "
+            ),
+            message,
+        )
+        self.assertEqual(events[0]["urls"], ["http://127.0.0.1:8003", "http://[::1]:8004"])
+
+    def test_startupLine(self):
+        """The start-up line gives gracehttp's version, the interface and how it was picked, the WSGI threads, the reactor and the pid."""
+        service = _service.HTTPService(
+            self.adapter,
+            self.factory,
+            [StubEndpoint(self.events, 8005)],
+            self.reactor,
+            interface="wsgi",
+            detected=True,
+            threads=7,
+        )
+        with capturedLogs() as events:
+            service.startService()
+            self.adapter.starting.callback(None)
+        [event] = events
+        self.assertEqual(
+            formatEvent(event),
+            f"gracehttp listening on http://127.0.0.1:8005; gracehttp {gracehttp.__version__}, "
+            f"interface wsgi (detected) with 7 threads, reactor MemoryReactorClock, "
+            f"pid {os.getpid()}",
+        )
+        self.assertEqual(
+            (event["version"], event["interface"], event["detected"], event["threads"]),
+            (gracehttp.__version__, "wsgi", True, 7),
+        )
+
+    def test_startupLineASGI(self):
+        """For ASGI the line names the ASGI version given and no thread count."""
+        service = _service.HTTPService(
+            self.adapter,
+            self.factory,
+            [StubEndpoint(self.events, 8006)],
+            self.reactor,
+            interface="asgi2",
+        )
+        with capturedLogs() as events:
+            service.startService()
+            self.adapter.starting.callback(None)
+        [message] = [formatEvent(event) for event in events]
+        self.assertIn(
+            f"; gracehttp {gracehttp.__version__}, interface asgi2 (given), reactor", message
+        )
+        self.assertNotIn("threads", message)
 
     def test_listensWithRealEndpoint(self):
         """An endpoint from a --listen string listens on the reactor."""
@@ -258,8 +307,12 @@ class StartFailureTests(ServiceTestCase):
     def test_listenFailureStopsOtherPorts(self):
         """If one endpoint cannot listen, the others stop listening."""
         error = CannotListenError("127.0.0.1", 8001, OSError(98, "Address already in use"))
-        service = self.makeService(
-            [StubEndpoint(self.events, 8000), StubEndpoint(self.events, 8001, error)]
+        service = _service.HTTPService(
+            self.adapter,
+            self.factory,
+            [StubEndpoint(self.events, 8000), StubEndpoint(self.events, 8001, error)],
+            self.reactor,
+            descriptions=["tcp:8000", "tcp:8001:interface=127.0.0.1"],
         )
         d = service.whenListening()
         with capturedLogs() as events:
@@ -269,10 +322,73 @@ class StartFailureTests(ServiceTestCase):
             self.events, ["startup", "listen 8000", "listen 8001", "stopListening 8000"]
         )
         messages = [formatEvent(event) for event in events]
-        self.assertIn(f"gracehttp failed to start: {error}", messages)
+        self.assertEqual(
+            messages,
+            [
+                "gracehttp failed to start: cannot listen on "
+                "'tcp:8001:interface=127.0.0.1': Address already in use"
+            ],
+        )
         self.assertTrue(self.reactor.hasStopped)
         self.assertIs(self.result(d).value, error)
         self.atexit.register.assert_called_once_with(_service._exitWithStatus1)
+
+    def test_anyListenErrorIsOneLine(self):
+        """Whatever listen() fails with, the log gets one line naming the endpoint and the reason."""
+        cases = [
+            (OverflowError("bind(): port must be 0-65535."), "bind(): port must be 0-65535."),
+            (FileNotFoundError(2, "No such file or directory"), "No such file or directory"),
+            (
+                CannotListenError("", 80, PermissionError(13, "Permission denied")),
+                "Permission denied",
+            ),
+            (ZeroDivisionError(), "ZeroDivisionError"),
+        ]
+        for error, reason in cases:
+            with self.subTest(error=error):
+                self.reactor = MemoryReactorClock()
+                self.reactor.running = True
+                service = _service.HTTPService(
+                    self.adapter,
+                    self.factory,
+                    [StubEndpoint(self.events, 1, error)],
+                    self.reactor,
+                    descriptions=["unix:/nonexistent/x.sock"],
+                )
+                self.adapter.starting = succeed(None)
+                with capturedLogs() as events:
+                    service.startService()
+                self.assertEqual(
+                    [formatEvent(event) for event in events],
+                    [
+                        "gracehttp failed to start: cannot listen on "
+                        f"'unix:/nonexistent/x.sock': {reason}"
+                    ],
+                )
+                self.assertNotIn("log_failure", events[0])
+                self.assertTrue(self.reactor.hasStopped)
+                self.assertIs(self.result(service.whenListening()).value, error)
+
+    def test_lifespanFailureDetails(self):
+        """A lifespan failure with details (a traceback) is one summary line, then the traceback's own lines, in one event."""
+        details = (
+            "Traceback (most recent call last):\n"
+            '  File "app.py", line 6, in lifespan\n'
+            "    raise RuntimeError('database is down')\n"
+            "RuntimeError: database is down"
+        )
+        service = self.makeService([StubEndpoint(self.events, 8000)])
+        with capturedLogs() as events:
+            service.startService()
+            self.adapter.starting.errback(
+                LifespanFailure("RuntimeError: database is down", details=details)
+            )
+        [event] = events
+        self.assertEqual(
+            formatEvent(event).splitlines(),
+            ["gracehttp failed to start: RuntimeError: database is down"]
+            + details.splitlines(),
+        )
 
     def test_unexpectedErrorLogsTraceback(self):
         """An unexpected start-up error is logged with its traceback."""
@@ -758,3 +874,86 @@ class EndToEndSmokeTests(unittest.TestCase):
         finally:
             server.stop()
         self.assertEqual((response.status_code, response.text), (200, "wsgi /hello"))
+
+
+class PlainCallASGI3:
+    """
+    ASGI 3 middleware written as a plain C{def __call__} that returns the
+    wrapped application's coroutine (as much middleware is).
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, scope, receive, send):
+        return self.app(scope, receive, send)
+
+
+plainCallASGI3App = PlainCallASGI3(tinyASGIApp)
+
+
+class _ASGI2Instance:
+    def __init__(self, scope):
+        self.scope = scope
+
+    async def __call__(self, receive, send):
+        await tinyASGIApp(self.scope, receive, send)
+
+
+def hiddenASGI2App(*args):
+    """
+    An ASGI 2 application whose signature hides its one argument, so only
+    C{interface="asgi2"} can tell.
+    """
+    return _ASGI2Instance(*args)
+
+
+class InterfaceEndToEndTests(unittest.TestCase):
+    """
+    The interface detected, or given, serves real requests.
+    """
+
+    def test_plainCallASGI3InProcess(self):
+        """A plain-__call__ ASGI 3 app is served 200 with interface auto, asgi and asgi3."""
+        from .server import startInProcess
+
+        for interface in ["auto", "asgi", "asgi3"]:
+            with self.subTest(interface=interface):
+                host, port, stop = startInProcess(plainCallASGI3App, interface=interface)
+                try:
+                    response = _get(port, "/plain")
+                finally:
+                    stop()
+                self.assertEqual((response.status_code, response.text), (200, "asgi /plain"))
+
+    def test_forcedASGI2(self):
+        """interface asgi2 serves an ASGI 2 app that detection cannot recognise."""
+        from .server import startInProcess
+
+        host, port, stop = startInProcess(hiddenASGI2App, interface="asgi2")
+        try:
+            response = _get(port, "/two")
+        finally:
+            stop()
+        self.assertEqual((response.status_code, response.text), (200, "asgi /two"))
+
+    def test_plainCallASGI3Subprocess(self):
+        """twist gracehttp serves a plain-__call__ ASGI 3 app 200 with --interface auto and asgi3, and its start-up line says so."""
+        from .server import startSubprocess
+
+        for interface, how in [("auto", "detected"), ("asgi3", "given")]:
+            with self.subTest(interface=interface):
+                server = startSubprocess(
+                    "tests.test_service:plainCallASGI3App", "--interface", interface, cwd=_REPO
+                )
+                try:
+                    response = _get(server.port, "/plain")
+                finally:
+                    server.stop()
+                self.assertEqual((response.status_code, response.text), (200, "asgi /plain"))
+                self.assertIn(
+                    f"gracehttp listening on http://127.0.0.1:{server.port}; "
+                    f"gracehttp {gracehttp.__version__}, interface asgi3 ({how}), "
+                    f"reactor AsyncioSelectorReactor, pid {server.process.pid}\n",
+                    server.output(),
+                )

@@ -23,7 +23,6 @@ from unittest import mock
 
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogBeginner, Logger, LogLevel, LogPublisher
-from twisted.python.usage import UsageError
 
 from gracehttp import _accesslog, _service, tap
 
@@ -64,6 +63,25 @@ def parse(*args):
     options = tap.Options()
     options.parseOptions(list(args))
     return options
+
+
+def usageError(testCase, args, fragment):
+    """
+    Parsing C{args} in process is a usage error: one line on stderr that
+    names the problem (contains C{fragment}) and C{--help}, and exit
+    status 1.
+
+    @type testCase: L{unittest.TestCase}
+    """
+    stderr = io.StringIO()
+    with mock.patch.object(sys, "stderr", stderr):
+        with testCase.assertRaises(SystemExit) as caught:
+            parse(*args)
+    testCase.assertEqual(caught.exception.code, 1)
+    [line] = stderr.getvalue().splitlines()
+    testCase.assertTrue(line.startswith("gracehttp: error: "), line)
+    testCase.assertTrue(line.endswith(" (see twist gracehttp --help)"), line)
+    testCase.assertIn(fragment, line)
 
 
 class OptionsTests(unittest.TestCase):
@@ -134,18 +152,24 @@ class OptionsTests(unittest.TestCase):
                 self.assertEqual(options["disconnectGracePeriod"], float(value))
 
     def test_interfaceOverride(self):
-        """--interface wsgi overrides detection."""
+        """--interface wsgi overrides detection; the value given is kept apart."""
         options = parse("--app", "tests.test_tap:asgiApp", "--interface", "wsgi")
-        self.assertEqual(options["interface"], "wsgi")
+        self.assertEqual((options["interface"], options["interfaceOption"]), ("wsgi", "wsgi"))
+
+    def test_interfaceDetected(self):
+        """Without --interface the detected one is served and 'auto' is what was given."""
+        options = parse("--app", "tests.test_tap:wsgiApp")
+        self.assertEqual((options["interface"], options["interfaceOption"]), ("wsgi", "auto"))
 
     def test_shortApp(self):
         """-a is short for --app."""
         self.assertIs(parse("-a", "tests.test_tap:wsgiApp")["application"], wsgiApp)
 
     def test_usageErrors(self):
-        """Bad numbers, bad choices and a missing --app are UsageErrors."""
+        """Bad numbers, bad choices, unknown options and a missing --app are one-line usage errors, exit status 1."""
         cases = [
             ((), "--app is required"),
+            (("--no-such-option",), "no-such-option"),
             (("--threads", "many"), "--threads"),
             (("--threads", "0"), "threads"),
             (("--interface", "cgi"), "--interface"),
@@ -160,9 +184,7 @@ class OptionsTests(unittest.TestCase):
             if args:
                 args = ("--app", "tests.test_tap:wsgiApp") + args
             with self.subTest(args=args):
-                with self.assertRaises(UsageError) as caught:
-                    parse(*args)
-                self.assertIn(fragment, str(caught.exception))
+                usageError(self, args, fragment)
 
     def test_helpDocumentsOptions(self):
         """The opt_* docstrings are the --help text, one paragraph each."""
@@ -314,7 +336,7 @@ class HardeningOptionsTests(unittest.TestCase):
         self.assertEqual(options["forwardedAllowIPs"], ("*",))
 
     def test_usageErrors(self):
-        """Bad numbers, ranges, addresses, formats and levels are UsageErrors naming the option."""
+        """Bad numbers, ranges, addresses, formats and levels are one-line usage errors naming the option."""
         cases = [
             (("--limit-request-header-size", "64K"), "--limit-request-header-size"),
             (("--limit-request-header-size", "0"), "limit request header size"),
@@ -336,9 +358,7 @@ class HardeningOptionsTests(unittest.TestCase):
         ]
         for args, fragment in cases:
             with self.subTest(args=args):
-                with self.assertRaises(UsageError) as caught:
-                    parse("--app", "tests.test_tap:wsgiApp", *args)
-                self.assertIn(fragment, str(caught.exception))
+                usageError(self, ("--app", "tests.test_tap:wsgiApp") + args, fragment)
 
     def test_settingsReachFactory(self):
         """makeService builds the HTTP settings from the options."""
@@ -502,6 +522,29 @@ class OneLineErrorTests(unittest.TestCase):
                 env=env,
             )
 
+    def test_usageError(self):
+        """A bad value is the one problem and a pointer to --help, not the whole help text."""
+        result = runChild(
+            twistCommand() + ["gracehttp", "--app", "gracehttp.demo:app", "--threads", "x"]
+        )
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertEqual(
+            result.stderr,
+            "gracehttp: error: --threads must be a whole number, not 'x' "
+            "(see twist gracehttp --help)\n",
+        )
+        self.assertEqual(result.stdout, "")
+
+    def test_unknownOption(self):
+        """An unknown option is one line too."""
+        self.assertOneLineExit(
+            "--app", "gracehttp.demo:app", "--no-such-option", fragment="--help"
+        )
+
+    def test_missingApp(self):
+        """No --app at all: one line."""
+        self.assertOneLineExit(fragment="--app is required")
+
     def test_asgiUnderOtherReactor(self):
         """An ASGI app under an explicitly chosen non-asyncio reactor names --reactor asyncio."""
         result = runChild(
@@ -583,6 +626,64 @@ class StartFailureExitTests(unittest.TestCase):
             "--listen", "tcp:0:interface=127.0.0.1",
             fragment="database is down",
         )
+
+    def assertListenFailsInOneLine(self, description, reason):
+        """
+        C{--listen DESCRIPTION} fails once the application started: one log
+        line names the endpoint and the reason, no traceback, status 1.
+        """
+        child = runTwist(
+            "gracehttp", "--app", "tests.test_tap:wsgiApp", "--listen", description, cwd=REPO
+        )
+        try:
+            code = child.wait(60)
+        finally:
+            child.stop()
+        output = child.output()
+        self.assertEqual(code, 1, output)
+        self.assertNotIn("Traceback", output)
+        self.assertFalse([line for line in output.splitlines() if line.startswith("\t")], output)
+        [line] = [line for line in output.splitlines() if "failed to start" in line]
+        self.assertTrue(
+            line.endswith(
+                f"gracehttp failed to start: cannot listen on {description!r}: {reason}"
+            ),
+            line,
+        )
+
+    def test_portOutOfRange(self):
+        """--listen tcp:99999: one line, exit status 1."""
+        self.assertListenFailsInOneLine("tcp:99999", "bind(): port must be 0-65535.")
+
+    def test_unixSocketInMissingDirectory(self):
+        """--listen unix:/nonexistent/dir/x.sock: one line, exit status 1."""
+        self.assertListenFailsInOneLine(
+            "unix:/nonexistent-gracehttp/dir/x.sock", "No such file or directory"
+        )
+
+    def test_starletteLifespanTraceback(self):
+        """Starlette's failed lifespan startup: one summary line, then its traceback, readable and once."""
+        child = runTwist(
+            "gracehttp", "--app", "tests.apps.failing_lifespan:app",
+            "--listen", "tcp:0:interface=127.0.0.1",
+            cwd=REPO,
+        )
+        try:
+            code = child.wait(60)
+        finally:
+            child.stop()
+        output = child.output()
+        self.assertEqual(code, 1, output)
+        lines = output.splitlines()
+        [summary] = [line for line in lines if "failed to start" in line]
+        self.assertTrue(
+            summary.endswith("gracehttp failed to start: RuntimeError: database is down"),
+            summary,
+        )
+        self.assertEqual(output.count("Traceback (most recent call last):"), 1, output)
+        self.assertIn('\t    raise RuntimeError("database is down")', lines)
+        self.assertEqual(lines[lines.index(summary) + 1], "\tTraceback (most recent call last):")
+        self.assertLess(max(len(line) for line in lines), 200, output)
 
     def test_portInUse(self):
         """A port that cannot be listened on: logged, exit status 1."""

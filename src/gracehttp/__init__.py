@@ -11,8 +11,14 @@ from a C{.tac} file with L{makeService}.
 
 from ._errors import AppLoadError, ClientDisconnected, LifespanFailure, LifespanTimeout
 from ._service import makeService
-from ._version import __version__
+from . import _version
 from .tap import Options
+
+__version__ = _version.__version__.public()
+"""
+The version of gracehttp, e.g. C{"0.1.0"} (kept by incremental in
+C{gracehttp/_version.py}).
+"""
 
 __all__ = [
     "AppLoadError",

@@ -24,7 +24,7 @@ from zope.interface import implementer
 from ._errors import ClientDisconnected
 from ._interfaces import IAppAdapter
 from ._lifespan import Lifespan
-from ._loader import isCoroutineFunction
+from ._loader import detectASGIVersion
 
 _log = Logger()
 
@@ -67,19 +67,16 @@ def isASGI3(app):
     Is C{app} a single-callable ASGI 3 application rather than an ASGI 2
     double-callable one (ASGI spec, "Legacy Applications")?
 
-    An ASGI 3 application is a coroutine function, an object whose
-    C{__call__} is one, or a class whose instances are awaitable.  Any other
-    class (instantiated with the scope, its instance called with
-    C{(receive, send)}) or callable is taken to be ASGI 2.
+    See L{detectASGIVersion<gracehttp._loader.detectASGIVersion>}: a
+    coroutine function, an object whose C{__call__} is one, an awaitable
+    class, or a callable that requires three positional arguments is
+    ASGI 3; a class without C{__await__} or a callable that requires one
+    argument is ASGI 2; what cannot be told is taken to be ASGI 3.
 
     @param app: an ASGI application.
     @rtype: L{bool}
     """
-    if inspect.isclass(app):
-        return hasattr(app, "__await__")
-    return isCoroutineFunction(app) or isCoroutineFunction(
-        getattr(app, "__call__", None)
-    )
+    return detectASGIVersion(app) == "asgi3"
 
 
 def _singleCallable(app):

@@ -30,7 +30,22 @@ class LifespanFailure(Exception):
     The application reported C{lifespan.startup.failed} or
     C{lifespan.shutdown.failed} (ASGI lifespan spec 2.0), or it raised while
     C{--lifespan on} was given.
+
+    @ivar details: more than the one-line message, as the application gave
+        it: a traceback (the text of a multi-line C{message}, as Starlette
+        sends, or the exception the application raised), or L{None}.
+    @type details: L{str} or L{None}
     """
+
+    def __init__(self, message="", details=None):
+        """
+        @param message: what went wrong, one line.
+        @type message: L{str}
+        @param details: see C{details}.
+        @type details: L{str} or L{None}
+        """
+        super().__init__(message)
+        self.details = details
 
 
 class LifespanTimeout(LifespanFailure):

@@ -25,7 +25,8 @@ C{lifespan.shutdown} when L{Lifespan.shutdown} is called::
     C{clock.callLater(timeout, ...)} bounds the wait and is cancelled by
     the answer.  A phase that times out cancels the task.
   - C{lifespan.startup.failed} fails startup with L{LifespanFailure} in
-    every mode.  An application that raises (or returns) before answering
+    every mode; a multi-line message (a traceback) is summed up by its last
+    line and kept whole as the failure's C{details}.  An application that raises (or returns) before answering
     startup does not support lifespan: in C{"auto"} that is logged at info
     level and startup succeeds; in C{"on"} it is a L{LifespanFailure}.
   - Shutdown never fails: the process is stopping anyway.
@@ -211,9 +212,7 @@ class Lifespan:
             self.started = True
             self._answered(_STARTED)
         elif phase is _STARTING and kind == "lifespan.startup.failed":
-            self._answered(
-                _FAILED, Failure(LifespanFailure(message.get("message", "")))
-            )
+            self._answered(_FAILED, Failure(_reportedFailure(message.get("message", ""))))
         elif phase is _STOPPING and kind == "lifespan.shutdown.complete":
             self._answered(_STOPPED)
         elif phase is _STOPPING and kind == "lifespan.shutdown.failed":
@@ -269,3 +268,23 @@ class Lifespan:
             self._answered(_STOPPED)
         elif phase is _STARTED:
             self._phase = _STOPPED
+
+
+def _reportedFailure(message):
+    """
+    The L{LifespanFailure} for a C{lifespan.startup.failed} message.
+
+    A multi-line message (Starlette sends the traceback of what its
+    lifespan raised) is summed up by its last line, the exception; the
+    whole text becomes the failure's C{details}.
+
+    @param message: the event's C{message} (ASGI lifespan spec 2.0:
+        "Startup - send event").
+    @type message: L{str}
+    @rtype: L{LifespanFailure}
+    """
+    text = str(message).rstrip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        return LifespanFailure(lines[-1], details=text)
+    return LifespanFailure(text.strip())

@@ -1,5 +1,6 @@
 """
-Turn an C{--app} reference into an application, and tell WSGI from ASGI.
+Turn an C{--app} reference into an application, and tell WSGI from ASGI
+(and ASGI 3 from ASGI 2).
 """
 
 import asyncio.coroutines
@@ -61,27 +62,117 @@ def loadApp(reference):
 
 def detectInterface(app):
     """
-    Tell which spec an application follows (DESIGN.md section 6).
+    Tell which spec, and which ASGI version, an application follows.
 
-    An ASGI application (ASGI 3.0, C{(scope, receive, send)}) is a coroutine
-    function, an object whose C{__call__} is one, or a class whose instances
-    are awaited (ASGI 3) or called with C{(receive, send)} (ASGI 2,
-    "double-callable").  Anything else callable is a WSGI application
-    (PEP 3333).
+    In this order:
+
+      1. A class: instances that are awaitable (C{__await__}) make it an
+         ASGI 3 application (C{App(scope, receive, send)} is awaited);
+         instances with an C{async __call__}, or an C{__init__} that takes
+         one argument, make it an ASGI 2 "double-callable" (C{App(scope)}
+         is called with C{(receive, send)}; ASGI spec, "Legacy
+         Applications").  Any other class is WSGI: PEP 3333 allows a class
+         whose instances are the response iterable.
+      2. A coroutine function, an object whose C{__call__} is one, or a
+         callable marked by asgiref's C{markcoroutinefunction}: ASGI 3.
+      3. Any other callable, by the positional parameters it requires
+         (L{inspect.signature}; C{self} and the arguments a
+         C{functools.partial} binds are not counted): three
+         C{(scope, receive, send)} is ASGI 3 (a plain C{def __call__} that
+         returns a coroutine, as much middleware is written), two
+         C{(environ, start_response)} is WSGI, one C{(scope)} is ASGI 2.
+      4. What the signature cannot tell (no signature, C{*args}, another
+         count): WSGI, the PEP 3333 callable.
+
+    uvicorn, which serves only ASGI, stops after steps 1 and 2: for it
+    every other callable is ASGI 2, including an ASGI 3 callable whose
+    C{__call__} is a plain C{def}.  Step 3 is what tells those apart; a
+    callable that hides its parameters (C{*args} without
+    C{functools.wraps}) still needs C{--interface}.
 
     @param app: the application.
-    @return: C{"asgi"} or C{"wsgi"}.
+    @return: C{"asgi3"}, C{"asgi2"} or C{"wsgi"}.
     @rtype: L{str}
     """
     if inspect.isclass(app):
-        if hasattr(app, "__await__") or isCoroutineFunction(app.__call__):
-            return "asgi"
+        if hasattr(app, "__await__"):
+            return "asgi3"
+        if isCoroutineFunction(app.__call__) or _requiredPositional(app) == 1:
+            return "asgi2"
         return "wsgi"
     if isCoroutineFunction(app) or isCoroutineFunction(
         getattr(app, "__call__", None)
     ):
-        return "asgi"
-    return "wsgi"
+        return "asgi3"
+    return _BY_POSITIONAL.get(_requiredPositional(app), "wsgi")
+
+
+_BY_POSITIONAL = {1: "asgi2", 2: "wsgi", 3: "asgi3"}
+
+
+def detectASGIVersion(app):
+    """
+    Tell which ASGI version an application said to be ASGI follows
+    (C{--interface asgi}).
+
+    As L{detectInterface}, except that an application it would take for
+    WSGI is ASGI 3 (the current version) unless it is a class, which
+    cannot be ASGI 3 without C{__await__}: ASGI 2.
+
+    @param app: an ASGI application.
+    @return: C{"asgi3"} or C{"asgi2"}.
+    @rtype: L{str}
+    """
+    detected = detectInterface(app)
+    if detected == "wsgi":
+        return "asgi2" if inspect.isclass(app) else "asgi3"
+    return detected
+
+
+def resolveInterface(app, interface):
+    """
+    Turn an C{--interface} value into what the application is served as.
+
+    @param app: the application.
+    @param interface: C{"auto"}, C{"asgi"} (ASGI, version detected),
+        C{"asgi3"}, C{"asgi2"} or C{"wsgi"}.
+    @type interface: L{str}
+    @return: C{(picked, detected)}: C{"asgi3"}, C{"asgi2"} or C{"wsgi"},
+        and whether detection picked it (rather than C{interface}).
+    @rtype: L{tuple} of (L{str}, L{bool})
+    """
+    if interface == "auto":
+        return detectInterface(app), True
+    if interface == "asgi":
+        return detectASGIVersion(app), True
+    return interface, False
+
+
+def _requiredPositional(app):
+    """
+    How many positional arguments calling C{app} requires.
+
+    @return: the count, or L{None} if the signature cannot tell (none
+        available, C{*args}, a keyword-only parameter without default).
+    @rtype: L{int} or L{None}
+    """
+    try:
+        parameters = inspect.signature(app).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            return None
+        required = parameter.default is parameter.empty
+        if parameter.kind is parameter.KEYWORD_ONLY and required:
+            return None
+        if parameter.kind in _POSITIONAL and required:
+            count += 1
+    return count
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def isCoroutineFunction(obj):

@@ -9,12 +9,18 @@ Start (L{HTTPService.startService}), in this order (DESIGN.md section 5):
   1. C{adapter.startup()}: ASGI lifespan startup, or starting the WSGI
      thread pool.  No port listens before it succeeded, so a load balancer
      never sees a socket whose application is not ready.
-  2. Listen on every endpoint; log C{gracehttp listening on URL} per port;
-     fire the L{HTTPService.whenListening} Deferreds with the ports.
+  2. Listen on every endpoint; log one line, C{gracehttp listening on
+     URL, ...;} followed by the version, the interface (and whether it was
+     detected), the WSGI thread count, the reactor and the pid; fire the
+     L{HTTPService.whenListening} Deferreds with the ports.
   3. If step 1 or 2 fails (C{lifespan.startup.failed}, a lifespan timeout,
-     a port in use): log one line, stop what already listens, stop the
-     reactor, and make the process exit with status 1 (unless the service
-     was made with C{exitOnFailure=False}, as in-process tests do).
+     any error from an endpoint's C{listen()}): log one line (an endpoint
+     is named by its C{--listen} value, with the OS's reason; a lifespan
+     failure is followed by the application's traceback if it reported
+     one), stop what already listens, stop the reactor, and make the
+     process exit with status 1 (unless the service was made with
+     C{exitOnFailure=False}, as in-process tests do).  Only an unexpected
+     error is logged with gracehttp's own traceback.
 
 Stop (L{HTTPService.stopService}, run by C{twist}/C{twistd} before reactor
 shutdown, e.g. on SIGTERM or SIGINT), in this order (DESIGN.md section 5):
@@ -69,7 +75,8 @@ from ._accesslog import DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT
 from ._accesslog import AccessLog, checkFormat
 from ._accesslog import fileObserver as accessLogFile
 from ._errors import LifespanFailure
-from ._loader import detectInterface, loadApp
+from ._version import __version__ as _versionInfo
+from ._loader import loadApp, resolveInterface
 
 DEFAULT_LISTEN = "tcp:8000:interface=127.0.0.1"
 """
@@ -77,7 +84,11 @@ The endpoint served when none is given: port 8000 on the loopback
 interface only.
 """
 
-INTERFACES = ("auto", "asgi", "wsgi")
+INTERFACES = ("auto", "asgi3", "asgi2", "asgi", "wsgi")
+"""
+The C{interface} values: detect, ASGI 3, ASGI 2, ASGI with its version
+detected, WSGI (see L{gracehttp._loader.resolveInterface}).
+"""
 LIFESPAN_MODES = ("auto", "on", "off")
 
 _log = Logger()
@@ -114,9 +125,10 @@ def makeService(
     @param app: the application, or a C{"module:attribute"} reference to it
         (see L{gracehttp._loader.loadApp}).
     @type app: callable or L{str}
-    @param interface: C{"asgi"} (ASGI 3.0, or ASGI 2 double-callable),
-        C{"wsgi"} (PEP 3333), or C{"auto"} to detect it (DESIGN.md
-        section 6).
+    @param interface: C{"asgi3"} (ASGI 3.0), C{"asgi2"} (ASGI 2
+        double-callable), C{"asgi"} (ASGI, version detected), C{"wsgi"}
+        (PEP 3333), or C{"auto"} to detect which (see
+        L{gracehttp._loader.detectInterface}).
     @param listen: Twisted server endpoint descriptions, e.g.
         C{"tcp:8000:interface=127.0.0.1"}, C{"unix:/run/app.sock"},
         C{"ssl:443:privateKey=key.pem:certKey=cert.pem"},
@@ -226,10 +238,9 @@ def makeService(
         app = loadApp(app)
     elif not callable(app):
         raise ValueError(f"the application must be callable, not {app!r}")
-    if interface == "auto":
-        interface = detectInterface(app)
+    interface, detected = resolveInterface(app, interface)
     if reactor is None:
-        if interface == "asgi":
+        if interface != "wsgi":
             installAsyncioReactorIfNone()
         from twisted.internet import reactor
     endpoints = [parseEndpoint(reactor, description) for description in listen]
@@ -237,7 +248,7 @@ def makeService(
     # The adapters and the protocol are imported here, once per service, so
     # that importing gracehttp (e.g. from the twist plugin) stays light and
     # a WSGI deployment never loads the asyncio bridge.
-    if interface == "asgi":
+    if interface != "wsgi":
         from ._asgi import ASGIAdapter, requireAsyncioReactor
 
         requireAsyncioReactor(reactor)
@@ -248,6 +259,7 @@ def makeService(
             rootPath=rootPath,
             lifespan=lifespan,
             lifespanTimeout=lifespanTimeout,
+            asgi3=interface == "asgi3",
         )
     else:
         from twisted.python.threadpool import ThreadPool
@@ -276,7 +288,16 @@ def makeService(
     factory = HTTPFactory(adapter, reactor, settings)
     factory.requestLog = makeAccessLog(reactor, accessLog, accessLogFormat)
     return HTTPService(
-        adapter, factory, endpoints, reactor, exitOnFailure, float(gracefulTimeout)
+        adapter,
+        factory,
+        endpoints,
+        reactor,
+        exitOnFailure,
+        float(gracefulTimeout),
+        descriptions=listen,
+        interface=interface,
+        detected=detected,
+        threads=threads if interface == "wsgi" else None,
     )
 
 
@@ -461,7 +482,17 @@ class HTTPService(Service):
     """
 
     def __init__(
-        self, adapter, factory, endpoints, reactor, exitOnFailure=True, gracefulTimeout=30.0
+        self,
+        adapter,
+        factory,
+        endpoints,
+        reactor,
+        exitOnFailure=True,
+        gracefulTimeout=30.0,
+        descriptions=None,
+        interface=None,
+        detected=False,
+        threads=None,
     ):
         """
         @param adapter: runs the application.
@@ -479,12 +510,33 @@ class HTTPService(Service):
         @param gracefulTimeout: seconds in-flight requests get to finish at
             a stop before they are disconnected.
         @type gracefulTimeout: L{float}
+        @param descriptions: the endpoint strings the endpoints were parsed
+            from, in the same order, to name one that cannot listen;
+            L{None} names them by type.
+        @type descriptions: L{list} of L{str} or L{None}
+        @param interface: what the application is served as, for the
+            start-up line: C{"asgi3"}, C{"asgi2"} or C{"wsgi"}; L{None}
+            says the adapter's C{interface}.
+        @type interface: L{str} or L{None}
+        @param detected: whether C{interface} was detected rather than
+            given.
+        @type detected: L{bool}
+        @param threads: the WSGI thread pool size, for the start-up line;
+            L{None} for ASGI.
+        @type threads: L{int} or L{None}
         """
         self.adapter = adapter
         self._gracefulTimeout = gracefulTimeout
         self._previousInterruptHandler = None
         self._factory = factory
         self._endpoints = endpoints
+        if descriptions is None:
+            descriptions = [type(endpoint).__name__ for endpoint in endpoints]
+        self._descriptions = list(descriptions)
+        self._interface = adapter.interface if interface is None else interface
+        self._detected = detected
+        self._threads = threads
+        self._failedEndpoint = None
         self._reactor = reactor
         self._exitOnFailure = exitOnFailure
         self._starting = None
@@ -531,30 +583,58 @@ class HTTPService(Service):
 
     def _allListening(self, results):
         ports = [result for ok, result in results if ok]
-        failures = [result for ok, result in results if not ok]
+        failures = [(index, result) for index, (ok, result) in enumerate(results) if not ok]
         if not failures:
             return ports
+        self._failedEndpoint, failure = failures[0]
         stopping = [maybeDeferred(port.stopListening) for port in ports]
         return DeferredList(stopping, consumeErrors=True).addCallback(
-            lambda ignored: failures[0]
+            lambda ignored: failure
         )
 
     def _listening(self, ports):
         self._ports = ports
-        for endpoint, port in zip(self._endpoints, ports):
-            _log.info("gracehttp listening on {url}", url=_url(endpoint, port.getHost()))
+        self._logStarted(
+            [_url(endpoint, port.getHost()) for endpoint, port in zip(self._endpoints, ports)]
+        )
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.callback(list(ports))
 
+    def _logStarted(self, urls):
+        """
+        Log the one start-up line: where it listens, and what serves.
+
+        @param urls: the listening ports' URLs (see L{_url}).
+        @type urls: L{list} of L{str}
+        """
+        serving = f"interface {self._interface} ({'detected' if self._detected else 'given'})"
+        if self._threads is not None:
+            serving += f" with {self._threads} threads"
+        _log.info(
+            "gracehttp listening on {listening}; gracehttp {version}, {serving}, "
+            "reactor {reactor}, pid {pid}",
+            listening=", ".join(urls),
+            urls=urls,
+            version=_versionInfo.public(),
+            serving=serving,
+            interface=self._interface,
+            detected=self._detected,
+            threads=self._threads,
+            reactor=type(self._reactor).__name__,
+            pid=os.getpid(),
+        )
+
     def _startFailed(self, failure):
         self._failure = failure
-        if failure.check(LifespanFailure, CannotListenError):
+        if self._failedEndpoint is not None:
             _log.error(
-                "gracehttp failed to start: {reason}",
-                reason=" ".join(str(failure.value).split())
-                or type(failure.value).__name__,
+                "gracehttp failed to start: cannot listen on {endpoint!r}: {reason}",
+                endpoint=self._descriptions[self._failedEndpoint],
+                reason=_listenReason(failure.value),
             )
+        elif failure.check(LifespanFailure):
+            _logLifespanFailure(failure.value)
         else:
             _log.failure("gracehttp failed to start", failure)
         waiters, self._waiters = self._waiters, []
@@ -649,6 +729,42 @@ class HTTPService(Service):
         if not isinstance(result, Failure):
             _log.info("gracehttp stopped")
         return result
+
+
+def _listenReason(error):
+    """
+    Why an endpoint could not listen, in a few words.
+
+    @param error: what C{listen()} failed with: a L{CannotListenError}
+        (which wraps the L{OSError}), an L{OSError} (e.g. a UNIX socket's
+        directory is missing), or anything else (e.g. L{OverflowError} for
+        a port above 65535).
+    @type error: L{BaseException}
+    @rtype: L{str}
+    """
+    if isinstance(error, CannotListenError) and error.socketError is not None:
+        error = error.socketError
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _logLifespanFailure(error):
+    """
+    Log a failed lifespan startup: one line, then the application's
+    traceback (or the text it reported), if there is one, once.
+
+    @type error: L{LifespanFailure}
+    """
+    reason = " ".join(str(error).split()) or type(error).__name__
+    if error.details:
+        _log.error(
+            "gracehttp failed to start: {reason}\n{details}",
+            reason=reason,
+            details=error.details,
+        )
+    else:
+        _log.error("gracehttp failed to start: {reason}", reason=reason)
 
 
 def _cancelCall(result, call):

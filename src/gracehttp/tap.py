@@ -23,7 +23,7 @@ from twisted.python import usage
 
 from . import _service
 from ._errors import AppLoadError
-from ._loader import detectInterface, loadApp
+from ._loader import loadApp, resolveInterface
 
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
@@ -50,8 +50,13 @@ _HTTP_SETTINGS = (
 class Options(usage.Options):
     """
     Options for C{twist gracehttp}.  After parsing, C{self["application"]}
-    holds the loaded application and C{self["interface"]} is C{"asgi"} or
-    C{"wsgi"}.
+    holds the loaded application, C{self["interface"]} what it is served as
+    (C{"asgi3"}, C{"asgi2"} or C{"wsgi"}) and C{self["interfaceOption"]}
+    the C{--interface} value.
+
+    A usage error (a bad value, an unknown option, no C{--app}) is one line
+    on stderr naming the problem and C{--help}, and exit status 1: see
+    L{parseOptions}.
     """
 
     synopsis = "--app MODULE:ATTRIBUTE [options]"
@@ -98,8 +103,11 @@ class Options(usage.Options):
 
     def opt_interface(self, interface):
         """
-        auto, asgi or wsgi (default: auto, which detects it: a coroutine
-        function or an object with an async __call__ is ASGI).
+        auto, asgi3, asgi2, asgi (ASGI, version detected) or wsgi (default:
+        auto, which detects it: an async def function or __call__, or a
+        callable taking (scope, receive, send), is ASGI 3; one taking
+        (environ, start_response) is WSGI; a class built from the scope, or
+        a callable taking (scope), is ASGI 2).
         """
         self["interface"] = _choice("--interface", interface, _service.INTERFACES)
 
@@ -260,6 +268,28 @@ class Options(usage.Options):
         """
         self["logLevel"] = _choice("--log-level", level, LOG_LEVELS)
 
+    def parseOptions(self, options=None):
+        """
+        Parse the command line; a usage error ends the process with one
+        line.
+
+        C{twist} and C{twistd} would print the error followed by the whole
+        C{--help} text of C{twist} (some ninety lines) and exit with status
+        64; the one problem and where to find the help is easier to read,
+        in a terminal as in a service manager's journal.
+
+        @param options: the arguments after C{gracehttp}; L{None} means
+            C{sys.argv[1:]}.
+        @type options: L{list} of L{str} or L{None}
+        @raise SystemExit: (status 1, after one line on stderr) a value is
+            invalid or missing, an option is unknown, or the application
+            cannot be loaded.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            _exit(f"{e} (see {_command(self)} --help)")
+
     def postOptions(self):
         """
         Check the values, load the application, and install the asyncio
@@ -292,9 +322,9 @@ class Options(usage.Options):
             self["application"] = loadApp(self["app"])
         except AppLoadError as e:
             _exit(str(e))
-        if self["interface"] == "auto":
-            self["interface"] = detectInterface(self["application"])
-        if self["interface"] == "asgi":
+        self["interfaceOption"] = self["interface"]
+        self["interface"], _ = resolveInterface(self["application"], self["interface"])
+        if self["interface"] != "wsgi":
             _service.installAsyncioReactorIfNone()
             from twisted.internet import reactor
 
@@ -328,7 +358,7 @@ def makeService(options):
     try:
         return _service.makeService(
             options["application"],
-            interface=options["interface"],
+            interface=options["interfaceOption"],
             listen=options["listen"],
             threads=options["threads"],
             disconnectGracePeriod=options["disconnectGracePeriod"],
@@ -382,6 +412,20 @@ def _exit(message):
     sys.stderr.write(f"gracehttp: error: {message}\n")
     sys.stderr.flush()
     raise SystemExit(1)
+
+
+def _command(options):
+    """
+    The command that runs these options, for a pointer to its help:
+    C{twistd gracehttp} under C{twistd}, C{twist gracehttp} otherwise.
+
+    @type options: L{Options}
+    @rtype: L{str}
+    """
+    parent = getattr(options, "parent", None)
+    if parent is not None and type(parent).__module__.startswith("twisted.scripts"):
+        return "twistd gracehttp"
+    return "twist gracehttp"
 
 
 def _choice(option, value, choices):

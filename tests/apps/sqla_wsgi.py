@@ -7,7 +7,10 @@ steps of C{STEP_SECONDS}; between steps it checks
 C{environ["gracehttp.disconnected"]} and, once the client is gone, rolls
 back and returns its connection.  C{/stats} reports what happened;
 C{holding} counts the C{/hold} requests running, and C{idleAt} is when the
-pool last had no connection checked out.
+pool last had no connection checked out.  Each C{/hold} that starts writes
+C{sqla_wsgi: /hold started for client port PORT} to stderr at once (not
+through a log that could buffer it), so that a test learns which clients
+have a thread without asking the busy server.
 
 The database file is C{$GRACEHTTP_TEST_DB}.
 """
@@ -79,6 +82,8 @@ def hold():
     with lock:
         stats["started"] += 1
         stats["holding"] += 1
+    port = request.environ.get("REMOTE_PORT", "-")
+    os.write(2, f"sqla_wsgi: /hold started for client port {port}\n".encode())
     try:
         return _hold(request.environ["gracehttp.disconnected"])
     finally:
