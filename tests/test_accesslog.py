@@ -23,6 +23,7 @@ from twisted.logger import (
 
 from gracehttp import _accesslog
 from gracehttp._accesslog import AccessLog, checkFormat, fileObserver
+from gracehttp._exchange import SHUTDOWN
 
 from .fakes import makeExchange
 from .server import Subprocess, childEnvironment, runTwist, startSubprocess, twistCommand
@@ -123,7 +124,7 @@ class DefaultFormatTests(AccessLogTestCase):
             cancelled = []
             exchange.appStarted(lambda: cancelled.append(True))
             self.clock.advance(30)
-            exchange.disconnect(shutdown=True)
+            exchange.disconnect(SHUTDOWN)
             self.clock.advance(3 if graceRunsOut else 1)
             self.assertEqual(cancelled, [True] if graceRunsOut else [])
             exchange.appFinished()

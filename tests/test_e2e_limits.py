@@ -73,6 +73,13 @@ def makeWSGIApp(recorder):
             body = b"done"
         elif path == "/echo":
             body = environ["wsgi.input"].read()
+        elif path == "/upload":
+            try:
+                environ["wsgi.input"].read()
+            except OSError:
+                recorder.told.set()
+                raise
+            body = b"uploaded"
         elif path == "/client":
             body = f"{environ.get('REMOTE_ADDR')} {environ['wsgi.url_scheme']}".encode()
         else:
@@ -110,6 +117,14 @@ def makeASGIApp(recorder):
                 message = await receive()
                 body += message.get("body", b"")
                 more = message.get("more_body", False)
+        elif path == "/upload":
+            message = {"more_body": True}
+            while message.get("more_body"):
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    recorder.told.set()
+                    return
+            body = b"uploaded"
         elif path == "/client":
             body = f"{scope['client'][0]} {scope['scheme']}".encode()
         else:
@@ -240,6 +255,24 @@ class LimitsMixin:
         s.close()
         self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:60])
         self.assertTrue(closed)
+        self.assertServing()
+
+    def test_stalledBody(self):
+        """
+        A body that stops arriving for timeoutHeader seconds ends the
+        request the same way on both interfaces: the application is told
+        the client is gone, the client gets 408 and the connection closes.
+        """
+        s = connect(self.port)
+        s.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n"
+            + b"u" * 1000
+        )
+        data, closed = readAll(s)
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:60])
+        self.assertTrue(closed)
+        self.assertTrue(self.recorder.told.wait(5))
         self.assertServing()
 
     def test_slowloris(self):

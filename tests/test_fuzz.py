@@ -32,7 +32,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from gracehttp._errors import ClientDisconnected
-from gracehttp._exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED
+from gracehttp._exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED, REJECTED
 from gracehttp._http11 import HTTPFactory
 from gracehttp._interfaces import IAppAdapter
 from gracehttp._settings import HTTPSettings
@@ -572,7 +572,7 @@ class FuzzTestsMixin:
         self.assertEqual(harness.factory.requestsInFlight, 0)
         for app in harness.adapter.apps:
             self.assertTrue(app.done)
-            self.assertIn(app.exchange.outcome, (COMPLETED, CLIENT_DISCONNECTED, CANCELLED))
+            self.assertIn(app.exchange.outcome, (COMPLETED, CLIENT_DISCONNECTED, CANCELLED, REJECTED))
         self.assertEqual(harness.reactor.getDelayedCalls(), [])
 
     def assertWellBehaved(self, harness):

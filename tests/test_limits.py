@@ -8,7 +8,7 @@ from unittest import TestCase
 
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
-from gracehttp._exchange import BODY_BUFFER_SIZE, CLIENT_DISCONNECTED, SHUTDOWN
+from gracehttp._exchange import BODY_BUFFER_SIZE, CLIENT_DISCONNECTED, REJECTED, SHUTDOWN
 from gracehttp._http11 import HOLD_SIZE, HTTPChannel, HTTPFactory
 from gracehttp._settings import HTTPSettings
 
@@ -388,6 +388,157 @@ class HeaderTimeoutTests(LimitTestsMixin, TestCase):
         self.take()
         self.reactor.advance(0.001)
         self.assertRejected(408)
+
+
+class BodyTimeoutTests(LimitTestsMixin, TestCase):
+    """
+    A request body that stops arriving for timeoutHeader seconds while the
+    channel reads is answered 408: the same on both interfaces, since it is
+    the protocol's rule.
+    """
+
+    settings = HTTPSettings(timeoutHeader=10.0, timeoutKeepAlive=5.0)
+
+    def startUpload(self):
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 500000\r\n\r\n" + b"a" * 1000
+        )
+        [exchange] = self.adapter.exchanges
+        return exchange
+
+    def test_stalledBody(self):
+        """
+        A body that stops for timeoutHeader seconds: the application is
+        told (disconnect), the client gets 408, the connection closes; the
+        outcome is 'rejected' with status 408.
+        """
+        exchange = self.startUpload()
+        self.reactor.advance(9.9)
+        self.assertFalse(exchange.disconnected)
+        self.reactor.advance(0.1)
+        self.assertTrue(exchange.disconnected)
+        self.assertRejected(408)
+        exchange.appFinished()
+        self.assertEqual((exchange.status, exchange.outcome), (408, REJECTED))
+
+    def test_tricklingBodyIsNotStalled(self):
+        """A body that keeps arriving, however slowly, is never cut."""
+        exchange = self.startUpload()
+        for second in range(60):
+            self.reactor.advance(6)
+            self.channel.dataReceived(b"a")
+        self.assertFalse(exchange.disconnected)
+        self.assertFalse(self.transport.disconnecting)
+        self.reactor.advance(10)
+        self.assertRejected(408)
+
+    def test_notLateWhileNotRead(self):
+        """
+        While the application does not read (its buffer is full, reading
+        paused) the client is not late; once it reads, the body is timed
+        again from then.
+        """
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 500000\r\n\r\n"
+        )
+        [exchange] = self.adapter.exchanges
+        self.channel.dataReceived(b"a" * (BODY_BUFFER_SIZE + 1))
+        self.channel.dataReceived(b"a")
+        self.reactor.advance(100)
+        self.assertFalse(exchange.disconnected)
+        exchange.readBody()
+        self.reactor.advance(0)
+        self.reactor.advance(9.9)
+        self.assertFalse(exchange.disconnected)
+        self.reactor.advance(0.1)
+        self.assertTrue(exchange.disconnected)
+        self.assertRejected(408)
+
+    def test_completeBodyNotTimed(self):
+        """Once the body is complete, a slow application is not the client's fault."""
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\na"
+        )
+        self.channel.dataReceived(b"b")
+        [exchange] = self.adapter.exchanges
+        self.reactor.advance(100)
+        self.assertFalse(exchange.disconnected)
+        respond(exchange)
+        self.assertTrue(self.take().startswith(b"HTTP/1.1 200 "))
+
+    def test_pipelinedStalledBody(self):
+        """
+        A stalled body of a request queued behind the active one: it is
+        rejected (never started), the active one is answered, then 408.
+        """
+        self.channel.dataReceived(
+            GET + b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"
+        )
+        [active] = self.adapter.exchanges
+        self.reactor.advance(10)
+        respond(active)
+        value = self.take()
+        self.assertTrue(value.startswith(b"HTTP/1.1 200 "), value)
+        self.assertIn(b"HTTP/1.1 408 ", value)
+        self.assertTrue(self.transport.disconnecting)
+
+
+class RejectedLogTests(LimitTestsMixin, TestCase):
+    """
+    Requests answered without an exchange reaching an application still
+    reach the access log, with their status and the 'rejected' outcome.
+    """
+
+    settings = HTTPSettings(
+        timeoutHeader=10.0, limitRequestHeaderSize=1024, limitRequestBody=10, limitConcurrency=1
+    )
+
+    def setUp(self):
+        LimitTestsMixin.setUp(self)
+        self.logged = []
+        self.factory.requestLog = self.logged.append
+
+    def test_rejectedHeads(self):
+        """400, 431, 413 and 408 heads are logged with what was parsed of them."""
+        cases = [
+            (b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400,
+             ("GET", b"/a", b"b=1", "1.1")),
+            (b"GET /" + b"x" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 431,
+             ("GET", b"/" + b"x" * 1023, b"", "1.1")),
+            (b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", 413,
+             ("POST", b"/up", b"", "1.1")),
+            (b"\x01\x02", 400, (None, b"", b"", None)),
+        ]
+        for data, status, (method, path, query, version) in cases:
+            with self.subTest(status=status):
+                self.logged.clear()
+                channel, transport = self.connect()
+                channel.dataReceived(data)
+                self.assertRejected(status, transport)
+                [record] = self.logged
+                self.assertEqual(
+                    (record.status, record.outcome, record.method, record.rawPath,
+                     record.queryString, record.httpVersion),
+                    (status, REJECTED, method, path, query, version),
+                )
+        self.assertEqual(self.factory.requestsInFlight, 0)
+
+    def test_headTimeout(self):
+        """A head that times out is logged as 408."""
+        self.channel.dataReceived(b"GET /slow HTTP/1.1\r\nHost")
+        self.reactor.advance(10)
+        self.assertRejected(408)
+        [record] = self.logged
+        self.assertEqual((record.status, record.outcome, record.rawPath), (408, REJECTED, b"/slow"))
+
+    def test_overConcurrency(self):
+        """A 503 for the concurrency limit is logged as rejected."""
+        self.channel.dataReceived(GET)
+        other, transport = self.connect()
+        other.dataReceived(GET)
+        self.assertRejected(503, transport)
+        [record] = self.logged
+        self.assertEqual((record.status, record.outcome), (503, REJECTED))
 
 
 class KeepAliveTimeoutTests(LimitTestsMixin, TestCase):

@@ -41,7 +41,8 @@ FIELDS = {
     "client": "the client's address (C{-} for a UNIX socket)",
     "time": "when the request head arrived, as Apache's C{%t} "
     "(C{10/Oct/2000:13:55:36 +0000}, local time)",
-    "request": "the request line, e.g. C{GET /a?b=1 HTTP/1.1}",
+    "request": "the request line, e.g. C{GET /a?b=1 HTTP/1.1} (what was parsed of it, "
+    "or C{-}, for a request rejected before its line was complete)",
     "method": "the request method",
     "path": "the request target: path and C{?query}, percent-encoded as sent",
     "httpVersion": "C{1.0} or C{1.1}",
@@ -197,6 +198,13 @@ class AccessLog:
         target = exchange.rawPath.decode("latin-1")
         if exchange.queryString:
             target += "?" + exchange.queryString.decode("latin-1")
+        if method is None:
+            # Rejected before its request line was parsed.
+            request = method = target = "-"
+        elif version is None:
+            request = f"{method} {target}"
+        else:
+            request = f"{method} {target} HTTP/{version}"
         referer = userAgent = "-"
         for name, value in exchange.headers:
             if name == b"referer":
@@ -213,10 +221,10 @@ class AccessLog:
                 "log_time": now,
                 "client": client[0] if client is not None else "-",
                 "time": startTime[1],
-                "request": f"{method} {target} HTTP/{version}",
+                "request": request,
                 "method": method,
                 "path": target,
-                "httpVersion": version,
+                "httpVersion": version or "-",
                 "status": "-" if status is None else status,
                 "size": sent or "-",
                 "bytes": sent,

@@ -56,9 +56,10 @@ When the application is done, L{Exchange.outcome} records how the request
 ended, for the access log.  A response finished before any disconnect is
 L{COMPLETED}, whatever happens after it (a slow WSGI C{close()}, an ASGI
 background task that the grace period then cancels).  Otherwise it is the
-kind of disconnect (L{CLIENT_DISCONNECTED}, or L{SHUTDOWN} when a graceful
-stop cut it), L{CANCELLED} if the grace period after a client's disconnect
-ran out, or L{ABORTED} if the application failed mid-response.
+kind of disconnect (L{CLIENT_DISCONNECTED}; L{SHUTDOWN} when a graceful
+stop cut it; L{REJECTED} when the server gave up on the request's body),
+L{CANCELLED} if the grace period after a client's disconnect ran out, or
+L{ABORTED} if the application failed mid-response.
 L{Exchange.endTime} is when the response ended for the client (finished,
 aborted, or the client left); the access log's duration runs from
 L{Exchange.startTime} to it, so it does not count work the application
@@ -104,6 +105,13 @@ ABORTED = "aborted"
 """
 The application failed after its response had started: the response was
 cut short (the connection closed) with the client still there.
+"""
+REJECTED = "rejected"
+"""
+The server answered the request itself: before it reached the application
+(a malformed, oversized or timed-out request head, the concurrency limit),
+or while the application waited for a body that turned out malformed, too
+large or stalled (the application was told the client disconnected).
 """
 
 # A response header name must be a non-empty RFC 9110 section 5.6.2 token:
@@ -177,8 +185,8 @@ class Exchange:
     @ivar responseStarted: L{startResponse} was called.
     @ivar responseComplete: L{finish} or L{abort} was called.
     @ivar outcome: how the request ended: L{COMPLETED},
-        L{CLIENT_DISCONNECTED}, L{CANCELLED}, L{SHUTDOWN} or L{ABORTED};
-        L{None} until the application is done.
+        L{CLIENT_DISCONNECTED}, L{CANCELLED}, L{SHUTDOWN}, L{ABORTED} or
+        L{REJECTED}; L{None} until the application is done.
     @ivar status: the response status, once started.
     @ivar startTime: when the request head was parsed (the clock's
         seconds).
@@ -311,21 +319,23 @@ class Exchange:
         self.writePaused = False
         self._wake()
 
-    def disconnect(self, shutdown=False):
+    def disconnect(self, outcome=CLIENT_DISCONNECTED):
         """
         The client is gone.  Acts once (see the module docstring): wakes the
         adapter and, if the application is running, starts the grace period.
 
-        @param shutdown: the server's graceful stop cut the connection (its
-            graceful timeout ran out), not the client: the outcome is then
-            L{SHUTDOWN}.
-        @type shutdown: L{bool}
+        @param outcome: who ended it, for the access log if the response is
+            not complete: L{CLIENT_DISCONNECTED} (the client left; if the
+            grace period runs out the outcome becomes L{CANCELLED}),
+            L{SHUTDOWN} (a graceful stop cut the connection) or L{REJECTED}
+            (the server gave up on a body that was malformed, too large or
+            stalled, and answered it).
+        @type outcome: L{str}
         """
         if self.disconnected:
             return
         self.disconnected = True
-        if shutdown:
-            self._disconnectOutcome = SHUTDOWN
+        self._disconnectOutcome = outcome
         if self.endTime is None:
             self.endTime = self._clock.seconds()
         self._wake()
@@ -557,5 +567,6 @@ class Exchange:
         if self._appDone:
             return
         if not self._delivered():
-            self.outcome = SHUTDOWN if self._disconnectOutcome is SHUTDOWN else CANCELLED
+            outcome = self._disconnectOutcome
+            self.outcome = CANCELLED if outcome == CLIENT_DISCONNECTED else outcome
         self._cancel()

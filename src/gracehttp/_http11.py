@@ -12,9 +12,10 @@ characters in the method, target or field names).  We add the checks it
 leaves to us (HTTP/1.0 with Transfer-Encoding; versions other than 1.0 and
 1.1) and the limits below.  A rejected request is answered with an error
 status and the connection closes; bytes after it never reach an
-application.  Rejections are raised from inside the parser's callbacks
-(which stops the parse at once) with the status kept in
-C{_rejectStatus}.
+application.  It is logged all the same (L{HTTPFactory.requestRejected}),
+with what was parsed of it, its status and the C{rejected} outcome.
+Rejections are raised from inside the parser's callbacks (which stops the
+parse at once) with the status kept in C{_rejectStatus}.
 
 As soon as a request head is parsed an L{Exchange} is created and queued.
 The exchange at the head of the queue is the active one: its application
@@ -70,9 +71,21 @@ below):
   - fires on an idle connection (no byte of a new request yet, nothing
     queued): close without a response.  This covers a connection that
     never sends a byte.
-  - fires while a request is in flight and no head is being read: nothing
-    happens (the application's time is not limited here); the connection
-    becomes idle or begins another head later and re-arms it.
+  - armed for C{timeoutHeader} at the end of the first read that leaves a
+    request body incomplete (a body that arrives with its head, the usual
+    case, costs nothing); every later read of that body only notes the
+    time (C{_bodyTime}), so a trickling body costs one clock reading per
+    read and no timer call.  When it fires while a body is incomplete and
+    we read, the body is stalled if no byte came for C{timeoutHeader}
+    seconds: 408 (rejected, like a bad head: the exchange is disconnected,
+    its application told, and the 408 is sent if its response had not
+    started), else the timer is armed for the rest of that span.  While
+    reading is paused by us the client is not late: the body is timed again
+    from when reading resumes.  This is the one stalled-body rule for every
+    application interface.
+  - fires while a request is in flight and no head or body is being read:
+    nothing happens (the application's time is not limited here); the
+    connection becomes idle or begins another head later and re-arms it.
 
 Reading pauses for two reasons, counted together: an exchange's body buffer
 is full (it resumes when the application reads), or too many requests are
@@ -161,7 +174,13 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ._exchange import BODY_BUFFER_SIZE, Exchange
+from ._exchange import (
+    BODY_BUFFER_SIZE,
+    CLIENT_DISCONNECTED,
+    REJECTED,
+    SHUTDOWN,
+    Exchange,
+)
 from ._interfaces import IExchangeChannel
 from ._proxy import TrustedProxies, forwarded
 from ._settings import HTTPSettings
@@ -204,6 +223,12 @@ that offers none of them (only C{h2}, say) is refused the handshake, as RFC
 7301 section 3.2 says (Twisted sends an C{internal_error} alert rather than
 C{no_application_protocol}); a client that offers no ALPN at all is served
 HTTP/1.1.  HTTP/2 support adds C{b"h2"} at the front of this list.
+"""
+
+LOGGED_TARGET = 1024
+"""
+Bytes of a rejected request's target kept for the access log (a 431 for a
+64 KiB target should not make a 64 KiB log line).
 """
 
 RETRY_AFTER = b"1"
@@ -331,6 +356,7 @@ class HTTPChannel(Protocol):
         self._headers = []
         self._largeReads = False
         self._shutdown = False
+        self._bodyTime = None
 
     # -- connection ----------------------------------------------------------
 
@@ -396,6 +422,19 @@ class HTTPChannel(Protocol):
             return
         if self._inHead:
             self._headContinues()
+        elif self._parsing is not None:
+            self._bodyContinues()
+
+    def _bodyContinues(self):
+        """
+        A read ended inside a request body: note when, and the first time
+        for this body time it (see the module docstring: a body that stops
+        arriving for C{timeoutHeader} seconds is answered 408).
+        """
+        now = self.factory.reactor.seconds()
+        if self._bodyTime is None:
+            self._arm(self._timeoutHeader)
+        self._bodyTime = now
 
     def _headContinues(self):
         """
@@ -435,9 +474,9 @@ class HTTPChannel(Protocol):
         self._parsing = None
         active = self._active
         self._active = None
-        shutdown = self._shutdown
+        outcome = SHUTDOWN if self._shutdown else CLIENT_DISCONNECTED
         for exchange in queue:
-            exchange.disconnect(shutdown)
+            exchange.disconnect(outcome)
         # Queued behind the active request, these never reached the adapter.
         for exchange in queue:
             if exchange is not active:
@@ -477,8 +516,37 @@ class HTTPChannel(Protocol):
             if not self._readPauses:
                 _log.info("Request head timed out from {client}", client=self._client)
                 self._reject(408)
+        elif self._bodyTime is not None:
+            if not self._readPauses:
+                self._bodyTimedOut()
         elif not self._queue:
             self._close()
+
+    def _bodyTimedOut(self):
+        """
+        The body timer fired while we read: answer 408 if no body byte came
+        for C{timeoutHeader} seconds, else time the rest of that span.
+        """
+        idle = self.factory.reactor.seconds() - self._bodyTime
+        if idle < self._timeoutHeader:
+            self._arm(self._timeoutHeader - idle)
+            return
+        _log.info("Request body stalled from {client}", client=self._client)
+        self._reject(408)
+
+    def _rearm(self):
+        """
+        Reading resumed: if the connection timer fired while we did not read,
+        time the head or body being read again, from now (the client was
+        not late while we did not read).
+        """
+        if self._timer is not None:
+            return
+        if self._inHead:
+            self._arm(self._timeoutHeader)
+        elif self._bodyTime is not None:
+            self._bodyTime = self.factory.reactor.seconds()
+            self._arm(self._timeoutHeader)
 
     # -- httptools callbacks -------------------------------------------------
 
@@ -525,7 +593,8 @@ class HTTPChannel(Protocol):
         return len(self._url) + sum(len(name) + len(value) + 4 for name, value in self._headers)
 
     def on_headers_complete(self):
-        self._inHead = False
+        # _inHead stays true until the head is accepted, so that a
+        # rejection below is logged with what the head said.
         self._fresh = False
         parser = self._parser
         factory = self.factory
@@ -556,6 +625,7 @@ class HTTPChannel(Protocol):
         if largeBody and self._defaultReadSize is not None:
             self._largeReads = True
             self.transport.bufferSize = LARGE_BODY_READ_SIZE
+        self._inHead = False
         self._trailerSize = 0
         self._trailerFields = 0
         self._bodyRoom = self._limitBody
@@ -611,6 +681,7 @@ class HTTPChannel(Protocol):
             self.transport.bufferSize = self._defaultReadSize
         exchange = self._parsing
         self._parsing = None
+        self._bodyTime = None
         exchange.endBody()
 
     # -- IExchangeChannel ----------------------------------------------------
@@ -748,6 +819,7 @@ class HTTPChannel(Protocol):
             exchange.startResponse(503, _UNAVAILABLE_HEADERS)
             exchange.write(_UNAVAILABLE)
             exchange.finish()
+            exchange.outcome = REJECTED
             exchange.appFinished()
             return
         self.factory.adapter.handle(exchange)
@@ -770,9 +842,8 @@ class HTTPChannel(Protocol):
             # which must return its bytes before newer ones are parsed.
             if self._releaseCall is None:
                 self._releaseCall = self.factory.reactor.callLater(0, self._release)
-        elif self._inHead and self._timer is None:
-            # The head timer fired while we were not reading.
-            self._arm(self._timeoutHeader)
+        else:
+            self._rearm()
 
     def _release(self):
         """
@@ -790,8 +861,8 @@ class HTTPChannel(Protocol):
         if self._transportPaused and self._heldSize <= HOLD_SIZE:
             self._transportPaused = False
             self.transport.resumeProducing()
-        if not self._readPauses and self._inHead and self._timer is None:
-            self._arm(self._timeoutHeader)
+        if not self._readPauses:
+            self._rearm()
 
     def sendContinue(self):
         if self._response is None:
@@ -860,6 +931,7 @@ class HTTPChannel(Protocol):
         @param status: 400, 408, 413, 431 or 505.
         @type status: L{int}
         """
+        inHead = self._inHead
         self._failed = True
         self._inHead = False
         self._held.clear()
@@ -868,23 +940,60 @@ class HTTPChannel(Protocol):
         queue = self._queue
         parsing = self._parsing
         self._parsing = None
+        self._bodyTime = None
         if parsing is not None and parsing in queue:
             if parsing is not queue[0]:
                 # Queued behind the active request and never started.
                 queue.remove(parsing)
+                parsing.status = status
+                parsing.outcome = REJECTED
                 parsing.appFinished()
             else:
                 queue.clear()
-                parsing.disconnect()
+                parsing.disconnect(REJECTED)
                 if not parsing.responseStarted:
+                    parsing.status = status
                     self._writer.write(_errorResponse(status, self.factory.dateHeader()))
                 self._close()
                 return
+        elif inHead or parsing is None:
+            # The request never became an exchange: log it all the same.
+            self.factory.requestRejected(self._rejectedRecord(status, inHead))
         if queue:
             self._errorPending = status
         else:
             self._writer.write(_errorResponse(status, self.factory.dateHeader()))
             self._close()
+
+    def _rejectedRecord(self, status, inHead):
+        """
+        What is known of a request rejected before it became an exchange,
+        for the access log: the method, target (at most L{LOGGED_TARGET}
+        bytes of it) and version if they were parsed, the header fields
+        parsed so far, and C{status} with the L{REJECTED} outcome.
+
+        @type status: L{int}
+        @param inHead: the rejection came inside a request head (else
+            before one began: nothing of it is known).
+        @type inHead: L{bool}
+        @rtype: L{Exchange}
+        """
+        record = Exchange(self, self.factory.reactor, 0)
+        url = self._url if inHead else b""
+        record.method = self._parser.get_method().decode("ascii") if url else None
+        path, _, query = url[:LOGGED_TARGET].partition(b"?")
+        record.rawPath = path
+        record.queryString = query
+        version = self._parser.get_http_version() if url else "0.0"
+        record.httpVersion = None if version == "0.0" else version
+        record.headers = self._headers if inHead else []
+        record.client = self._client
+        record.server = self._server
+        record.scheme = self._scheme
+        record.status = status
+        record.outcome = REJECTED
+        record.endTime = record.startTime
+        return record
 
     def _readOn(self):
         """
@@ -1094,6 +1203,20 @@ class HTTPFactory(Factory):
             requestLog(exchange)
         if self._drainWaiters:
             self._checkDrained()
+
+    def requestRejected(self, record):
+        """
+        A request was answered with an error before it became an exchange
+        (a malformed, oversized or timed-out head): log it.  It was never
+        counted in flight.
+
+        @param record: what is known of it, with its status and the
+            C{rejected} outcome.
+        @type record: L{Exchange}
+        """
+        requestLog = self.requestLog
+        if requestLog is not None:
+            requestLog(record)
 
     def dateHeader(self):
         """

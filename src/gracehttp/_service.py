@@ -158,8 +158,9 @@ def makeService(
         limit; more is answered C{413} (RFC 9110 section 15.5.14).
     @type limitRequestBody: L{int} or L{None}
     @param timeoutHeader: seconds a client has to send a complete request
-        head (then C{408} and close, RFC 9110 section 15.5.9); also how long
-        a WSGI C{wsgi.input} read waits for more body before it raises.
+        head (then C{408} and close, RFC 9110 section 15.5.9); also the
+        longest a request body may stop arriving while it is read (the
+        application is told the client left, the client gets C{408}).
     @type timeoutHeader: L{float}
     @param timeoutKeepAlive: seconds an idle keep-alive connection is kept
         open between requests (RFC 9112 section 9.3).

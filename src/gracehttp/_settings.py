@@ -27,6 +27,10 @@ class HTTPSettings:
         head, from connection for the first request and from the first
         byte for a later one; then 408 (RFC 9110 section 15.5.9) and close.
         A connection that sends nothing in that time is closed silently.
+        Also the longest a request body may stop arriving (not one byte)
+        while the channel reads it: then the exchange is disconnected (the
+        application is told), 408 is sent if its response had not started,
+        and the connection closes.
     @ivar timeoutKeepAlive: seconds an idle keep-alive connection is kept
         between requests before it is closed.
     @ivar timeoutClose: seconds a connection the server closes may take to

@@ -195,8 +195,9 @@ class Options(usage.Options):
     def opt_timeout_header(self, seconds):
         """
         Seconds a client has to send a complete request head, then 408 and
-        close; also how long a WSGI wsgi.input read waits for more body
-        before it raises (default: 10).
+        close; also the longest a request body may stop arriving while it
+        is read, then the application is told the client left and the
+        client gets 408 (default: 10).
         """
         self["timeoutHeader"] = _seconds("--timeout-header", seconds)
 
