@@ -735,6 +735,7 @@ class MakeServiceTests(unittest.TestCase):
             ({"disconnectGracePeriod": "3"}, "grace period"),
             ({"lifespanTimeout": 0}, "lifespan timeout"),
             ({"lifespanTimeout": float("inf")}, "lifespan timeout"),
+            ({"rootPath": "api"}, "root path must be empty or start with '/'"),
         ]
         for kwargs, fragment in cases:
             with self.subTest(**kwargs):

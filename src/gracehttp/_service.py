@@ -221,6 +221,7 @@ def makeService(
         disconnectGracePeriod=disconnectGracePeriod,
         lifespan=lifespan,
         lifespanTimeout=lifespanTimeout,
+        rootPath=rootPath,
         limitRequestHeaderSize=limitRequestHeaderSize,
         limitRequestHeaders=limitRequestHeaders,
         limitRequestBody=limitRequestBody,
@@ -388,6 +389,11 @@ def _checkFlag(what):
     return check
 
 
+def _checkRootPath(value):
+    if not isinstance(value, str) or (value and not value.startswith("/")):
+        raise ValueError(f"root path must be empty or start with '/', not {value!r}")
+
+
 def _checkAddresses(value):
     if not value:
         raise ValueError("forwarded allow IPs must name at least one address or '*'")
@@ -406,6 +412,7 @@ _CHECKS = {
     "interface": _checkChoice("interface", INTERFACES),
     "lifespan": _checkChoice("lifespan", LIFESPAN_MODES),
     "threads": _checkCount("threads"),
+    "rootPath": _checkRootPath,
     "disconnectGracePeriod": _checkSeconds("disconnect grace period"),
     "lifespanTimeout": _checkSeconds("lifespan timeout", positive=True),
     "limitRequestHeaderSize": _checkCount("limit request header size"),

@@ -315,6 +315,7 @@ class Options(usage.Options):
                 disconnectGracePeriod=self["disconnectGracePeriod"],
                 lifespan=self["lifespan"],
                 lifespanTimeout=self["lifespanTimeout"],
+                rootPath=self["rootPath"],
                 **{name: self[name] for name in _HTTP_SETTINGS},
             )
         except ValueError as e:
