@@ -246,6 +246,28 @@ class ShutdownTests(LifespanTestCase):
         self.assertEqual(event["log_level"], LogLevel.error)
         self.assertEqual(event["message"], "disk full")
 
+    def test_shutdownFailedThenRaises(self):
+        """
+        An application that reports lifespan.shutdown.failed and then
+        raises (Starlette does) is logged once: its message carries the
+        traceback.
+        """
+        async def app(scope, receive, send):
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.failed",
+                        "message": "Traceback ...\nValueError: close failed"})
+            raise ValueError("close failed")
+
+        lifespan = self.lifespan(app)
+        self.startup(lifespan)
+        self.assertIsNone(self.successResultOf(self.shutdown(lifespan)))
+        spin(self.loop)
+        [event] = self.logged
+        self.assertEqual(event["log_level"], LogLevel.error)
+        self.assertIn("ValueError: close failed", event["message"])
+
     def test_shutdownRaises(self):
         """An app raising during shutdown is logged as an error; shutdown completes."""
         async def app(scope, receive, send):

@@ -101,6 +101,9 @@ class Lifespan:
         self._asgiVersion = asgiVersion
         self.state = {}
         self.started = False
+        # The application reported lifespan.shutdown.failed (its traceback
+        # is in that message: not logged again if it then raises).
+        self._shutdownFailed = False
         self._phase = _IDLE
         self._task = None
         self._startupSent = False
@@ -216,6 +219,7 @@ class Lifespan:
         elif phase is _STOPPING and kind == "lifespan.shutdown.complete":
             self._answered(_STOPPED)
         elif phase is _STOPPING and kind == "lifespan.shutdown.failed":
+            self._shutdownFailed = True
             _log.error(
                 "lifespan shutdown failed: {message}",
                 message=message.get("message", ""),
@@ -258,7 +262,7 @@ class Lifespan:
                     ),
                 )
             return
-        if error is not None and phase is not _FAILED:
+        if error is not None and phase is not _FAILED and not self._shutdownFailed:
             _log.failure(
                 "ASGI lifespan raised",
                 Failure(error, type(error), error.__traceback__),
