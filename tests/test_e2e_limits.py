@@ -352,6 +352,23 @@ class LimitsMixin:
 class WSGILimitsTests(LimitsMixin, TestCase):
     makeApp = staticmethod(makeWSGIApp)
 
+    def test_stalledBodyRead408(self):
+        """
+        A body that stops arriving while the application reads it is
+        answered 408 with exactly one C{connection: close}, and the
+        connection closes.
+        """
+        s = connect(self.port)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        data, closed = readAll(s)
+        s.close()
+        head = data.partition(b"\r\n\r\n")[0]
+        self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:60])
+        self.assertEqual(head.lower().count(b"\r\nconnection: close"), 1, head)
+        self.assertTrue(closed)
+        self.assertEqual(self.recorder.paths, ["/echo"])
+        self.assertServing()
+
 
 class ASGILimitsTests(LimitsMixin, TestCase):
     makeApp = staticmethod(makeASGIApp)
