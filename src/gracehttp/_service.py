@@ -78,6 +78,7 @@ interface only.
 """
 
 INTERFACES = ("auto", "asgi", "wsgi")
+WSGI_CHUNKED_BODY_MODES = ("spool", "stream")
 LIFESPAN_MODES = ("auto", "on", "off")
 
 _log = Logger()
@@ -104,6 +105,7 @@ def makeService(
     forwardedAllowIPs=("127.0.0.1",),
     accessLog="-",
     accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT,
+    wsgiChunkedBody="spool",
     reactor=None,
     exitOnFailure=True,
 ):
@@ -176,6 +178,14 @@ def makeService(
         the fields of L{gracehttp._accesslog.FIELDS}; the default is Apache
         combined plus the duration in milliseconds and the outcome.
     @type accessLogFormat: L{str}
+    @param wsgiChunkedBody: how a WSGI application gets a chunked request
+        body (RFC 9112 section 7.1): C{"spool"} receives it whole first (in
+        memory, past 512 KiB in a temporary file) and gives the application
+        a C{CONTENT_LENGTH}, which every framework reads; C{"stream"}
+        starts the application at once, without C{CONTENT_LENGTH}, for
+        applications that read C{wsgi.input} to its end
+        (C{wsgi.input_terminated}).  Ignored for ASGI.
+    @type wsgiChunkedBody: L{str}
     @param reactor: the reactor to serve on; L{None} means the global one.
         For an ASGI application, if no reactor is installed yet, the
         asyncio reactor is installed.
@@ -219,6 +229,7 @@ def makeService(
         proxyHeaders=proxyHeaders,
         forwardedAllowIPs=forwardedAllowIPs,
         accessLogFormat=accessLogFormat,
+        wsgiChunkedBody=wsgiChunkedBody,
     )
     if not listen:
         raise ValueError("at least one endpoint to listen on is needed")
@@ -256,7 +267,12 @@ def makeService(
 
         threadpool = ThreadPool(threads, threads, name="gracehttp-wsgi")
         adapter = WSGIAdapter(
-            app, reactor, threadpool, rootPath=rootPath, bodyTimeout=float(timeoutHeader)
+            app,
+            reactor,
+            threadpool,
+            rootPath=rootPath,
+            bodyTimeout=float(timeoutHeader),
+            chunkedBody=wsgiChunkedBody,
         )
     from ._http11 import HTTPFactory
     from ._settings import HTTPSettings
@@ -397,6 +413,7 @@ _CHECKS = {
     "proxyHeaders": _checkFlag("proxy headers"),
     "forwardedAllowIPs": _checkAddresses,
     "accessLogFormat": checkFormat,
+    "wsgiChunkedBody": _checkChoice("wsgi chunked body", WSGI_CHUNKED_BODY_MODES),
 }
 
 
