@@ -14,6 +14,7 @@ L{ThreadedReactor.runUntil}, waiting on events, never sleeping.
 
 import errno
 import hashlib
+import io
 import os
 import queue
 import sys
@@ -37,6 +38,7 @@ from gracehttp._exchange import BODY_BUFFER_SIZE, CANCELLED, CLIENT_DISCONNECTED
 from gracehttp._interfaces import IAppAdapter
 from gracehttp._wsgi import WSGIAdapter
 from gracehttp._wsgibridge import HIGH_WATER
+from gracehttp._wsgiresponse import FILE_BLOCK, FileWrapper
 
 from .fakes import RecordingChannel, SynchronousThreadPool, makeExchange
 
@@ -848,6 +850,106 @@ class ResponseTests(WSGITestCase):
         self.assertEqual(channel.body, b"only")
         self.assertTrue(channel.finished)
         self.assertEqual(closed, [True])
+
+
+class RecordingBytesIO(io.BytesIO):
+    """
+    A file-like object that records the sizes read from it.
+    """
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.sizes = []
+
+    def read(self, size=-1):
+        self.sizes.append(size)
+        return super().read(size)
+
+
+class FileWrapperTests(WSGITestCase):
+    """
+    C{environ["wsgi.file_wrapper"]} (PEP 3333, "Optional Platform-Specific
+    File Handling").
+    """
+
+    def test_inEnviron(self):
+        """Every environ has wsgi.file_wrapper: gracehttp's FileWrapper."""
+        self.assertIs(self.environFor()["wsgi.file_wrapper"], FileWrapper)
+
+    def test_iterationAndClose(self):
+        """Iterated (as middleware would), the wrapper yields blocks of its block size; close() closes the file, and a file-like without close() is fine."""
+        data = RecordingBytesIO(b"abcdefg")
+        wrapper = FileWrapper(data, 3)
+        self.assertEqual(list(wrapper), [b"abc", b"def", b"g"])
+        self.assertFalse(data.closed)
+        wrapper.close()
+        self.assertTrue(data.closed)
+        FileWrapper(iter([]), 3).close()
+        self.assertEqual(FileWrapper(data).blksize, 8192)
+
+    def test_sentInLargeBlocks(self):
+        """A wrapper returned by the app is sent whole, read in FILE_BLOCK blocks whatever its block size, and closed."""
+        body = os.urandom(2 * FILE_BLOCK + 100)
+        data = RecordingBytesIO(body)
+        wrapped = []
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Length", str(len(body)))])
+            wrapped.append(environ["wsgi.file_wrapper"](data, 4096))
+            return wrapped[0]
+
+        exchange, channel = self.serve(app)
+        self.assertEqual(channel.head[0], 200)
+        self.assertEqual(channel.body, body)
+        self.assertTrue(channel.finished)
+        self.assertEqual(data.sizes, [FILE_BLOCK] * 4)
+        self.assertTrue(data.closed)
+
+    def test_largerBlockSizeKept(self):
+        """A block size larger than FILE_BLOCK is kept."""
+        data = RecordingBytesIO(b"x" * 10)
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return environ["wsgi.file_wrapper"](data, 4 * FILE_BLOCK)
+
+        exchange, channel = self.serve(app)
+        self.assertEqual(channel.body, b"x" * 10)
+        self.assertEqual(data.sizes, [4 * FILE_BLOCK] * 2)
+
+    def test_stopsAtDisconnect(self):
+        """Once the client is gone the file is read no further, and still closed."""
+        data = RecordingBytesIO(b"y" * (3 * FILE_BLOCK))
+        exchange, channel = makeExchange(self.reactor)
+
+        class Channel(RecordingChannel):
+            def writeBody(self, exchange, chunk):
+                super().writeBody(exchange, chunk)
+                exchange.disconnect()
+
+        exchange._channel = Channel()
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return environ["wsgi.file_wrapper"](data)
+
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        self.runWorkers()
+        self.assertEqual(exchange._channel.body, b"y" * FILE_BLOCK)
+        self.assertEqual(data.sizes, [FILE_BLOCK])
+        self.assertTrue(data.closed)
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertNoErrorLogged()
+
+    def test_textFileIsAnError(self):
+        """A file that reads str, not bytes, is an application error: 500 before anything is sent."""
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return environ["wsgi.file_wrapper"](io.StringIO("text"))
+
+        exchange, channel = self.serve(app)
+        self.assertServerError(channel)
 
 
 class ValidatorTests(WSGITestCase):
