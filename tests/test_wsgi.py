@@ -25,7 +25,7 @@ import warnings
 from tempfile import SpooledTemporaryFile
 from wsgiref.validate import WSGIWarning, validator
 
-from flask import Flask, request
+from flask import Flask, request, send_file
 from twisted.internet.task import Clock
 from twisted.logger import Logger, LogLevel
 from twisted.python.threadpool import ThreadPool
@@ -940,6 +940,22 @@ class FileWrapperTests(WSGITestCase):
         self.assertTrue(data.closed)
         self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
         self.assertNoErrorLogged()
+
+    def test_flaskSendFile(self):
+        """Flask's send_file hands the server a FileWrapper: read in FILE_BLOCK blocks, sent whole, closed."""
+        body = os.urandom(FILE_BLOCK + 1)
+        data = RecordingBytesIO(body)
+        flask = Flask(__name__)
+
+        @flask.get("/file")
+        def serve():
+            return send_file(data, mimetype="application/octet-stream")
+
+        exchange, channel = self.serve(flask.wsgi_app, path=b"/file", body=b"")
+        self.assertEqual((channel.head[0], channel.body), (200, body))
+        # A block, the last byte, the end.
+        self.assertEqual(data.sizes, [FILE_BLOCK] * 3)
+        self.assertTrue(data.closed)
 
     def test_textFileIsAnError(self):
         """A file that reads str, not bytes, is an application error: 500 before anything is sent."""
