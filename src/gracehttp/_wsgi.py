@@ -10,7 +10,15 @@ How a request flows (DESIGN.md section 2, "WSGI"):
   1. L{WSGIAdapter.handle} (reactor thread) builds the C{environ}, a
      L{Bridge<gracehttp._wsgibridge.Bridge>} (the only way between the
      worker thread and the exchange) and installs the bridge's C{wake} as
-     C{exchange.wake}.
+     C{exchange.wake}.  A request with a chunked body (C{Transfer-Encoding}
+     in the C{environ}: one dict lookup, the only thing other requests pay
+     for this) first has its body spooled, unless C{chunkedBody} is
+     C{"stream"}: a L{BodySpool<gracehttp._wsgispool.BodySpool>} receives
+     it on the reactor thread, and only once it is complete does the
+     request get its C{CONTENT_LENGTH}, its bridge and its turn at
+     admission; C{wsgi.input} then reads the spool.  A request dropped
+     before it ran, or that ran, closes its spool
+     (L{SpooledResponse<gracehttp._wsgiresponse.SpooledResponse>}).
   2. Admission.  The adapter gives the thread pool at most as many requests
      as it has threads (C{threadpool.max}); the others wait in a FIFO on
      the reactor thread, and a new request never overtakes them (a thread
