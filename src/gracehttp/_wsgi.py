@@ -11,8 +11,8 @@ How a request flows (DESIGN.md section 2, "WSGI"):
      L{Bridge<gracehttp._wsgibridge.Bridge>} (the only way between the
      worker thread and the exchange) and installs the bridge's C{wake} as
      C{exchange.wake}.  A request with a chunked body (C{Transfer-Encoding}
-     in the C{environ}: one dict lookup, the only thing other requests pay
-     for this) first has its body spooled, unless C{chunkedBody} is
+     in the C{environ}: one dict lookup, which with the call to
+     C{_admit} is all other requests pay for this) first has its body spooled, unless C{chunkedBody} is
      C{"stream"}: a L{BodySpool<gracehttp._wsgispool.BodySpool>} receives
      it on the reactor thread, and only once it is complete does the
      request get its C{CONTENT_LENGTH}, its bridge and its turn at
@@ -194,7 +194,8 @@ class WSGIAdapter:
     def handle(self, exchange):
         """
         Run the application for C{exchange} on a thread, now or when one is
-        free (see the module docstring).  Reactor thread.
+        free, after spooling a chunked body (see the module docstring).
+        Reactor thread.
 
         @type exchange: L{gracehttp._exchange.Exchange}
         """
