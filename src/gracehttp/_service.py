@@ -149,7 +149,8 @@ def makeService(
     @type limitRequestBody: L{int} or L{None}
     @param timeoutHeader: seconds a client has to send a complete request
         head (then C{408} and close, RFC 9110 section 15.5.9); also how long
-        a WSGI C{wsgi.input} read waits for more body before it raises.
+        a WSGI C{wsgi.input} read waits for more body before it raises, and
+        a chunked body being spooled may stop arriving (then C{408}).
     @type timeoutHeader: L{float}
     @param timeoutKeepAlive: seconds an idle keep-alive connection is kept
         open between requests (RFC 9112 section 9.3).
