@@ -385,6 +385,65 @@ class LimitsMixin:
 class WSGILimitsTests(LimitsMixin, TestCase):
     makeApp = staticmethod(makeWSGIApp)
 
+    def test_stalledBodyRead408(self):
+        """
+        A body that stops arriving while the application reads it is
+        answered 408 with exactly one C{connection: close}, and the
+        connection closes.
+        """
+        s = connect(self.port)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        data, closed = readAll(s)
+        s.close()
+        head = data.partition(b"\r\n\r\n")[0]
+        self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:60])
+        self.assertEqual(head.lower().count(b"\r\nconnection: close"), 1, head)
+        self.assertTrue(closed)
+        self.assertEqual(self.recorder.paths, ["/echo"])
+        self.assertServing()
+
+
+    def test_chunkedOverLimitWhileSpooling(self):
+        """
+        A chunked body that goes over the limit while it is being spooled
+        gets 413 and a close; the application never starts.
+        """
+        s = connect(self.port)
+        s.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        # Spooling starts at once and says so: the body is wanted now.
+        self.assertEqual(s.recv(65536), b"HTTP/1.1 100 Continue\r\n\r\n")
+        part = b"%x\r\n%b\r\n" % (100 * 1024, b"c" * (100 * 1024))
+        for _ in range(3):
+            s.sendall(part)
+        data, closed = readAll(s)
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:60])
+        self.assertTrue(closed)
+        self.assertEqual(self.recorder.paths, [])
+        self.assertServing()
+
+    def test_chunkedStallWhileSpooling408(self):
+        """
+        A chunked body that stops arriving while it is being spooled gets
+        408 with one C{connection: close}; the application never starts.
+        """
+        s = connect(self.port)
+        s.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n"
+        )
+        data, closed = readAll(s)
+        s.close()
+        head = data.partition(b"\r\n\r\n")[0]
+        self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:60])
+        self.assertEqual(head.lower().count(b"\r\nconnection: close"), 1, head)
+        self.assertTrue(closed)
+        self.assertEqual(self.recorder.paths, [])
+        self.assertServing()
+
 
 class ASGILimitsTests(LimitsMixin, TestCase):
     makeApp = staticmethod(makeASGIApp)

@@ -741,6 +741,18 @@ class MakeServiceTests(unittest.TestCase):
             with self.subTest(**kwargs):
                 self.assertOneLineValueError(fragment, **kwargs)
 
+    def test_badWSGIChunkedBody(self):
+        """wsgiChunkedBody other than spool or stream is a one-line ValueError; both are accepted."""
+        self.assertOneLineValueError(
+            "wsgi chunked body must be one of spool, stream, not 'buffer'",
+            wsgiChunkedBody="buffer",
+        )
+        for mode in ["spool", "stream"]:
+            service = gracehttp.makeService(
+                _wsgiApp, reactor=MemoryReactorClock(), wsgiChunkedBody=mode
+            )
+            self.assertEqual(service.adapter._spoolChunked, mode == "spool")
+
     def test_notCallable(self):
         """An application object that is not callable is refused."""
         with self.assertRaises(ValueError):

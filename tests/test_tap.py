@@ -399,6 +399,34 @@ class HardeningOptionsTests(unittest.TestCase):
         self.assertEqual(service._gracefulTimeout, 7.0)
 
 
+class WSGIChunkedBodyOptionTests(unittest.TestCase):
+    """
+    C{--wsgi-chunked-body spool|stream}: how a WSGI application gets a
+    chunked request body.
+    """
+
+    def test_default(self):
+        """Without it chunked bodies are spooled, and the adapter is told so."""
+        options = parse("--app", "tests.test_tap:wsgiApp")
+        self.assertEqual(options["wsgiChunkedBody"], "spool")
+        self.assertTrue(makeServiceInMemory(options).adapter._spoolChunked)
+
+    def test_stream(self):
+        """--wsgi-chunked-body stream reaches the adapter."""
+        options = parse("--app", "tests.test_tap:wsgiApp", "--wsgi-chunked-body", "stream")
+        self.assertEqual(options["wsgiChunkedBody"], "stream")
+        self.assertFalse(makeServiceInMemory(options).adapter._spoolChunked)
+
+    def test_badValue(self):
+        """Another value is a one-line usage error naming the option; --help lists it."""
+        usageError(
+            self,
+            ["--app", "tests.test_tap:wsgiApp", "--wsgi-chunked-body", "buffer"],
+            "--wsgi-chunked-body must be one of spool, stream",
+        )
+        self.assertIn("--wsgi-chunked-body=", str(tap.Options()))
+
+
 class AccessLogOptionTests(unittest.TestCase):
     """
     C{--access-log} picks where the access log goes.

@@ -12,7 +12,9 @@ then the reactor and runs what the worker hands over with
 L{ThreadedReactor.runUntil}, waiting on events, never sleeping.
 """
 
+import errno
 import hashlib
+import io
 import os
 import queue
 import sys
@@ -20,21 +22,23 @@ import threading
 import time
 import tracemalloc
 import warnings
+from tempfile import SpooledTemporaryFile
 from wsgiref.validate import WSGIWarning, validator
 
-from flask import Flask, request
+from flask import Flask, request, send_file
 from twisted.internet.task import Clock
 from twisted.logger import Logger, LogLevel
 from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from gracehttp import _wsgi, _wsgibridge, _wsgienviron, _wsgiresponse
+from gracehttp import _wsgi, _wsgibridge, _wsgienviron, _wsgiresponse, _wsgispool
 from gracehttp._errors import ClientDisconnected
-from gracehttp._exchange import ABORTED, CANCELLED, CLIENT_DISCONNECTED, COMPLETED
+from gracehttp._exchange import ABORTED, BODY_BUFFER_SIZE, CANCELLED, CLIENT_DISCONNECTED, COMPLETED
 from gracehttp._interfaces import IAppAdapter
 from gracehttp._wsgi import WSGIAdapter
 from gracehttp._wsgibridge import HIGH_WATER
+from gracehttp._wsgiresponse import FILE_BLOCK, FileWrapper
 
 from .fakes import RecordingChannel, SynchronousThreadPool, makeExchange
 
@@ -856,6 +860,122 @@ class ResponseTests(WSGITestCase):
         self.assertEqual(closed, [True])
 
 
+class RecordingBytesIO(io.BytesIO):
+    """
+    A file-like object that records the sizes read from it.
+    """
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.sizes = []
+
+    def read(self, size=-1):
+        self.sizes.append(size)
+        return super().read(size)
+
+
+class FileWrapperTests(WSGITestCase):
+    """
+    C{environ["wsgi.file_wrapper"]} (PEP 3333, "Optional Platform-Specific
+    File Handling").
+    """
+
+    def test_inEnviron(self):
+        """Every environ has wsgi.file_wrapper: gracehttp's FileWrapper."""
+        self.assertIs(self.environFor()["wsgi.file_wrapper"], FileWrapper)
+
+    def test_iterationAndClose(self):
+        """Iterated (as middleware would), the wrapper yields blocks of its block size; close() closes the file, and a file-like without close() is fine."""
+        data = RecordingBytesIO(b"abcdefg")
+        wrapper = FileWrapper(data, 3)
+        self.assertEqual(list(wrapper), [b"abc", b"def", b"g"])
+        self.assertFalse(data.closed)
+        wrapper.close()
+        self.assertTrue(data.closed)
+        FileWrapper(iter([]), 3).close()
+        self.assertEqual(FileWrapper(data).blksize, 8192)
+
+    def test_sentInLargeBlocks(self):
+        """A wrapper returned by the app is sent whole, read in FILE_BLOCK blocks whatever its block size, and closed."""
+        body = os.urandom(2 * FILE_BLOCK + 100)
+        data = RecordingBytesIO(body)
+        wrapped = []
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Length", str(len(body)))])
+            wrapped.append(environ["wsgi.file_wrapper"](data, 4096))
+            return wrapped[0]
+
+        exchange, channel = self.serve(app)
+        self.assertEqual(channel.head[0], 200)
+        self.assertEqual(channel.body, body)
+        self.assertTrue(channel.finished)
+        self.assertEqual(data.sizes, [FILE_BLOCK] * 4)
+        self.assertTrue(data.closed)
+
+    def test_largerBlockSizeKept(self):
+        """A block size larger than FILE_BLOCK is kept."""
+        data = RecordingBytesIO(b"x" * 10)
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return environ["wsgi.file_wrapper"](data, 4 * FILE_BLOCK)
+
+        exchange, channel = self.serve(app)
+        self.assertEqual(channel.body, b"x" * 10)
+        self.assertEqual(data.sizes, [4 * FILE_BLOCK] * 2)
+
+    def test_stopsAtDisconnect(self):
+        """Once the client is gone the file is read no further, and still closed."""
+        data = RecordingBytesIO(b"y" * (3 * FILE_BLOCK))
+        exchange, channel = makeExchange(self.reactor)
+
+        class Channel(RecordingChannel):
+            def writeBody(self, exchange, chunk):
+                super().writeBody(exchange, chunk)
+                exchange.disconnect()
+
+        exchange._channel = Channel()
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return environ["wsgi.file_wrapper"](data)
+
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        self.runWorkers()
+        self.assertEqual(exchange._channel.body, b"y" * FILE_BLOCK)
+        self.assertEqual(data.sizes, [FILE_BLOCK])
+        self.assertTrue(data.closed)
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertNoErrorLogged()
+
+    def test_flaskSendFile(self):
+        """Flask's send_file hands the server a FileWrapper: read in FILE_BLOCK blocks, sent whole, closed."""
+        body = os.urandom(FILE_BLOCK + 1)
+        data = RecordingBytesIO(body)
+        flask = Flask(__name__)
+
+        @flask.get("/file")
+        def serve():
+            return send_file(data, mimetype="application/octet-stream")
+
+        exchange, channel = self.serve(flask.wsgi_app, path=b"/file", body=b"")
+        self.assertEqual((channel.head[0], channel.body), (200, body))
+        # A block, the last byte, the end.
+        self.assertEqual(data.sizes, [FILE_BLOCK] * 3)
+        self.assertTrue(data.closed)
+
+    def test_textFileIsAnError(self):
+        """A file that reads str, not bytes, is an application error: 500 before anything is sent."""
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return environ["wsgi.file_wrapper"](io.StringIO("text"))
+
+        exchange, channel = self.serve(app)
+        self.assertServerError(channel)
+
+
 class ValidatorTests(WSGITestCase):
     """
     The adapter passes C{wsgiref.validate.validator}'s checks of a server.
@@ -972,12 +1092,13 @@ class InputTests(WSGITestCase):
         results = self.reads([lambda i: i.read(), lambda i: i.readline()], b"")
         self.assertEqual(results, [b"", b""])
 
-    def test_chunkedBody(self):
-        """A chunked body (no Content-Length) reaches the app whole, read to its end."""
+    def test_chunkedBodyStreamed(self):
+        """With chunkedBody="stream" a chunked body reaches the app as it arrives, without Content-Length, read to its end."""
         seen = []
 
         def app(environ, start_response):
             seen.append("CONTENT_LENGTH" in environ)
+            seen.append(environ["HTTP_TRANSFER_ENCODING"])
             seen.append(environ["wsgi.input_terminated"])
             seen.append(environ["wsgi.input"].read())
             return hello(environ, start_response)
@@ -985,12 +1106,15 @@ class InputTests(WSGITestCase):
         exchange, channel = makeExchange(
             self.reactor, method="POST", headers=[(b"transfer-encoding", b"chunked")]
         )
-        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
+        WSGIAdapter(app, self.reactor, self.pool, chunkedBody="stream").handle(exchange)
+        # Admitted at once: a worker is woken at the end of the turn.
+        self.reactor.advance(0)
+        self.assertEqual(len(self.pool.queue), 1)
         exchange.receiveBody(b"part one, ")
         exchange.receiveBody(b"part two")
         exchange.endBody()
         self.runWorkers()
-        self.assertEqual(seen, [False, True, b"part one, part two"])
+        self.assertEqual(seen, [False, "chunked", True, b"part one, part two"])
 
 
 class DisconnectTests(WSGITestCase):
@@ -1180,6 +1304,279 @@ class DisconnectTests(WSGITestCase):
         self.assertIsNone(channel.head)
         self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
         self.assertNoErrorLogged()
+
+
+class RecordingSpoolFile(SpooledTemporaryFile):
+    """
+    A L{SpooledTemporaryFile} that records its instances and whether each
+    moved to a temporary file.
+    """
+
+    made = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rolled = False
+        self.made.append(self)
+
+    def rollover(self):
+        self.rolled = True
+        super().rollover()
+
+
+class SpoolTests(WSGITestCase):
+    """
+    A chunked request body is spooled (the default): the application starts
+    once it is complete and sees a C{CONTENT_LENGTH}.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.spools = []
+        self.patch(RecordingSpoolFile, "made", self.spools)
+        self.patch(_wsgispool, "SpooledTemporaryFile", RecordingSpoolFile)
+        self.patch(_wsgispool, "_log", Logger(observer=self.logged.append))
+        self.seen = []
+
+    def app(self, environ, start_response):
+        self.seen.append(
+            (
+                environ.get("CONTENT_LENGTH"),
+                environ.get("HTTP_TRANSFER_ENCODING"),
+                environ["wsgi.input"].read(),
+            )
+        )
+        return hello(environ, start_response)
+
+    def start(self, app=None, bodyTimeout=None, headers=(), **adapterArgs):
+        """
+        Hand a chunked request to a new adapter and end the reactor turn.
+
+        @return: C{(exchange, channel, adapter)}
+        """
+        exchange, channel = makeExchange(
+            self.reactor,
+            method="POST",
+            path=b"/upload",
+            headers=[(b"transfer-encoding", b"chunked"), *headers],
+        )
+        adapter = WSGIAdapter(
+            app or self.app, self.reactor, self.pool, bodyTimeout=bodyTimeout, **adapterArgs
+        )
+        adapter.handle(exchange)
+        self.reactor.advance(0)
+        return exchange, channel, adapter
+
+    def test_startsWhenBodyComplete(self):
+        """The app starts only once the chunked body is complete, and sees CONTENT_LENGTH and no Transfer-Encoding; the spool is closed at the end."""
+        exchange, channel, _ = self.start()
+        exchange.receiveBody(b"part one, ")
+        self.reactor.advance(0)
+        exchange.receiveBody(b"part two")
+        self.reactor.advance(0)
+        self.assertEqual(self.pool.queue, [])
+        exchange.endBody()
+        self.runWorkers()
+        self.assertEqual(self.seen, [("18", None, b"part one, part two")])
+        self.assertEqual((channel.head[0], channel.body), (200, b"hello"))
+        self.assertEqual(exchange.outcome, COMPLETED)
+        [spool] = self.spools
+        self.assertFalse(spool.rolled)
+        self.assertTrue(spool.closed)
+
+    def test_bodyAlreadyComplete(self):
+        """A chunked body that arrived whole with its head is spooled at once; an empty one has CONTENT_LENGTH 0."""
+        for body in [b"all of it", b""]:
+            del self.seen[:]
+            exchange, channel = makeExchange(
+                self.reactor, method="POST", headers=[(b"transfer-encoding", b"chunked")], body=body
+            )
+            WSGIAdapter(self.app, self.reactor, self.pool).handle(exchange)
+            self.runWorkers()
+            self.assertEqual(self.seen, [(str(len(body)), None, body)])
+            self.assertEqual(channel.body, b"hello")
+
+    def test_largeBodyMovesToDisk(self):
+        """Past SPOOL_MEMORY bytes the spool moves to a temporary file; the app reads the body intact from it, in blocks."""
+        self.patch(_wsgispool, "SPOOL_MEMORY", 1000)
+        part = os.urandom(300)
+        exchange, channel, _ = self.start()
+        for _ in range(3):
+            exchange.receiveBody(part)
+        [spool] = self.spools
+        self.assertFalse(spool.rolled)
+        exchange.receiveBody(part)
+        self.assertTrue(spool.rolled)
+        self.patch(_wsgispool, "READ_SIZE", 7)
+        exchange.receiveBody(part)
+        exchange.endBody()
+        self.runWorkers()
+        self.assertEqual(self.seen, [("1500", None, part * 5)])
+        self.assertTrue(spool.closed)
+
+    def test_readingStaysOn(self):
+        """Spooling takes each part as it arrives: the exchange's buffer never stays full, so reading resumes at once."""
+        exchange, channel, _ = self.start()
+        exchange.receiveBody(b"x" * (BODY_BUFFER_SIZE + 1))
+        self.assertFalse(channel.readingPaused)
+        self.assertEqual(exchange.bufferedBody, 0)
+
+    def test_continueSentAtOnce(self):
+        """Expect: 100-continue is answered when spooling starts: the app cannot start before the body arrives."""
+        exchange, channel = makeExchange(
+            self.reactor, method="POST", headers=[(b"transfer-encoding", b"chunked")]
+        )
+        exchange.expectContinue = True
+        WSGIAdapter(self.app, self.reactor, self.pool).handle(exchange)
+        self.assertEqual(channel.continues, 1)
+
+    def test_otherCodingsKept(self):
+        """Only the final chunked coding is removed from HTTP_TRANSFER_ENCODING; other codings stay for the app."""
+        exchange, channel = makeExchange(
+            self.reactor, method="POST", headers=[(b"transfer-encoding", b"gzip, chunked")],
+            body=b"zz",
+        )
+        WSGIAdapter(self.app, self.reactor, self.pool).handle(exchange)
+        self.runWorkers()
+        self.assertEqual(self.seen, [("2", "gzip", b"zz")])
+        self.assertEqual(_wsgispool.withoutChunked("chunked"), "")
+        self.assertEqual(_wsgispool.withoutChunked(" Chunked "), "")
+        self.assertEqual(_wsgispool.withoutChunked("gzip,deflate , chunked"), "gzip, deflate")
+
+    def test_disconnectWhileSpoolingNeverStarts(self):
+        """A client that leaves while its body is spooled: the app never starts, the exchange is finished and logged as dropped, the spool closed."""
+        exchange, channel, adapter = self.start(bodyTimeout=10.0)
+        exchange.receiveBody(b"some")
+        exchange.disconnect()
+        self.runWorkers()
+        self.assertEqual(self.seen, [])
+        self.assertEqual(self.pool.queue, [])
+        self.assertIsNone(channel.head)
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertEqual(channel.finishedExchanges, [exchange])
+        self.assertEqual(adapter.inFlight, [])
+        [spool] = self.spools
+        self.assertTrue(spool.closed)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        [info] = self.levels(LogLevel.info)
+        self.assertIn("before it started", info["log_format"])
+        self.assertEqual(info["path"], "/upload")
+
+    def test_droppedWhileWaitingForThread(self):
+        """A spooled request whose client leaves while it waits for a thread is dropped and its spool closed."""
+        self.pool.max = 1
+        adapter = WSGIAdapter(self.app, self.reactor, self.pool)
+        first, _ = makeExchange(self.reactor, body=b"")
+        adapter.handle(first)
+        exchange, channel = makeExchange(
+            self.reactor, method="POST", headers=[(b"transfer-encoding", b"chunked")], body=b"x"
+        )
+        adapter.handle(exchange)
+        [spool] = self.spools
+        self.assertFalse(spool.closed)
+        exchange.disconnect()
+        self.runWorkers()
+        self.reactor.advance(0)
+        self.runWorkers()
+        self.assertEqual(self.seen, [(None, None, b"")])
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertTrue(spool.closed)
+
+    def test_disconnectWhileRunning(self):
+        """Once the app runs, a disconnect sets the event and makes wsgi.input raise, though the body is all spooled; the spool is closed."""
+        outcome = []
+
+        def app(environ, start_response):
+            body = environ["wsgi.input"]
+            outcome.append(body.read(2))
+            exchange.disconnect()
+            outcome.append(environ["gracehttp.disconnected"].is_set())
+            try:
+                body.read()
+            except ClientDisconnected as e:
+                outcome.append(e)
+                raise
+
+        exchange, channel, _ = self.start(app)
+        exchange.receiveBody(b"abcdef")
+        exchange.endBody()
+        self.runWorkers()
+        self.assertEqual(outcome[:2], [b"ab", True])
+        self.assertIsInstance(outcome[2], ClientDisconnected)
+        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
+        self.assertTrue(self.spools[0].closed)
+        self.assertNoErrorLogged()
+
+    def test_appRaisesSpoolClosed(self):
+        """An app that raises still gets its spool closed (and the client a 500)."""
+
+        def app(environ, start_response):
+            raise RuntimeError("boom")
+
+        exchange, channel, _ = self.start(app)
+        exchange.endBody()
+        self.runWorkers()
+        self.assertServerError(channel)
+        self.assertTrue(self.spools[0].closed)
+
+    def test_stallAnswers408(self):
+        """No body for bodyTimeout seconds while spooling: 408 and close, the app never starts, the spool is closed."""
+        exchange, channel, _ = self.start(bodyTimeout=10.0)
+        self.reactor.advance(9.0)
+        exchange.receiveBody(b"progress restarts the timeout")
+        self.reactor.advance(9.0)
+        self.assertIsNone(channel.head)
+        self.reactor.advance(1.0)
+        self.assertEqual(channel.head[0], 408)
+        self.assertEqual(channel.body, b"Request Timeout\n")
+        self.assertTrue(channel.finished)
+        self.assertFalse(exchange.keepAlive)
+        self.assertEqual(channel.finishedExchanges, [exchange])
+        self.assertTrue(self.spools[0].closed)
+        self.runWorkers()
+        self.assertEqual(self.seen, [])
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_noTimeoutWithoutBodyTimeout(self):
+        """Without a bodyTimeout the spool waits as long as the client stays, and sets no timer."""
+        exchange, channel, _ = self.start()
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        exchange.endBody()
+        self.runWorkers()
+        self.assertEqual(self.seen, [("0", None, b"")])
+
+    def test_spoolWriteFails500(self):
+        """A spool that cannot be written (disk full) gets a 500 and a close, logged; the app never starts."""
+        exchange, channel, _ = self.start(bodyTimeout=10.0)
+
+        def full(data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        self.spools[0].write = full
+        exchange.receiveBody(b"data")
+        self.assertEqual(channel.head[0], 500)
+        self.assertFalse(exchange.keepAlive)
+        self.assertEqual(channel.finishedExchanges, [exchange])
+        self.assertTrue(self.spools[0].closed)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        [error] = self.levels(LogLevel.error)
+        self.assertIn("No space left", str(error["error"]))
+        self.runWorkers()
+        self.assertEqual(self.seen, [])
+
+    def test_nonChunkedNotSpooled(self):
+        """A request with a Content-Length (or no body) makes no spool and is admitted at once."""
+        exchange, channel = makeExchange(
+            self.reactor, method="POST", headers=[(b"content-length", b"2")]
+        )
+        WSGIAdapter(self.app, self.reactor, self.pool).handle(exchange)
+        self.reactor.advance(0)
+        self.assertEqual(len(self.pool.queue), 1)
+        exchange.receiveBody(b"ok")
+        exchange.endBody()
+        self.pool.runAll()
+        self.assertEqual(self.seen, [("2", None, b"ok")])
+        self.assertEqual(self.spools, [])
 
 
 class Waits:
@@ -1690,7 +2087,9 @@ class BodyStallTests(WSGITestCase):
         self.assertIn("10.0 s", str(error))
         self.assertTrue(disconnectedSet)
         self.assertEqual(channel.head[0], 408)
+        # The channel adds "connection: close" for keepAlive False (once).
         self.assertFalse(exchange.keepAlive)
+        self.assertNotIn(b"connection", [name for name, value in channel.head[1]])
         self.assertEqual(channel.body, b"Request Timeout\n")
         self.assertTrue(channel.finished)
         self.assertNoErrorLogged()

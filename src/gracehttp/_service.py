@@ -89,6 +89,7 @@ INTERFACES = ("auto", "asgi3", "asgi2", "asgi", "wsgi")
 The C{interface} values: detect, ASGI 3, ASGI 2, ASGI with its version
 detected, WSGI (see L{gracehttp._loader.resolveInterface}).
 """
+WSGI_CHUNKED_BODY_MODES = ("spool", "stream")
 LIFESPAN_MODES = ("auto", "on", "off")
 
 _log = Logger()
@@ -115,6 +116,7 @@ def makeService(
     forwardedAllowIPs=("127.0.0.1",),
     accessLog="-",
     accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT,
+    wsgiChunkedBody="spool",
     reactor=None,
     exitOnFailure=True,
 ):
@@ -189,6 +191,14 @@ def makeService(
         the fields of L{gracehttp._accesslog.FIELDS}; the default is Apache
         combined plus the duration in milliseconds and the outcome.
     @type accessLogFormat: L{str}
+    @param wsgiChunkedBody: how a WSGI application gets a chunked request
+        body (RFC 9112 section 7.1): C{"spool"} receives it whole first (in
+        memory, past 512 KiB in a temporary file) and gives the application
+        a C{CONTENT_LENGTH}, which every framework reads; C{"stream"}
+        starts the application at once, without C{CONTENT_LENGTH}, for
+        applications that read C{wsgi.input} to its end
+        (C{wsgi.input_terminated}).  Ignored for ASGI.
+    @type wsgiChunkedBody: L{str}
     @param reactor: the reactor to serve on; L{None} means the global one.
         For an ASGI application, if no reactor is installed yet, the
         asyncio reactor is installed.
@@ -233,6 +243,7 @@ def makeService(
         proxyHeaders=proxyHeaders,
         forwardedAllowIPs=forwardedAllowIPs,
         accessLogFormat=accessLogFormat,
+        wsgiChunkedBody=wsgiChunkedBody,
     )
     if not listen:
         raise ValueError("at least one endpoint to listen on is needed")
@@ -270,7 +281,12 @@ def makeService(
 
         threadpool = ThreadPool(threads, threads, name="gracehttp-wsgi")
         adapter = WSGIAdapter(
-            app, reactor, threadpool, rootPath=rootPath, bodyTimeout=float(timeoutHeader)
+            app,
+            reactor,
+            threadpool,
+            rootPath=rootPath,
+            bodyTimeout=float(timeoutHeader),
+            chunkedBody=wsgiChunkedBody,
         )
     from ._http11 import HTTPFactory
     from ._settings import HTTPSettings
@@ -426,6 +442,7 @@ _CHECKS = {
     "proxyHeaders": _checkFlag("proxy headers"),
     "forwardedAllowIPs": _checkAddresses,
     "accessLogFormat": checkFormat,
+    "wsgiChunkedBody": _checkChoice("wsgi chunked body", WSGI_CHUNKED_BODY_MODES),
 }
 
 

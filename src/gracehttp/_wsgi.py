@@ -10,7 +10,15 @@ How a request flows (DESIGN.md section 2, "WSGI"):
   1. L{WSGIAdapter.handle} (reactor thread) builds the C{environ}, a
      L{Bridge<gracehttp._wsgibridge.Bridge>} (the only way between the
      worker thread and the exchange) and installs the bridge's C{wake} as
-     C{exchange.wake}.
+     C{exchange.wake}.  A request with a chunked body (C{Transfer-Encoding}
+     in the C{environ}: one dict lookup, which with the call to
+     C{_admit} is all other requests pay for this) first has its body spooled, unless C{chunkedBody} is
+     C{"stream"}: a L{BodySpool<gracehttp._wsgispool.BodySpool>} receives
+     it on the reactor thread, and only once it is complete does the
+     request get its C{CONTENT_LENGTH}, its bridge and its turn at
+     admission; C{wsgi.input} then reads the spool.  A request dropped
+     before it ran, or that ran, closes its spool
+     (L{SpooledResponse<gracehttp._wsgiresponse.SpooledResponse>}).
   2. Admission.  The adapter gives the thread pool at most as many requests
      as it has threads (C{threadpool.max}); the others wait in a FIFO on
      the reactor thread, and a new request never overtakes them (a thread
@@ -71,7 +79,8 @@ from ._interfaces import IAppAdapter
 from ._wsgibridge import Bridge, Outbox
 from ._wsgienviron import EnvironBuilder
 from ._wsgiinput import WSGIInput
-from ._wsgiresponse import WSGIResponse
+from ._wsgiresponse import SpooledResponse, WSGIResponse
+from ._wsgispool import BodySpool, spooledInput, withoutChunked
 
 _log = Logger()
 
@@ -90,7 +99,9 @@ class WSGIAdapter:
 
     interface = "wsgi"
 
-    def __init__(self, app, reactor, threadpool, rootPath="", bodyTimeout=None):
+    def __init__(
+        self, app, reactor, threadpool, rootPath="", bodyTimeout=None, chunkedBody="spool"
+    ):
         """
         @param app: the WSGI application callable.
         @param reactor: provides C{callFromThread}, C{callLater} and
@@ -109,8 +120,16 @@ class WSGIAdapter:
             request body before it raises; L{None} waits as long as the
             client stays connected.
         @type bodyTimeout: L{float} or L{None}
+        @param chunkedBody: C{"spool"}: a chunked request body is received
+            whole before the application starts, which then sees a
+            C{CONTENT_LENGTH} (L{gracehttp._wsgispool}); C{"stream"}: the
+            application starts at once and reads the body as it arrives,
+            to its end (C{wsgi.input_terminated}), with no
+            C{CONTENT_LENGTH}.
+        @type chunkedBody: L{str}
         """
         self._app = app
+        self._spoolChunked = chunkedBody == "spool"
         self._bodyTimeout = bodyTimeout
         self._reactor = reactor
         self._threadpool = threadpool
@@ -175,16 +194,55 @@ class WSGIAdapter:
     def handle(self, exchange):
         """
         Run the application for C{exchange} on a thread, now or when one is
-        free (see the module docstring).  Reactor thread.
+        free, after spooling a chunked body (see the module docstring).
+        Reactor thread.
 
         @type exchange: L{gracehttp._exchange.Exchange}
         """
+        environ = self._environ.build(exchange)
+        if "HTTP_TRANSFER_ENCODING" in environ and self._spoolChunked:
+            BodySpool(
+                exchange,
+                self._reactor,
+                self._bodyTimeout,
+                lambda spool: self._spooled(exchange, environ, spool),
+            ).start()
+            return
         bridge = Bridge(self._outbox, exchange, self._requestFinished, self._bodyTimeout)
-        environ = self._environ.build(
-            exchange, WSGIInput(bridge.readChunk), bridge.disconnectedEvent
-        )
+        environ["wsgi.input"] = WSGIInput(bridge.readChunk)
+        environ["gracehttp.disconnected"] = bridge.disconnectedEvent
         exchange.wake = bridge.wake
-        response = WSGIResponse(self._app, environ, bridge)
+        self._admit(exchange, WSGIResponse(self._app, environ, bridge))
+
+    def _spooled(self, exchange, environ, spool):
+        """
+        A chunked request body is all in its spool: give the application
+        its length instead of the chunked coding, then admit the request
+        as any other.  Reactor thread.
+
+        @type exchange: L{gracehttp._exchange.Exchange}
+        @param environ: the request's C{environ}, not complete yet.
+        @type environ: L{dict}
+        @type spool: L{BodySpool}
+        """
+        environ["CONTENT_LENGTH"] = str(spool.size)
+        codings = withoutChunked(environ.pop("HTTP_TRANSFER_ENCODING"))
+        if codings:
+            environ["HTTP_TRANSFER_ENCODING"] = codings
+        bridge = Bridge(self._outbox, exchange, self._requestFinished, self._bodyTimeout)
+        environ["wsgi.input"] = WSGIInput(spooledInput(spool, bridge))
+        environ["gracehttp.disconnected"] = bridge.disconnectedEvent
+        exchange.wake = bridge.wake
+        self._admit(exchange, SpooledResponse(self._app, environ, bridge, spool))
+
+    def _admit(self, exchange, response):
+        """
+        Give the request a thread now, or queue it for one (see the module
+        docstring).  Reactor thread.
+
+        @type exchange: L{gracehttp._exchange.Exchange}
+        @type response: L{WSGIResponse}
+        """
         if self._running < self._threadpool.max and not self._waiting:
             self._running += 1
             self._submit(response.run)
@@ -214,7 +272,7 @@ class WSGIAdapter:
         while waiting and self._running < maxThreads:
             exchange, response = waiting.popleft()
             if exchange.disconnected:
-                response.logDropped()
+                response.dropped()
                 exchange.appFinished()
             else:
                 self._running += 1

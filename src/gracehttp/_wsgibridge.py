@@ -78,7 +78,6 @@ _TIMEOUT_HEAD = (
     [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", b"%d" % len(_TIMEOUT_BODY)),
-        (b"connection", b"close"),
     ],
 )
 
@@ -145,7 +144,7 @@ class Bridge:
     __slots__ = (
         "disconnected",
         "disconnectedEvent",
-                "_exchange",
+        "_exchange",
         "_finished",
         "_outbox",
         "_lock",
@@ -453,6 +452,8 @@ def _answerStalled(exchange):
     if exchange.responseStarted:
         exchange.abort()
         return
+    # The channel says "connection: close" (once) and closes after it.
+    exchange.keepAlive = False
     exchange.startResponse(*_TIMEOUT_HEAD)
     exchange.write(_TIMEOUT_BODY)
     exchange.finish()

@@ -12,6 +12,8 @@ from urllib.parse import unquote_to_bytes
 
 from twisted.logger import Logger
 
+from ._wsgiresponse import FileWrapper
+
 _log = Logger()
 
 # CGI names for request header fields (RFC 3875 section 4.1.18: prefix
@@ -120,6 +122,7 @@ class EnvironBuilder:
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
+            "wsgi.file_wrapper": FileWrapper,
         }
 
     def pathInfo(self, rawPath):
@@ -140,27 +143,25 @@ class EnvironBuilder:
                 return rest
         return path
 
-    def build(self, exchange, wsgiInput, disconnected):
+    def build(self, exchange):
         """
-        Build one request's C{environ}.
+        Build one request's C{environ}, without the keys the adapter adds:
+        C{wsgi.input} and C{gracehttp.disconnected}.
 
         Duplicate header fields are joined with C{","} (RFC 9110 section
         5.3), C{Cookie} fields with C{"; "} (RFC 9113 section 8.2.3, RFC
         6265 section 5.4).  C{CONTENT_TYPE} and C{CONTENT_LENGTH} are set
         only when the request has them; a chunked body has no
-        C{CONTENT_LENGTH} and C{wsgi.input} reads it to its end
-        (C{wsgi.input_terminated}).  C{SERVER_NAME} and C{SERVER_PORT}
-        come from the C{Host} field, else from the local address, else are
-        C{"localhost"} and the scheme's default port.  C{REMOTE_ADDR} and
-        C{REMOTE_PORT} are absent when the peer has no address (a UNIX
-        socket).
+        C{CONTENT_LENGTH} here (the adapter adds one once it spooled the
+        body, L{gracehttp._wsgispool}; streamed, C{wsgi.input} reads it to
+        its end: C{wsgi.input_terminated}).  C{SERVER_NAME} and
+        C{SERVER_PORT} come from the C{Host} field, else from the local
+        address, else are C{"localhost"} and the scheme's default port.
+        C{REMOTE_ADDR} and C{REMOTE_PORT} are absent when the peer has no
+        address (a UNIX socket).
 
         @param exchange: the request; only its request fields are read.
         @type exchange: L{gracehttp._exchange.Exchange}
-        @param wsgiInput: C{wsgi.input}.
-        @param disconnected: set when the client disconnects; stored as
-            C{environ["gracehttp.disconnected"]}.
-        @type disconnected: L{threading.Event}
         @rtype: L{dict}
         """
         environ = self._base.copy()
@@ -172,8 +173,6 @@ class EnvironBuilder:
         ) or "HTTP/" + exchange.httpVersion
         scheme = exchange.scheme
         environ["wsgi.url_scheme"] = scheme
-        environ["wsgi.input"] = wsgiInput
-        environ["gracehttp.disconnected"] = disconnected
         keys = _KEYS
         for name, value in exchange.headers:
             key = keys.get(name)

@@ -7,6 +7,12 @@ Everything reaches the exchange through a L{Bridge<gracehttp._wsgibridge.Bridge>
 The head is handed over with the first non-empty body chunk, or at the end
 (PEP 3333, "The start_response() Callable": not before the first non-empty
 chunk), so an application may still replace it with C{exc_info} until then.
+
+A response that is a L{FileWrapper} (C{environ["wsgi.file_wrapper"]},
+PEP 3333 "Optional Platform-Specific File Handling") is not iterated: its
+file is read in blocks of at least L{FILE_BLOCK} bytes on the worker thread
+(an application's own block size is often 4 or 8 KiB, which would cost a
+hand-off to the reactor per block), and handed over as any body is.
 """
 
 from twisted.logger import Logger, LogLevel
@@ -32,6 +38,13 @@ _TOKEN_CHARS = (
     b"!#$%&'*+-.^_`|~0123456789"
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+
+FILE_BLOCK = 256 * 1024
+"""
+The smallest block, in bytes, read from a L{FileWrapper}'s file at a time:
+the bridge's L{HIGH_WATER<gracehttp._wsgibridge.HIGH_WATER>}, so that the
+worker reads the next block while the reactor sends the one before.
+"""
 
 # Caches of checked status lines and field names, bounded because both
 # come from the application.
@@ -123,6 +136,53 @@ def _checkBytes(data):
         raise TypeError(f"WSGI body chunks must be bytes, not {type(data).__name__}")
 
 
+class FileWrapper:
+    """
+    C{environ["wsgi.file_wrapper"]} (PEP 3333, "Optional Platform-Specific
+    File Handling"): wraps a file-like object as a response iterable that
+    the server recognises and sends in large blocks.
+
+    @ivar filelike: the wrapped object; it has C{read(size)}.
+    @ivar blksize: the block size the application asked for, in bytes.
+    @type blksize: L{int}
+    """
+
+    __slots__ = ("filelike", "blksize")
+
+    def __init__(self, filelike, blksize=8192):
+        """
+        @param filelike: an object with C{read(size)} returning L{bytes};
+            its C{close()}, if any, is called by L{close}.
+        @param blksize: bytes per block when the wrapper is iterated (by
+            middleware; the server reads larger blocks itself).
+        @type blksize: L{int}
+        """
+        self.filelike = filelike
+        self.blksize = blksize
+
+    def __iter__(self):
+        """
+        Yield the file's blocks of C{blksize} bytes until C{read()} returns
+        nothing.
+        """
+        read = self.filelike.read
+        blksize = self.blksize
+        while True:
+            data = read(blksize)
+            if not data:
+                return
+            yield data
+
+    def close(self):
+        """
+        Close the file, if it can be (PEP 3333: the wrapper's C{close()}
+        calls the file-like object's).
+        """
+        close = getattr(self.filelike, "close", None)
+        if close is not None:
+            close()
+
+
 class WSGIResponse:
     """
     Runs one WSGI application call for one request and delivers its
@@ -172,10 +232,10 @@ class WSGIResponse:
             path=self._path,
         )
 
-    def logDropped(self):
+    def dropped(self):
         """
-        Log that the request is dropped: its client disconnected while it
-        waited for a thread, so the application is never started.
+        The request is dropped: its client disconnected while it waited for
+        a thread, so the application is never started.  Logs it.
         """
         _log.info(
             "Dropped WSGI request {method} {path}: the client disconnected "
@@ -192,12 +252,15 @@ class WSGIResponse:
         """
         bridge = self._bridge
         if not bridge.begin(self.graceExpired):
-            self.logDropped()
+            self.dropped()
             return
         try:
             result = self._app(self._environ, self.startResponse)
             try:
-                last = self._iterate(result)
+                if isinstance(result, FileWrapper):
+                    last = self._sendFile(result)
+                else:
+                    last = self._iterate(result)
             finally:
                 close = getattr(result, "close", None)
                 if close is not None:
@@ -286,6 +349,26 @@ class WSGIResponse:
                 break
         return b""
 
+    def _sendFile(self, wrapper):
+        """
+        Send a L{FileWrapper}'s file, read in blocks of at least
+        L{FILE_BLOCK} bytes, stopping once the client is gone.
+
+        @type wrapper: L{FileWrapper}
+        @return: C{b""} (everything is written here).
+        @raise TypeError: the file's C{read()} returned something not
+            L{bytes}.
+        """
+        read = wrapper.filelike.read
+        size = max(wrapper.blksize, FILE_BLOCK)
+        bridge = self._bridge
+        while not bridge.disconnected:
+            data = read(size)
+            if not data:
+                break
+            self.write(data)
+        return b""
+
     def _complete(self, last):
         """
         The application returned and was closed: end the response.
@@ -327,3 +410,39 @@ class WSGIResponse:
             bridge.end(None, b"", ABORT)
         else:
             bridge.end(_ERROR_HEAD, _ERROR_BODY, FINISH)
+
+
+class SpooledResponse(WSGIResponse):
+    """
+    A L{WSGIResponse} whose request body was spooled
+    (L{gracehttp._wsgispool}): the spool is closed when the request ends,
+    whether the application ran or was dropped.
+    """
+
+    __slots__ = ("_spool",)
+
+    def __init__(self, app, environ, bridge, spool):
+        """
+        @param spool: the request body, read through C{wsgi.input}.
+        @type spool: L{gracehttp._wsgispool.BodySpool}
+        """
+        super().__init__(app, environ, bridge)
+        self._spool = spool
+
+    def dropped(self):
+        """
+        Log the drop and close the spool.
+        """
+        try:
+            super().dropped()
+        finally:
+            self._spool.close()
+
+    def run(self):
+        """
+        Run the application, then close the spool (worker thread).
+        """
+        try:
+            super().run()
+        finally:
+            self._spool.close()

@@ -44,6 +44,7 @@ _HTTP_SETTINGS = (
     "proxyHeaders",
     "forwardedAllowIPs",
     "accessLogFormat",
+    "wsgiChunkedBody",
 )
 
 
@@ -89,6 +90,7 @@ class Options(usage.Options):
         self["forwardedAllowIPs"] = ("127.0.0.1",)
         self["accessLog"] = "-"
         self["accessLogFormat"] = _service.DEFAULT_ACCESS_LOG_FORMAT
+        self["wsgiChunkedBody"] = "spool"
         self["logLevel"] = None
 
     def opt_app(self, reference):
@@ -261,6 +263,18 @@ class Options(usage.Options):
         (default: Apache combined, then durationMs and outcome).
         """
         self["accessLogFormat"] = logFormat
+
+    def opt_wsgi_chunked_body(self, mode):
+        """
+        How a WSGI application gets a chunked request body: spool (receive
+        it whole first, in memory or past 512 KiB in a temporary file, and
+        give the application a CONTENT_LENGTH, which every framework reads)
+        or stream (start the application at once, without CONTENT_LENGTH;
+        for applications that read wsgi.input to its end) (default: spool).
+        """
+        self["wsgiChunkedBody"] = _choice(
+            "--wsgi-chunked-body", mode, _service.WSGI_CHUNKED_BODY_MODES
+        )
 
     def opt_log_level(self, level):
         """

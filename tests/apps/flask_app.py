@@ -2,7 +2,9 @@
 A small Flask (WSGI) app for the end-to-end tests.
 """
 
-from flask import Flask, Response, jsonify, request, stream_with_context, url_for
+import hashlib
+
+from flask import Flask, Response, abort, jsonify, request, stream_with_context, url_for
 
 app = Flask(__name__)
 
@@ -42,6 +44,23 @@ def size():
             break
         total += len(chunk)
     return jsonify(size=total)
+
+
+@app.post("/digest")
+def digest():
+    """
+    The body's length and SHA-256.  Like the httpbin application, refuses
+    a body still marked chunked (501): it wants a Content-Length.
+    """
+    if request.environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+        abort(501)
+    data = request.get_data()
+    return jsonify(
+        length=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        contentLength=request.environ.get("CONTENT_LENGTH"),
+        transferEncoding=request.environ.get("HTTP_TRANSFER_ENCODING"),
+    )
 
 
 @app.get("/stream")

@@ -3,8 +3,13 @@ Views and URLs of the Django test project.
 """
 
 import asyncio
+import hashlib
+import io
+import os
+import random
+import tempfile
 
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -36,6 +41,67 @@ def size(request):
     return JsonResponse({"size": total})
 
 
+@csrf_exempt
+def digest(request):
+    """
+    The body's length and SHA-256, read in blocks as a large upload would
+    be, and the length the server announced.
+    """
+    sha = hashlib.sha256()
+    length = 0
+    while chunk := request.read(65536):
+        sha.update(chunk)
+        length += len(chunk)
+    return JsonResponse(
+        {
+            "length": length,
+            "sha256": sha.hexdigest(),
+            "contentLength": request.META.get("CONTENT_LENGTH"),
+            "transferEncoding": request.META.get("HTTP_TRANSFER_ENCODING"),
+        }
+    )
+
+
+fileReads = {"sizes": [], "closed": False}
+
+
+class RecordingFile(io.FileIO):
+    """
+    A file that records the sizes its reader asks for, and its close.
+    """
+
+    def read(self, size=-1):
+        fileReads["sizes"].append(size)
+        return super().read(size)
+
+    def close(self):
+        fileReads["closed"] = True
+        super().close()
+
+
+def serveFile(request):
+    """
+    A FileResponse of a temporary file of C{size} bytes drawn from
+    C{random.Random(seed)}.
+    """
+    size = int(request.GET["size"])
+    data = random.Random(int(request.GET["seed"])).randbytes(size)
+    fileReads["sizes"] = []
+    fileReads["closed"] = False
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write(data)
+    served = RecordingFile(f.name)
+    os.unlink(f.name)
+    return FileResponse(served, content_type="application/octet-stream")
+
+
+def fileReadsSeen(request):
+    return JsonResponse(
+        {"sizes": fileReads["sizes"], "closed": fileReads["closed"],
+         "fileWrapper": getattr(request.META.get("wsgi.file_wrapper"), "__qualname__", None)}
+    )
+
+
 def boom(request):
     raise RuntimeError("boom")
 
@@ -59,6 +125,9 @@ urlpatterns = [
     path("json", asJSON),
     path("echo", echo),
     path("size", size),
+    path("digest", digest),
+    path("file", serveFile),
+    path("file-reads", fileReadsSeen),
     path("boom", boom),
     path("stream", stream),
     path("slow", slow),
