@@ -34,7 +34,14 @@ from zope.interface.verify import verifyObject
 
 from gracehttp import _wsgi, _wsgibridge, _wsgienviron, _wsgiresponse, _wsgispool
 from gracehttp._errors import ClientDisconnected
-from gracehttp._exchange import ABORTED, BODY_BUFFER_SIZE, CANCELLED, CLIENT_DISCONNECTED, COMPLETED
+from gracehttp._exchange import (
+    ABORTED,
+    BODY_BUFFER_SIZE,
+    CANCELLED,
+    CLIENT_DISCONNECTED,
+    COMPLETED,
+    REJECTED,
+)
 from gracehttp._interfaces import IAppAdapter
 from gracehttp._wsgi import WSGIAdapter
 from gracehttp._wsgibridge import HIGH_WATER
@@ -1348,7 +1355,7 @@ class SpoolTests(WSGITestCase):
         )
         return hello(environ, start_response)
 
-    def start(self, app=None, bodyTimeout=None, headers=(), **adapterArgs):
+    def start(self, app=None, headers=(), **adapterArgs):
         """
         Hand a chunked request to a new adapter and end the reactor turn.
 
@@ -1360,9 +1367,7 @@ class SpoolTests(WSGITestCase):
             path=b"/upload",
             headers=[(b"transfer-encoding", b"chunked"), *headers],
         )
-        adapter = WSGIAdapter(
-            app or self.app, self.reactor, self.pool, bodyTimeout=bodyTimeout, **adapterArgs
-        )
+        adapter = WSGIAdapter(app or self.app, self.reactor, self.pool, **adapterArgs)
         adapter.handle(exchange)
         self.reactor.advance(0)
         return exchange, channel, adapter
@@ -1445,7 +1450,7 @@ class SpoolTests(WSGITestCase):
 
     def test_disconnectWhileSpoolingNeverStarts(self):
         """A client that leaves while its body is spooled: the app never starts, the exchange is finished and logged as dropped, the spool closed."""
-        exchange, channel, adapter = self.start(bodyTimeout=10.0)
+        exchange, channel, adapter = self.start()
         exchange.receiveBody(b"some")
         exchange.disconnect()
         self.runWorkers()
@@ -1459,7 +1464,7 @@ class SpoolTests(WSGITestCase):
         self.assertTrue(spool.closed)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         [info] = self.levels(LogLevel.info)
-        self.assertIn("before it started", info["log_format"])
+        self.assertIn("before its chunked body was complete", info["log_format"])
         self.assertEqual(info["path"], "/upload")
 
     def test_droppedWhileWaitingForThread(self):
@@ -1519,26 +1524,12 @@ class SpoolTests(WSGITestCase):
         self.assertServerError(channel)
         self.assertTrue(self.spools[0].closed)
 
-    def test_stallAnswers408(self):
-        """No body for bodyTimeout seconds while spooling: 408 and close, the app never starts, the spool is closed."""
-        exchange, channel, _ = self.start(bodyTimeout=10.0)
-        self.reactor.advance(9.0)
-        exchange.receiveBody(b"progress restarts the timeout")
-        self.reactor.advance(9.0)
-        self.assertIsNone(channel.head)
-        self.reactor.advance(1.0)
-        self.assertEqual(channel.head[0], 408)
-        self.assertEqual(channel.body, b"Request Timeout\n")
-        self.assertTrue(channel.finished)
-        self.assertFalse(exchange.keepAlive)
-        self.assertEqual(channel.finishedExchanges, [exchange])
-        self.assertTrue(self.spools[0].closed)
-        self.runWorkers()
-        self.assertEqual(self.seen, [])
-        self.assertEqual(self.reactor.getDelayedCalls(), [])
-
-    def test_noTimeoutWithoutBodyTimeout(self):
-        """Without a bodyTimeout the spool waits as long as the client stays, and sets no timer."""
+    def test_noTimer(self):
+        """
+        The spool sets no timer and waits as long as the client stays: a
+        stalled body is the HTTP channel's to time (one rule for every
+        interface).
+        """
         exchange, channel, _ = self.start()
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         exchange.endBody()
@@ -1547,7 +1538,7 @@ class SpoolTests(WSGITestCase):
 
     def test_spoolWriteFails500(self):
         """A spool that cannot be written (disk full) gets a 500 and a close, logged; the app never starts."""
-        exchange, channel, _ = self.start(bodyTimeout=10.0)
+        exchange, channel, _ = self.start()
 
         def full(data):
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -1648,12 +1639,11 @@ class ThreadedTests(WSGITestCase):
             exchange.disconnect()
         self.pool.stop()
 
-    def start(self, app, channel=None, paused=False, bodyTimeout=None, **exchangeArgs):
+    def start(self, app, channel=None, paused=False, **exchangeArgs):
         """
         Hand a request to the adapter; the application starts on its thread.
 
         @param paused: the transport is above its high-water mark already.
-        @param bodyTimeout: the adapter's C{bodyTimeout}, in seconds.
         @return: C{(exchange, channel)}
         """
         exchange, defaultChannel = makeExchange(self.reactor, **exchangeArgs)
@@ -1662,7 +1652,7 @@ class ThreadedTests(WSGITestCase):
         if paused:
             exchange.pauseWriting()
         self.exchanges.append(exchange)
-        WSGIAdapter(app, self.reactor, self.pool, bodyTimeout=bodyTimeout).handle(exchange)
+        WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
         # The reactor turn ends: the adapter wakes a worker.
         self.reactor.advance(0)
         return exchange, channel or defaultChannel
@@ -2020,13 +2010,12 @@ class WorkerTests(WSGITestCase):
         self.assertEqual(self.waits.count, 0)
 
 
-class BodyStallTests(WSGITestCase):
+class BodyWaitTests(WSGITestCase):
     """
-    A C{wsgi.input} read that gets no body for C{bodyTimeout} seconds
-    raises instead of holding its thread forever.  The application runs on
-    a real thread as in L{ThreadedTests}; the bridge's clock (C{monotonic})
-    is faked: the test moves it, then wakes the worker, so no test waits
-    for real time to pass.
+    A C{wsgi.input} read waits for body as long as the client stays: a body
+    that stops arriving is timed by the HTTP channel, which disconnects the
+    exchange; that releases the read.  The application runs on a real
+    thread as in L{ThreadedTests}.
     """
 
     threaded = ThreadedTests.threaded
@@ -2037,131 +2026,39 @@ class BodyStallTests(WSGITestCase):
     def setUp(self):
         super().setUp()
         self.threaded()
-        self.now = 1000.0
-        self.patch(_wsgibridge, "monotonic", lambda: self.now)
 
-    def passTime(self, seconds):
+    def test_rejectedBodyReleasesRead(self):
         """
-        Move the worker's clock and wake it as any exchange change would.
+        A read woken with no body keeps waiting; when the channel gives the
+        body up (disconnect, outcome 'rejected') read() raises
+        ClientDisconnected, the disconnected event is set, nothing is
+        logged as an error.
         """
-        self.now += seconds
-        self.reactor.runPending()
-        with self.waits._condition:
-            waited = self.waits.count
-        self.exchanges[-1].resumeWriting()
-        return waited
+        outcome = []
 
-    def readingApp(self, outcome, writeFirst=False):
         def app(environ, start_response):
-            write = start_response("200 OK", [])
-            if writeFirst:
-                write(b"partial")
             try:
                 outcome.append(environ["wsgi.input"].read())
             except ClientDisconnected as e:
                 outcome.append(e)
                 outcome.append(environ["gracehttp.disconnected"].is_set())
                 raise
+            start_response("200 OK", [])
             return [b"done"]
 
-        return app
-
-    def test_stallAnswers408(self):
-        """No body for bodyTimeout seconds: read() raises, the client gets 408 and the connection closes."""
-        outcome = []
         exchange, channel = self.start(
-            self.readingApp(outcome),
-            bodyTimeout=10.0,
-            method="POST",
-            headers=[(b"content-length", b"100")],
+            app, method="POST", headers=[(b"content-length", b"9")]
         )
-        exchange.receiveBody(b"a first part")
         self.waitUntilBlocked()
-        # The worker took the first part and waits for more.
+        self.reactor.runPending()
+        exchange.resumeWriting()
         self.waitUntilBlocked(2)
-        self.passTime(10.0)
+        self.assertEqual(outcome, [])
+        exchange.disconnect(REJECTED)
         self.reactor.runUntil(lambda: exchange.outcome is not None)
         [error, disconnectedSet] = outcome
         self.assertIsInstance(error, ClientDisconnected)
-        self.assertIsInstance(error, OSError)
-        self.assertIn("10.0 s", str(error))
         self.assertTrue(disconnectedSet)
-        self.assertEqual(channel.head[0], 408)
-        # The channel adds "connection: close" for keepAlive False (once).
-        self.assertFalse(exchange.keepAlive)
-        self.assertNotIn(b"connection", [name for name, value in channel.head[1]])
-        self.assertEqual(channel.body, b"Request Timeout\n")
-        self.assertTrue(channel.finished)
+        self.assertEqual(exchange.outcome, REJECTED)
+        self.assertIsNone(channel.head)
         self.assertNoErrorLogged()
-
-    def test_noStallBeforeTimeout(self):
-        """Waiting less than bodyTimeout, then getting the body, reads it normally."""
-        outcome = []
-        exchange, channel = self.start(
-            self.readingApp(outcome),
-            bodyTimeout=10.0,
-            method="POST",
-            headers=[(b"content-length", b"4")],
-        )
-        self.waitUntilBlocked()
-        waited = self.passTime(9.9)
-        self.waitUntilBlocked(waited + 1)
-        self.assertEqual(outcome, [])
-        exchange.receiveBody(b"body")
-        exchange.endBody()
-        self.reactor.runUntil(lambda: channel.finished)
-        self.assertEqual(outcome, [b"body"])
-        self.assertEqual((channel.head[0], channel.body), (200, b"done"))
-
-    def test_progressRestartsTheTimeout(self):
-        """Each read waits up to bodyTimeout afresh: a slow but steady body is read whole."""
-        outcome = []
-        exchange, channel = self.start(
-            self.readingApp(outcome),
-            bodyTimeout=10.0,
-            method="POST",
-            headers=[(b"content-length", b"6")],
-        )
-        waits = 1
-        for part in [b"ab", b"cd", b"ef"]:
-            # Each read waits once, then once more after 9 s pass.
-            self.waitUntilBlocked(waits)
-            self.passTime(9.0)
-            self.waitUntilBlocked(waits + 1)
-            exchange.receiveBody(part)
-            waits += 2
-        exchange.endBody()
-        self.reactor.runUntil(lambda: channel.finished)
-        self.assertEqual(outcome, [b"abcdef"])
-
-    def test_stallAfterResponseStartedAborts(self):
-        """A stall after the response started cuts it short (connection closed), no 408."""
-        outcome = []
-        exchange, channel = self.start(
-            self.readingApp(outcome, writeFirst=True),
-            bodyTimeout=5.0,
-            method="POST",
-            headers=[(b"content-length", b"100")],
-        )
-        self.waitUntilBlocked()
-        self.passTime(5.0)
-        self.reactor.runUntil(lambda: exchange.outcome is not None)
-        self.assertIsInstance(outcome[0], ClientDisconnected)
-        self.assertEqual((channel.head[0], channel.body), (200, b"partial"))
-        self.assertTrue(channel.aborted)
-        self.assertFalse(channel.finished)
-
-    def test_noTimeoutWaitsForDisconnect(self):
-        """Without a bodyTimeout a read waits however long, until the client leaves."""
-        outcome = []
-        exchange, channel = self.start(
-            self.readingApp(outcome), method="POST", headers=[(b"content-length", b"9")]
-        )
-        self.waitUntilBlocked()
-        waited = self.passTime(3600.0)
-        self.waitUntilBlocked(waited + 1)
-        self.assertEqual(outcome, [])
-        exchange.disconnect()
-        self.reactor.runUntil(lambda: exchange.outcome is not None)
-        self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
-        self.assertEqual(channel.head, None)

@@ -285,7 +285,6 @@ def makeService(
             reactor,
             threadpool,
             rootPath=rootPath,
-            bodyTimeout=float(timeoutHeader),
             chunkedBody=wsgiChunkedBody,
         )
     from ._http11 import HTTPFactory

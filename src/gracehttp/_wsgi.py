@@ -100,7 +100,7 @@ class WSGIAdapter:
     interface = "wsgi"
 
     def __init__(
-        self, app, reactor, threadpool, rootPath="", bodyTimeout=None, chunkedBody="spool"
+        self, app, reactor, threadpool, rootPath="", chunkedBody="spool"
     ):
         """
         @param app: the WSGI application callable.
@@ -116,10 +116,6 @@ class WSGIAdapter:
         @param rootPath: the URL path the application is mounted at;
             becomes C{SCRIPT_NAME}.
         @type rootPath: L{str}
-        @param bodyTimeout: seconds a C{wsgi.input} read may wait for more
-            request body before it raises; L{None} waits as long as the
-            client stays connected.
-        @type bodyTimeout: L{float} or L{None}
         @param chunkedBody: C{"spool"}: a chunked request body is received
             whole before the application starts, which then sees a
             C{CONTENT_LENGTH} (L{gracehttp._wsgispool}); C{"stream"}: the
@@ -130,7 +126,6 @@ class WSGIAdapter:
         """
         self._app = app
         self._spoolChunked = chunkedBody == "spool"
-        self._bodyTimeout = bodyTimeout
         self._reactor = reactor
         self._threadpool = threadpool
         self._outbox = Outbox(reactor)
@@ -201,14 +196,9 @@ class WSGIAdapter:
         """
         environ = self._environ.build(exchange)
         if "HTTP_TRANSFER_ENCODING" in environ and self._spoolChunked:
-            BodySpool(
-                exchange,
-                self._reactor,
-                self._bodyTimeout,
-                lambda spool: self._spooled(exchange, environ, spool),
-            ).start()
+            BodySpool(exchange, lambda spool: self._spooled(exchange, environ, spool)).start()
             return
-        bridge = Bridge(self._outbox, exchange, self._requestFinished, self._bodyTimeout)
+        bridge = Bridge(self._outbox, exchange, self._requestFinished)
         environ["wsgi.input"] = WSGIInput(bridge.readChunk)
         environ["gracehttp.disconnected"] = bridge.disconnectedEvent
         exchange.wake = bridge.wake
@@ -229,7 +219,7 @@ class WSGIAdapter:
         codings = withoutChunked(environ.pop("HTTP_TRANSFER_ENCODING"))
         if codings:
             environ["HTTP_TRANSFER_ENCODING"] = codings
-        bridge = Bridge(self._outbox, exchange, self._requestFinished, self._bodyTimeout)
+        bridge = Bridge(self._outbox, exchange, self._requestFinished)
         environ["wsgi.input"] = WSGIInput(spooledInput(spool, bridge))
         environ["gracehttp.disconnected"] = bridge.disconnectedEvent
         exchange.wake = bridge.wake

@@ -40,18 +40,14 @@ requests never do):
     On the first disconnect it also sets the C{threading.Event} the
     application sees as C{environ["gracehttp.disconnected"]}.  Once
     disconnected, every read and write raises L{ClientDisconnected}.
-  - B{Stalled body}.  A worker waits for more body for at most the bridge's
-    C{bodyTimeout} seconds per read (a timed condition wait; the header
-    timeout, C{--timeout-header}).  Then the request counts as abandoned:
-    the worker's view turns disconnected (the read raises
-    L{ClientDisconnected}, the disconnected event is set) and the outbox
-    asks the reactor to answer C{408 Request Timeout} and close (RFC 9110
-    section 15.5.9), or to abort a response that already started, so the
-    thread is not held forever by a client that stopped sending.
+  - B{Stalled body}.  A worker waiting for body bytes waits as long as
+    the client stays: a body that stops arriving is timed by the HTTP
+    channel (C{--timeout-header}), which disconnects the exchange (the
+    read then raises L{ClientDisconnected}) and answers 408, the same rule
+    as for every interface.
 """
 
 from threading import Condition, Event, Lock
-from time import monotonic
 
 from twisted.logger import Logger
 
@@ -71,15 +67,6 @@ high-water mark still pauses the worker when the client reads slowly.
 
 FINISH = "finish"
 ABORT = "abort"
-
-_TIMEOUT_BODY = b"Request Timeout\n"
-_TIMEOUT_HEAD = (
-    408,
-    [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", b"%d" % len(_TIMEOUT_BODY)),
-    ],
-)
 
 
 class Outbox:
@@ -161,11 +148,9 @@ class Bridge:
         "_inbox",
         "_complete",
         "_wantBody",
-        "_bodyTimeout",
-        "_stalled",
     )
 
-    def __init__(self, outbox, exchange, finished, bodyTimeout=None):
+    def __init__(self, outbox, exchange, finished):
         """
         Called on the reactor thread.
 
@@ -177,9 +162,6 @@ class Bridge:
             C{exchange.appFinished()}, when the worker is done with the
             request.
         @type finished: zero-argument callable
-        @param bodyTimeout: seconds a read waits for more body before the
-            request is given up as stalled; L{None} for no limit.
-        @type bodyTimeout: L{float} or L{None}
         """
         self._outbox = outbox
         self._exchange = exchange
@@ -201,8 +183,6 @@ class Bridge:
         self._inbox = b""
         self._complete = False
         self._wantBody = False
-        self._bodyTimeout = bodyTimeout
-        self._stalled = False
         if exchange.bodyComplete or exchange.disconnected:
             self.wake()
 
@@ -249,8 +229,6 @@ class Bridge:
             chunks = self._chunks
             end = self._end
             done = self._done
-            stalled = self._stalled
-            self._stalled = False
             self._announce = self._head = self._end = None
             if chunks:
                 self._chunks = []
@@ -266,8 +244,6 @@ class Bridge:
                 exchange.startResponse(*head)
             for chunk in chunks:
                 exchange.write(chunk)
-            if stalled:
-                _answerStalled(exchange)
             if end is FINISH:
                 exchange.finish()
             elif end is ABORT:
@@ -284,16 +260,15 @@ class Bridge:
 
     # -- worker thread -----------------------------------------------------
 
-    def _sleep(self, timeout=None):
+    def _sleep(self):
         """
-        Wait for L{wake}, or at most C{timeout} seconds.  Must be called
-        with the lock held.
+        Wait for L{wake}.  Must be called with the lock held.
         """
         condition = self._condition
         if condition is None:
             condition = self._condition = Condition(self._lock)
         self._sleeping = True
-        condition.wait(timeout)
+        condition.wait()
         self._sleeping = False
 
     def _claimFlush(self):
@@ -339,10 +314,9 @@ class Bridge:
         @return: body bytes; C{b""} at the end of the body.
         @rtype: L{bytes}
         @raise ClientDisconnected: the client is gone, even if the body was
-            complete; or no body came for C{bodyTimeout} seconds.
+            complete.
         """
         lock = self._lock
-        deadline = None
         while True:
             with lock:
                 if self.disconnected:
@@ -354,40 +328,12 @@ class Bridge:
                 if self._complete:
                     return b""
                 if self._wantBody:
-                    timeout = self._bodyTimeout
-                    if timeout is None:
-                        self._sleep()
-                        continue
-                    now = monotonic()
-                    if deadline is None:
-                        deadline = now + timeout
-                    elif now >= deadline:
-                        flush = self._stall()
-                        break
-                    self._sleep(deadline - now)
+                    self._sleep()
                     continue
                 self._wantBody = True
                 flush = self._claimFlush()
             if flush:
                 self._outbox.post(self._flush)
-        if flush:
-            self._outbox.post(self._flush)
-        raise ClientDisconnected(
-            f"no request body for {self._bodyTimeout} s: the client stalled"
-        )
-
-    def _stall(self):
-        """
-        Give the request up: the client sent no body for C{bodyTimeout}
-        seconds.  Must be called with the lock held.
-
-        @return: as L{_claimFlush}.
-        """
-        self.disconnected = True
-        self.disconnectedEvent.set()
-        self._wantBody = False
-        self._stalled = True
-        return self._claimFlush()
 
     def write(self, head, data):
         """
@@ -437,23 +383,3 @@ class Bridge:
             flush = self._claimFlush()
         if flush:
             self._outbox.post(self._flush)
-
-
-def _answerStalled(exchange):
-    """
-    Answer a request whose body stalled (see the module docstring): C{408}
-    and close if nothing was sent yet, else cut the response short.
-    Reactor thread.
-
-    @type exchange: L{gracehttp._exchange.Exchange}
-    """
-    if exchange.disconnected or exchange.responseComplete:
-        return
-    if exchange.responseStarted:
-        exchange.abort()
-        return
-    # The channel says "connection: close" (once) and closes after it.
-    exchange.keepAlive = False
-    exchange.startResponse(*_TIMEOUT_HEAD)
-    exchange.write(_TIMEOUT_BODY)
-    exchange.finish()

@@ -37,13 +37,12 @@ closed (an unnamed temporary file is then gone from the disk):
     then read by the worker thread through L{BodySpool.fill} (in blocks
     of L{READ_SIZE} bytes), and closed by whoever ends the request (see
     L{gracehttp._wsgiresponse.SpooledResponse});
-  - the client leaves first (or the HTTP channel gives the request up, as
-    for a 413): the application never starts; the request is logged as
-    one dropped while it waited for a thread is, and the exchange is told
-    the application finished;
-  - no body arrives for C{timeout} seconds (C{--timeout-header}, the same
-    limit a C{wsgi.input} read has): C{408 Request Timeout} (RFC 9110
-    section 15.5.9) and the connection closes;
+  - the request ends first: the client leaves, or the HTTP channel gives
+    the body up (too large: 413; stalled for C{--timeout-header} seconds:
+    408; malformed: 400) and answers it itself: the application never
+    starts; the request is logged as dropped, as one whose client left
+    while it waited for a thread is, and the exchange is told the
+    application finished;
   - the spool cannot be written (the disk is full): C{500} and the
     connection closes.
 """
@@ -72,7 +71,6 @@ READ_SIZE = 64 * 1024
 Bytes the worker reads from the spool per C{wsgi.input} fill.
 """
 
-_TIMEOUT_BODY = b"Request Timeout\n"
 _ERROR_BODY = b"Internal Server Error\n"
 
 
@@ -85,17 +83,12 @@ class BodySpool:
     @type size: L{int}
     """
 
-    __slots__ = ("size", "_exchange", "_file", "_clock", "_timeout", "_timer", "_done")
+    __slots__ = ("size", "_exchange", "_file", "_done")
 
-    def __init__(self, exchange, clock, timeout, done):
+    def __init__(self, exchange, done):
         """
         @param exchange: the request; its body is chunked.
         @type exchange: L{gracehttp._exchange.Exchange}
-        @param clock: times the body out.
-        @type clock: L{twisted.internet.interfaces.IReactorTime}
-        @param timeout: seconds without body bytes before the request is
-            answered 408; L{None} waits as long as the client stays.
-        @type timeout: L{float} or L{None}
         @param done: called with this spool, on the reactor thread, once the
             body is complete; the spool is positioned at its start.
         @type done: one-argument callable
@@ -103,9 +96,6 @@ class BodySpool:
         self.size = 0
         self._exchange = exchange
         self._file = SpooledTemporaryFile(SPOOL_MEMORY)
-        self._clock = clock
-        self._timeout = timeout
-        self._timer = None
         self._done = done
 
     def start(self):
@@ -114,8 +104,6 @@ class BodySpool:
         Reactor thread.
         """
         self._exchange.wake = self.wake
-        if self._timeout is not None:
-            self._timer = self._clock.callLater(self._timeout, self._stalled)
         self.wake()
 
     def wake(self):
@@ -127,8 +115,8 @@ class BodySpool:
         if exchange.disconnected:
             self._end()
             _log.info(
-                "Dropped WSGI request {method} {path}: the client disconnected "
-                "before it started (while its chunked body was being received)",
+                "Dropped WSGI request {method} {path}: it ended (the client left, "
+                "or its body was refused) before its chunked body was complete",
                 method=exchange.method,
                 path=exchange.rawPath.decode("latin-1"),
             )
@@ -142,10 +130,7 @@ class BodySpool:
                 self._failed(e)
                 return
             self.size += len(data)
-            if self._timer is not None:
-                self._timer.reset(self._timeout)
         if exchange.bodyComplete:
-            self._stopTimer()
             exchange.wake = None
             self._file.seek(0)
             self._done(self)
@@ -168,35 +153,13 @@ class BodySpool:
         """
         self._file.close()
 
-    def _stopTimer(self):
-        timer = self._timer
-        if timer is not None:
-            self._timer = None
-            if timer.active():
-                timer.cancel()
-
     def _end(self):
         """
-        The spool will not be used: stop the timer, forget the exchange's
-        wake, close the file.
+        The spool will not be used: forget the exchange's wake, close the
+        file.
         """
-        self._stopTimer()
         self._exchange.wake = None
         self.close()
-
-    def _stalled(self):
-        """
-        No body for C{timeout} seconds: answer 408 and close.
-        """
-        self._timer = None
-        self._end()
-        _log.info(
-            "WSGI request {method} {path}: no request body for {timeout} s, answered 408",
-            method=self._exchange.method,
-            path=self._exchange.rawPath.decode("latin-1"),
-            timeout=self._timeout,
-        )
-        _answer(self._exchange, 408, _TIMEOUT_BODY)
 
     def _failed(self, error):
         """
@@ -209,7 +172,7 @@ class BodySpool:
             path=self._exchange.rawPath.decode("latin-1"),
             error=error,
         )
-        _answer(self._exchange, 500, _ERROR_BODY)
+        _serverError(self._exchange)
 
 
 def spooledInput(spool, bridge):
@@ -253,23 +216,21 @@ def withoutChunked(codings):
     return ", ".join(names)
 
 
-def _answer(exchange, status, body):
+def _serverError(exchange):
     """
-    Answer a request the application never saw, close the connection (the
-    rest of its body is not read) and end the exchange.
+    Answer 500 to a request the application never saw, close the
+    connection (the rest of its body is not read) and end the exchange.
 
     @type exchange: L{gracehttp._exchange.Exchange}
-    @param status: 408 or 500.
-    @type body: L{bytes}
     """
     exchange.keepAlive = False
     exchange.startResponse(
-        status,
+        500,
         [
             (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", b"%d" % len(body)),
+            (b"content-length", b"%d" % len(_ERROR_BODY)),
         ],
     )
-    exchange.write(body)
+    exchange.write(_ERROR_BODY)
     exchange.finish()
     exchange.appFinished()
