@@ -9,6 +9,8 @@ import json
 import os
 import socket
 import tempfile
+import threading
+import time
 import unittest
 from unittest import mock
 
@@ -26,7 +28,14 @@ from gracehttp._accesslog import AccessLog, checkFormat, fileObserver
 from gracehttp._exchange import SHUTDOWN
 
 from .fakes import makeExchange
-from .server import Subprocess, childEnvironment, runTwist, startSubprocess, twistCommand
+from .server import (
+    Subprocess,
+    childEnvironment,
+    runTwist,
+    serveInProcess,
+    startSubprocess,
+    twistCommand,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -420,3 +429,64 @@ class EndToEndTests(unittest.TestCase):
         self.assertIn("gracehttp failed to start: database is down", output)
         self.assertNotIn("Starting reactor", output)
         self.assertNotIn("#info]", output)
+
+
+class _SlowClose:
+    """
+    A WSGI response iterable whose C{close()} waits until the test says the
+    client has hung up (after reading the whole response): a slow
+    C{close()}, as Django's first request has.
+    """
+
+    def __init__(self, proceed):
+        self._proceed = proceed
+
+    def __iter__(self):
+        return iter([b"he", b"llo"])
+
+    def close(self):
+        self._proceed.wait(10)
+
+
+class OutcomeEndToEndTests(unittest.TestCase):
+    """
+    Outcomes with a real server and client (in process, on 127.0.0.1).
+    """
+
+    def test_slowCloseAfterDeliveryIsCompleted(self):
+        """
+        A WSGI response delivered in full is logged 'completed' even though
+        the client hung up, and the server saw it, while the iterable's
+        close() still ran (before: 'client-disconnected'), for each of
+        several requests.
+        """
+        proceed = threading.Event()
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Length", "5")])
+            return _SlowClose(proceed)
+
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "access.log")
+            server = serveInProcess(
+                app, accessLog=path, accessLogFormat="{status} {outcome}", lifespan="off"
+            )
+            factory = server.service._factory
+            try:
+                for _ in range(4):
+                    proceed.clear()
+                    with socket.create_connection((server.host, server.port), timeout=10) as s:
+                        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                        received = b""
+                        while not received.endswith(b"hello"):
+                            received += s.recv(65536)
+                    deadline = time.monotonic() + 10
+                    while server.call(lambda: len(factory.connections)) and time.monotonic() < deadline:
+                        pass
+                    proceed.set()
+            finally:
+                proceed.set()
+                server.stop()
+            with open(path) as f:
+                lines = f.read().splitlines()
+        self.assertEqual(lines, ["200 completed"] * 4)

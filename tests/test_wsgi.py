@@ -814,25 +814,56 @@ class ResponseTests(WSGITestCase):
         self.assertEqual(exchange.outcome, ABORTED)
 
     def test_closeCalledOnSuccess(self):
-        """close() is called after a normal response, before it is finished."""
+        """
+        close() is called after the end of the response was handed to the
+        reactor (which, here, finishes it at once): the client does not
+        wait for close(), and the application counts as finished only
+        after it.
+        """
         closed = []
         channel = RecordingChannel()
 
         class Body(Closing):
             def close(self):
-                closed.append(channel.finished)
+                closed.append((channel.finished, list(channel.finishedExchanges)))
 
         def app(environ, start_response):
             start_response("200 OK", [])
             return Body([b"a", b"b"], closed)
 
         exchange, channel = self.serve(app, channel=channel)
-        self.assertEqual(closed, [False])
+        self.assertEqual(closed, [(True, [])])
         self.assertEqual(channel.body, b"ab")
+        self.assertEqual(channel.finishedExchanges, [exchange])
+
+    def test_slowCloseAfterDeliveryIsCompleted(self):
+        """
+        A client that leaves while close() still runs, after it got the
+        whole response, does not make the request 'client-disconnected'.
+        """
+        class LeavingBody(Closing):
+            def close(self):
+                # The client read everything and hung up meanwhile.
+                exchange.disconnect()
+
+        exchange, channel = makeExchange(self.reactor)
+
+        def appWithSlowClose(environ, start_response):
+            start_response("200 OK", [("Content-Length", "2")])
+            return LeavingBody([b"ok"], [])
+
+        adapter = WSGIAdapter(appWithSlowClose, self.reactor, self.pool)
+        adapter.handle(exchange)
+        self.runWorkers()
+        self.assertEqual(channel.body, b"ok")
         self.assertTrue(channel.finished)
+        self.assertEqual(exchange.outcome, COMPLETED)
 
     def test_closeRaises(self):
-        """An exception from close() is an application error: 500 if nothing was sent."""
+        """
+        An exception from close() is an application error, logged once; the
+        response, complete before close() ran, stands.
+        """
 
         class Body:
             def __iter__(self):
@@ -846,8 +877,11 @@ class ResponseTests(WSGITestCase):
             return Body()
 
         exchange, channel = self.serve(app)
-        self.assertServerError(channel)
+        self.assertEqual((channel.head[0], channel.body), (200, b""))
+        self.assertTrue(channel.finished)
+        self.assertFalse(channel.aborted)
         self.assertEqual(len(self.levels(LogLevel.error)), 1)
+        self.assertEqual(exchange.outcome, COMPLETED)
 
     def test_singleChunkIterable(self):
         """An iterable with len() 1 is sent with the head and the finish."""

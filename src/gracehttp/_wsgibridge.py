@@ -361,25 +361,30 @@ class Bridge:
         if flush:
             self._outbox.post(self._flush)
 
-    def end(self, head=None, data=b"", how=None):
+    def end(self, head=None, data=b"", how=None, done=True):
         """
-        The application is done: hand over the rest of the response, if
-        any, and report it finished.  Does not wait: the application
-        produces nothing more.
+        Hand over the rest of the response, if any, and how it ends; and,
+        unless C{done} is false, report the application finished.  Does not
+        wait: the application produces nothing more.
 
         @param head: as for L{write}.
         @param data: last body bytes, possibly empty.
         @type data: L{bytes}
         @param how: L{FINISH}, L{ABORT} or L{None} (nothing to send: the
-            client is gone).
+            client is gone, or the end was handed over already).
+        @param done: the application is finished.  False when the response
+            ends before the application does (its iterable's C{close()} is
+            still to be called): another C{end()} reports it finished.
+        @type done: L{bool}
         """
         with self._lock:
             if head is not None:
                 self._head = head
             if data:
                 self._chunks.append(data)
-            self._end = how
-            self._done = True
+            if how is not None:
+                self._end = how
+            self._done = done
             flush = self._claimFlush()
         if flush:
             self._outbox.post(self._flush)

@@ -198,6 +198,7 @@ class WSGIResponse:
         "_status",
         "_headers",
         "_headSent",
+        "_ended",
     )
 
     def __init__(self, app, environ, bridge):
@@ -217,6 +218,7 @@ class WSGIResponse:
         self._status = None
         self._headers = None
         self._headSent = False
+        self._ended = False
 
     def graceExpired(self):
         """
@@ -256,16 +258,23 @@ class WSGIResponse:
             return
         try:
             result = self._app(self._environ, self.startResponse)
+            close = getattr(result, "close", None)
             try:
                 if isinstance(result, FileWrapper):
                     last = self._sendFile(result)
                 else:
                     last = self._iterate(result)
+                # The client gets the end of the response before close()
+                # runs (PEP 3333 only asks that close() is called when the
+                # request is over): a slow close(), such as Django closing
+                # its database connections, delays no client and does not
+                # make a delivered response look abandoned.
+                self._complete(last, done=close is None)
             finally:
-                close = getattr(result, "close", None)
                 if close is not None:
                     close()
-            self._complete(last)
+            if close is not None:
+                bridge.end()
         except BaseException:
             # Whatever happened, the reactor must hear that the application
             # is done; the failure is logged, not re-raised into the pool.
@@ -369,20 +378,24 @@ class WSGIResponse:
             self.write(data)
         return b""
 
-    def _complete(self, last):
+    def _complete(self, last, done):
         """
-        The application returned and was closed: end the response.
+        The application's iterable is exhausted: end the response.
 
         @param last: body bytes not sent yet.
+        @type last: L{bytes}
+        @param done: the application is finished too (it has no C{close()}
+            to call).
+        @type done: L{bool}
         @raise InvalidResponse: C{start_response} was never called.
         """
         bridge = self._bridge
         if bridge.disconnected:
-            bridge.end()
-        elif self._headSent:
-            bridge.end(None, last, FINISH)
+            bridge.end(done=done)
         else:
-            bridge.end(self._takeHead(), last, FINISH)
+            head = None if self._headSent else self._takeHead()
+            self._ended = True
+            bridge.end(head, last, FINISH, done)
 
     def _failed(self, failure):
         """
@@ -404,7 +417,9 @@ class WSGIResponse:
             method=self._method,
             path=self._path,
         )
-        if bridge.disconnected:
+        if bridge.disconnected or self._ended:
+            # Nothing more to send: the client is gone, or the response was
+            # complete when close() raised.
             bridge.end()
         elif self._headSent:
             bridge.end(None, b"", ABORT)
