@@ -5,13 +5,16 @@ a L{Clock} and a fresh asyncio event loop per test.
 
 import asyncio
 import json
+import os
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from twisted.internet.task import Clock
 from twisted.logger import Logger, LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from gracehttp import _asgi
+from gracehttp import _asgi, _pathsend
 from gracehttp._asgi import (
     ASGIAdapter,
     AsyncioReactorRequired,
@@ -141,6 +144,7 @@ class ScopeTests(ASGITestCase):
             "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8000),
             "state": {},
+            "extensions": {"http.response.pathsend": {}},
         }])
 
     def test_rawUTF8Path(self):
@@ -566,6 +570,79 @@ class SendTests(ASGITestCase):
     def test_unknownType(self):
         """An unknown event type raises RuntimeError."""
         self.badMessages({"type": "http.response.trailers"})
+
+
+class InlineExecutor(ThreadPoolExecutor):
+    """
+    An executor that runs each call at once, on the calling thread, so that
+    code using the loop's default executor runs deterministically.
+    """
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as e:
+            future.set_exception(e)
+        return future
+
+
+class PathSendTests(ASGITestCase):
+    """
+    The http.response.pathsend extension: the server sends a file the
+    application names.  File reads run on the loop's default executor,
+    here an L{InlineExecutor}.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.loop.set_default_executor(InlineExecutor())
+        handle, self.path = tempfile.mkstemp()
+        self.addCleanup(os.remove, self.path)
+        self.content = bytes(range(256)) * 4096 + b"tail"
+        with os.fdopen(handle, "wb") as f:
+            f.write(self.content)
+
+    def app(self, path):
+        async def app(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", b"%d" % len(self.content))]})
+            await send({"type": "http.response.pathsend", "path": path})
+
+        return app
+
+    def test_fileSent(self):
+        """The file becomes the body, in blocks; the response is finished."""
+        adapter = self.adapter(self.app(self.path))
+        exchange, channel = makeExchange(self.clock)
+        adapter.handle(exchange)
+        spin(self.loop, 100)
+        self.assertEqual(channel.body, self.content)
+        self.assertTrue(channel.finished)
+        self.assertEqual(exchange.outcome, COMPLETED)
+
+    def test_backpressure(self):
+        """While the transport is above its high-water mark, no further block is read."""
+        adapter = self.adapter(self.app(self.path))
+        exchange, channel = makeExchange(self.clock)
+        exchange.pauseWriting()
+        adapter.handle(exchange)
+        spin(self.loop, 100)
+        self.assertEqual(len(channel.body), _pathsend.BLOCK_SIZE)
+        exchange.resumeWriting()
+        spin(self.loop, 100)
+        self.assertEqual(channel.body, self.content)
+        self.assertTrue(channel.finished)
+
+    def test_missingFile(self):
+        """A path that cannot be opened is the application's error: a 500 (nothing was sent)."""
+        adapter = self.adapter(self.app(self.path + ".missing"))
+        exchange, channel = makeExchange(self.clock)
+        adapter.handle(exchange)
+        spin(self.loop, 100)
+        self.assertEqual(channel.head[0], 500)
+        [event] = [e for e in self.logged if e["log_level"] == LogLevel.error]
+        self.assertTrue(event["log_failure"].check(FileNotFoundError))
 
 
 class OutcomeTests(ASGITestCase):

@@ -8,7 +8,8 @@ import hashlib
 import os
 import random
 import socket
-from unittest import TestCase
+import tempfile
+from unittest import TestCase, mock
 
 import requests
 
@@ -274,3 +275,34 @@ class DjangoASGITests(AppTestsMixin, TestCase):
         Django (ASGI) maps unknown URLs to its own 404 through gracehttp.
         """
         self.assertEqual(self.get("/nosuch").status_code, 404)
+
+
+class FileResponseTests(TestCase):
+    """
+    Starlette's C{FileResponse} through the C{http.response.pathsend}
+    extension, in process so that the test can see the extension used.
+    """
+
+    def test_pathsend(self):
+        """A 3 MiB file arrives intact, sent by the server from the path Starlette names."""
+        from gracehttp import _asgi
+
+        from .apps import starlette_app
+        from .server import startInProcess
+
+        content = os.urandom(3 * MiB)
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(content)
+            f.flush()
+            starlette_app.servedFile = f.name
+            with mock.patch.object(_asgi, "sendPath", wraps=_asgi.sendPath) as sendPath:
+                host, port, stop = startInProcess("tests.apps.starlette_app:app")
+                try:
+                    response = requests.get(f"http://{host}:{port}/file", timeout=30)
+                finally:
+                    stop()
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.headers["content-length"], str(len(content)))
+        self.assertEqual(response.content, content)
+        [call] = sendPath.call_args_list
+        self.assertEqual(call.args[1], f.name)

@@ -24,6 +24,7 @@ from zope.interface import implementer
 from ._errors import ClientDisconnected
 from ._interfaces import IAppAdapter
 from ._lifespan import Lifespan
+from ._pathsend import EXTENSION, sendPath
 from ._loader import detectASGIVersion
 
 _log = Logger()
@@ -258,6 +259,7 @@ class ASGIAdapter:
             "client": exchange.client,
             "server": exchange.server,
             "state": self._state.copy(),
+            "extensions": {EXTENSION: {}},
         }
         cycle = _Cycle(exchange, self._loop)
         exchange.wake = cycle.wake
@@ -449,10 +451,23 @@ class _Cycle:
                 exchange.readBody()
             await self._wait()
 
+    async def _waitForWriting(self):
+        """
+        Wait while the transport is above its high-water mark.
+
+        @raise ClientDisconnected: the client left meanwhile.
+        """
+        exchange = self.exchange
+        while exchange.writePaused and not exchange.disconnected:
+            await self._wait()
+        if exchange.disconnected:
+            raise ClientDisconnected("client disconnected")
+
     async def send(self, message):
         """
         Send a response event: C{http.response.start}, then
-        C{http.response.body} until one has C{more_body} false.  While the
+        C{http.response.body} until one has C{more_body} false, or one
+        C{http.response.pathsend} (L{gracehttp._pathsend}).  While the
         transport is above its high-water mark, a body event with
         C{more_body} waits until it drains.
 
@@ -481,13 +496,14 @@ class _Cycle:
             if not message.get("more_body", False):
                 exchange.finish()
             elif exchange.writePaused:
-                while exchange.writePaused and not exchange.disconnected:
-                    await self._wait()
-                if exchange.disconnected:
-                    raise ClientDisconnected("client disconnected")
+                await self._waitForWriting()
         elif kind == "http.response.start":
             if exchange.responseStarted:
                 raise RuntimeError("http.response.start sent twice")
             exchange.startResponse(message.get("status"), message.get("headers", ()))
+        elif kind == EXTENSION:
+            if not exchange.responseStarted or exchange.responseComplete:
+                raise RuntimeError(f"{EXTENSION} sent out of order")
+            await sendPath(exchange, message["path"], self._waitForWriting)
         else:
             raise RuntimeError(f"unexpected ASGI message type {kind!r}")

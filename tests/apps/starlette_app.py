@@ -6,7 +6,12 @@ lifespan that fills C{state}.
 import contextlib
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+
+servedFile = None
+"""
+The file C{/file} serves; set by the in-process tests.
+"""
 
 
 @contextlib.asynccontextmanager
@@ -65,3 +70,8 @@ async def stream():
 @app.get("/boom")
 async def boom():
     raise RuntimeError("boom")
+
+
+@app.get("/file")
+async def file():
+    return FileResponse(servedFile)
