@@ -590,13 +590,22 @@ class HTTPChannel(Protocol):
             return len(data)
         line = self._chunkLine + data[pos : newline + 1]
         self._chunkLine = b""
-        digits = chunkSize(line)
-        if digits is None:
+        if len(line) > CHUNK_LINE_LIMIT:
             self._badChunk(line)
             return len(data)
-        self._bodyParser.feed_data(digits + b"\r\n")
-        if digits.strip(b"0"):
-            self._chunkLeft = int(digits, 16) + 2
+        try:
+            # Without extensions, the line is the parser's to check.
+            length = int(line, 16)
+        except ValueError:
+            digits = chunkSize(line)
+            if digits is None:
+                self._badChunk(line)
+                return len(data)
+            length = int(digits, 16)
+            line = digits + b"\r\n"
+        self._bodyParser.feed_data(line)
+        if length:
+            self._chunkLeft = length + 2
         else:
             # The last chunk: the trailer section follows the line's CRLF.
             self._chunkLeft = -1

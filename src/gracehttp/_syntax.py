@@ -158,14 +158,13 @@ def chunkSize(line):
     """
     Check one chunk-size line (RFC 9112 section 7.1.1) and take its size.
 
-    @param line: the line, up to and including its LF.
+    @param line: the line, up to and including its LF, at most
+        L{CHUNK_LINE_LIMIT} bytes.
     @type line: L{bytes}
     @return: the size's hexadecimal digits as sent, or L{None} if the line
-        is invalid (bad size, bad extension, bare LF, too long).
+        is invalid (bad size, bad extension, bare LF).
     @rtype: L{bytes} or L{None}
     """
-    if len(line) > CHUNK_LINE_LIMIT:
-        return None
     match = _chunkLine(line)
     return None if match is None else match.group(1)
 
