@@ -6,11 +6,57 @@ Theory of operation
 
 One L{HTTPChannel} per connection.  C{httptools} (llhttp) parses; it is
 strict by default and rejects what could smuggle a request (Content-Length
-with Transfer-Encoding, duplicate Content-Length, bad chunk sizes and
-extensions, obs-fold, whitespace before a colon, bare LF, invalid
-characters in the method, target or field names).  We add the checks it
-leaves to us (HTTP/1.0 with Transfer-Encoding; versions other than 1.0 and
-1.1) and the limits below.  A rejected request is answered with an error
+with Transfer-Encoding, duplicate Content-Length, bad chunk sizes, obs-fold,
+whitespace before a colon, bare LF, invalid characters in the method, target
+or field names).  We add the checks it leaves to us, when the head is
+complete and before any exchange exists (L{gracehttp._syntax}):
+
+  - versions other than 1.0 and 1.1 (505), HTTP/1.0 with
+    Transfer-Encoding (400);
+  - transfer codings (RFC 9112 section 6): chunked must be the final one,
+    once, or the body's length is unknown: 400 (llhttp would answer only
+    after the head, once an application had the request).  A coding before
+    chunked (C{gzip, chunked}) is one we do not decode: 501 (RFC 9112
+    section 6.1), and the connection closes;
+  - C{Host} (RFC 9112 section 3.2): exactly one field, required in
+    HTTP/1.1, whose value is C{uri-host [":" port]}; else 400.  A value is
+    checked once per connection (clients repeat it).  The authority of an
+    absolute-form target replaces the field's value (RFC 9112 section
+    3.2.2), so the application sees the host the request was sent to;
+  - a fragment (C{#...}) is not part of a request target: it is cut off,
+    as gunicorn, uvicorn and waitress do, so neither the application nor
+    the access log sees it;
+  - a method llhttp does not know is answered 501 (RFC 9110 sections 9.1
+    and 15.6.2) if it is a token in a well-formed request line, 400 if it
+    is not (L{HTTPChannel._methodRefused} waits for the line to end,
+    bounded by the head limit and timeout); llhttp's RTSP methods, refused
+    at the end of the request line, get 501 too.  The connection closes.
+
+Chunk extensions are the exception: llhttp refuses the whitespace RFC 9112
+section 7.1.1 allows around C{;} and C{=} and accepts an empty name or
+value, and C{httptools} offers no extension callbacks and no leniency that
+would not also accept a size followed by spaces.  So a chunked body never
+reaches the connection's parser: its request's C{on_headers_complete}
+raises L{_Switch}, which stops llhttp at the end of the head, and
+L{HTTPChannel._feedChunked} gives the body to a parser of its own (started
+with a fixed head, L{_ChunkedBody}), each chunk-size line checked first and
+given without its extensions (a line without any goes as it is: llhttp
+checks it).  That parser checks the rest (sizes, the CRLF after each
+chunk, trailer fields) and calls our callbacks; after the trailer section
+a new parser takes the requests that follow.  A line over
+L{CHUNK_LINE_LIMIT<gracehttp._syntax.CHUNK_LINE_LIMIT>} bytes is a 400.
+Requests without a chunked body never take this path.
+
+C{httptools} does not say where in a read it stopped, and a switch or a
+refused method needs to know where that request began (or its head ended).
+Only then is the read walked (L{heads<gracehttp._syntax.heads>}), from the
+state it found (a Content-Length body with so many bytes to come, or a head
+whose end is found with the previous read's last three bytes), over
+requests llhttp has already accepted, so with its framing: empty lines
+skipped, a head ending at its first CRLFCRLF, a body only by
+Content-Length.  A read that ends inside a method keeps the method's bytes.
+
+The limits below apply too.  A rejected request is answered with an error
 status and the connection closes; bytes after it never reach an
 application.  Rejections are raised from inside the parser's callbacks
 (which stops the parse at once) with the status kept in
@@ -212,8 +258,8 @@ _STATUS_LINES = {status: _statusLine(status) for status in range(100, 600)}
 
 def _errorResponse(status, date):
     """
-    A complete response the server itself sends (400, 408, 413, 431, 505)
-    before closing, in place of an application's.
+    A complete response the server itself sends (400, 408, 413, 431, 501,
+    505) before closing, in place of an application's.
 
     @type status: L{int}
     @param date: the C{date} header line, CRLF-terminated.
@@ -1169,7 +1215,7 @@ class HTTPChannel(Protocol):
         told, as for a client that left); it gets the error response if its
         own response had not started.
 
-        @param status: 400, 408, 413, 431 or 505.
+        @param status: 400, 408, 413, 431, 501 or 505.
         @type status: L{int}
         """
         self._failed = True
