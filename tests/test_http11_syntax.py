@@ -8,6 +8,7 @@ L{tests.test_http11}.
 
 from unittest import TestCase
 
+from gracehttp._accesslog import AccessLog
 from gracehttp._http11 import HTTPFactory
 from gracehttp._settings import HTTPSettings
 from gracehttp._syntax import CHUNK_LINE_LIMIT, methodStatus, transferCodingStatus, validHost
@@ -206,6 +207,17 @@ class FragmentTests(RejectionTestsMixin, TestCase):
             with self.subTest(target):
                 exchange = self.assertServed(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target)
                 self.assertEqual((exchange.rawPath, exchange.queryString), expected)
+
+    def test_accessLogWithoutFragment(self):
+        """
+        The access log shows the target without its fragment.
+        """
+        events = []
+        self.factory.requestLog = AccessLog(self.reactor, observer=events.append)
+        self.channel.dataReceived(b"GET /a?b=1#frag HTTP/1.1\r\nHost: x\r\n\r\n")
+        respond(self.adapter.exchanges[0])
+        [event] = events
+        self.assertEqual((event["request"], event["path"]), ("GET /a?b=1 HTTP/1.1", "/a?b=1"))
 
 
 CHUNKED = b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
