@@ -423,3 +423,67 @@ class MethodTests(RejectionTestsMixin, TestCase):
             [methodStatus(h) for h in [b"FO", b"FOO", b"FOO /", b"F(", b"FOO / HTTP/1.1\r\n"]],
             [None, None, None, 400, 501],
         )
+
+
+MIXED = (
+    # A body that looks like requests, a request without body, a chunked
+    # request with extensions, one with a method we do not implement.
+    b"POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 63\r\n\r\n"
+    b"\r\n\r\nPOST /fake HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\r\nBR"
+    b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n\r\n"
+    b"POST /3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5 ; a = b\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"
+    b"BREW /4 HTTP/1.1\r\nHost: x\r\n\r\n"
+)
+
+
+class ReadBoundaryTests(ChannelTestsMixin, TestCase):
+    """
+    Where a chunked head ends and where a refused method begins are found
+    in a read from the state the read found (L{gracehttp._http11}); these
+    cut one stream at every place.
+    """
+
+    def serve(self, pieces):
+        """
+        Feed C{pieces}, answering each request (its body read) as it comes.
+
+        @return: C{(path, body)} of each request, and what the server wrote.
+        """
+        self.setUp()
+        for piece in pieces:
+            self.channel.dataReceived(piece)
+        seen = []
+        while len(seen) < len(self.adapter.exchanges):
+            exchange = self.adapter.exchanges[len(seen)]
+            seen.append((exchange.rawPath, exchange.readBody()))
+            respond(exchange)
+        return seen, self.transport.value()
+
+    def assertMixed(self, pieces):
+        seen, written = self.serve(pieces)
+        self.assertEqual(
+            seen,
+            [(b"/1", b"\r\n\r\nPOST /fake HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\r\nBR"), (b"/2", b""), (b"/3", b"hello")],
+            pieces,
+        )
+        self.assertEqual(written.count(b"HTTP/1.1 200 OK"), 3)
+        self.assertTrue(written.endswith(b"Not Implemented"), (pieces, written[-200:]))
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_everyCut(self):
+        """
+        The stream cut once anywhere, or in three pieces at many places, is
+        read the same.
+        """
+        for cut in range(1, len(MIXED)):
+            self.assertMixed([MIXED[:cut], MIXED[cut:]])
+        for first in range(1, len(MIXED), 5):
+            for second in range(first + 1, len(MIXED), 7):
+                self.assertMixed([MIXED[:first], MIXED[first:second], MIXED[second:]])
+
+    def test_byteByByte(self):
+        """
+        The stream one byte per read is read the same.
+        """
+        self.assertMixed([MIXED[i : i + 1] for i in range(len(MIXED))])
