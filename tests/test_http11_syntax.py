@@ -133,6 +133,7 @@ class HostTests(RejectionTestsMixin, TestCase):
             b"a-b_c~d!$&'()*+,;=",
             b"",
             b"x:",
+            b"example.com \t",
         ]:
             with self.subTest(value):
                 exchange = self.assertServed(b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % value)
@@ -358,7 +359,7 @@ class MethodTests(RejectionTestsMixin, TestCase):
             with self.subTest(method):
                 self.assertRejected(b"%s /pot HTTP/1.1\r\nHost: x\r\n\r\n" % method, 501, b"Not Implemented")
         for line in [b"G(T / HTTP/1.1", b"GET\x01 / HTTP/1.1", b"G\x7fT / HTTP/1.1", b" / HTTP/1.1",
-                     b"FOO /a b HTTP/1.1", b"FOO / HTTP/1.1 x", b"FOO  / HTTP/1.1", b"FOO /"]:
+                     b"FOO /a b HTTP/1.1", b"FOO / HTTP/1.1 x", b"FOO  / HTTP/1.1", b"FOO /", b"PLAY /a b HTTP/1.1"]:
             with self.subTest(line):
                 self.assertRejected(line + b"\r\nHost: x\r\n\r\n", 400, b"Bad Request")
         self.assertRejected(b"FOO / HTTP/1.1\nHost: x\n\n", 400, b"Bad Request")

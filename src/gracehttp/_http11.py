@@ -189,7 +189,7 @@ from ._settings import HTTPSettings
 from ._socketwriter import writerFor
 from ._syntax import (
     CHUNK_LINE_LIMIT,
-    NOT_HTTP_METHODS,
+    NOT_HTTP_METHOD,
     chunkSize,
     field,
     headEnd,
@@ -483,7 +483,7 @@ class HTTPChannel(Protocol):
         @type error: L{httptools.HttpParserError}
         """
         status = self._rejectStatus
-        if status == 400 and self._inHead and self._parser.get_method() in NOT_HTTP_METHODS:
+        if status == 400 and str(error) == NOT_HTTP_METHOD:
             status = 501
         if status == 400 or status == 501:
             _log.info("Bad request from {client}: {error}", client=self._client, error=error)

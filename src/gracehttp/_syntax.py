@@ -63,25 +63,11 @@ _authority = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)").match
 _requestLine = re.compile(_TOKEN + rb" [\x21-\x7e]+ HTTP/[0-9]\.[0-9]\r\n").fullmatch
 _methodPrefix = re.compile(rb"[" + _TCHAR + rb"]*").match
 
-NOT_HTTP_METHODS = frozenset(
-    [
-        b"ANNOUNCE",
-        b"DESCRIBE",
-        b"FLUSH",
-        b"GET_PARAMETER",
-        b"PAUSE",
-        b"PLAY",
-        b"RECORD",
-        b"REDIRECT",
-        b"SETUP",
-        b"SET_PARAMETER",
-        b"TEARDOWN",
-    ]
-)
+NOT_HTTP_METHOD = "Invalid method for HTTP/x.x request"
 """
-Methods llhttp knows from RTSP and refuses in an HTTP request once it has
-read the request line: valid tokens, so answered 501 like any method we do
-not implement.
+How llhttp refuses a method it knows from RTSP (C{DESCRIBE}, C{PLAY}...)
+in an HTTP request, once it has read the request line up to the version: a
+token, so answered 501 like any method we do not implement.
 """
 
 
@@ -92,10 +78,13 @@ def validHost(value):
     empty), an IPv4 address or a bracketed IPv6 address or IPvFuture
     (RFC 3986 section 3.2.2).
 
+    @param value: the field's value as llhttp gives it: without leading
+        whitespace, but with any trailing whitespace (OWS, RFC 9112 section
+        5), which is not part of it.
     @type value: L{bytes}
     @rtype: L{bool}
     """
-    match = _host(value)
+    match = _host(value.rstrip(b" \t"))
     if match is None:
         return False
     literal = match.group(1)
