@@ -105,7 +105,10 @@ def main(argv):
     times = sorted(timeit.repeat(lambda: run(data), number=1, repeat=options.repeat, timer=time.process_time))
     best, median = times[0], times[len(times) // 2]
     if options.chunk:
-        print(f"16 MiB in {options.chunk}-byte chunks: best {best * 1e3:.1f} ms, median {median * 1e3:.1f} ms")
+        print(
+            f"16 MiB in {options.chunk}-byte chunks:"
+            f" best {best * 1e3:.1f} ms, median {median * 1e3:.1f} ms"
+        )
     else:
         print(
             f"{REQUESTS} requests: best {best / REQUESTS * 1e6:.2f} us/request,"
