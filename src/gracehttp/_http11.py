@@ -591,29 +591,44 @@ class HTTPChannel(Protocol):
         """
         Give the chunked request body under way to its parser, each
         chunk-size line checked here (L{chunkSize<gracehttp._syntax.chunkSize>})
-        and given without its extensions; answer 400 for a bad line.
+        and given without its extensions; answer 400 for a bad line.  What
+        needs no change goes to the parser as it is, in one piece.
 
         @return: the bytes after the body's end (the trailer section's
             empty line), to be parsed as requests; or L{None}.
         @rtype: L{bytes} or L{None}
         """
         parser = self._bodyParser
-        pos = 0
-        size = len(data)
         view = memoryview(data)
+        size = len(data)
+        # data[start:pos] goes to the parser as it is.
+        pos = start = 0
         try:
-            while pos < size and not self._failed:
+            while pos < size:
                 left = self._chunkLeft
                 if left > 0:
                     # Chunk data and its CRLF, checked by the parser.
                     count = min(left, size - pos)
-                    parser.feed_data(view[pos : pos + count])
                     pos += count
                     self._chunkLeft = left - count
                 elif left == 0:
-                    pos = self._chunkSizeLine(data, pos)
+                    end, line = self._chunkSizeLine(data, pos)
+                    if self._failed:
+                        return None
+                    if line is not None:
+                        # Given in place of data[pos:end].
+                        if start < pos:
+                            parser.feed_data(view[start:pos])
+                        if line:
+                            parser.feed_data(line)
+                        start = end
+                    pos = end
                 else:
-                    return self._trailers(data, pos)
+                    break
+            if start < pos:
+                parser.feed_data(view[start:pos])
+            if pos < size and not self._failed:
+                return self._trailers(data, pos)
         except httptools.HttpParserError as e:
             if not self._failed:
                 self._parseFailed(e)
@@ -622,10 +637,13 @@ class HTTPChannel(Protocol):
     def _chunkSizeLine(self, data, pos):
         """
         Read the chunk-size line at C{pos}, which may have begun in an
-        earlier read.
+        earlier read.  A line in one piece without extensions stays where
+        it is: the parser checks it.
 
-        @return: where the chunk's data begins, or C{len(data)}.
-        @rtype: L{int}
+        @return: where the chunk's data begins (or C{len(data)} if the line
+            does not end in C{data}), and what to give the parser in place
+            of the line: L{None} for the line as it is.
+        @rtype: L{tuple} of (L{int}, L{bytes} or L{None})
         """
         newline = data.find(b"\n", pos)
         if newline < 0:
@@ -633,30 +651,33 @@ class HTTPChannel(Protocol):
             if len(line) > CHUNK_LINE_LIMIT:
                 self._badChunk(line)
             self._chunkLine = line
-            return len(data)
-        line = self._chunkLine + data[pos : newline + 1]
+            return len(data), b""
+        end = newline + 1
+        began = self._chunkLine
+        line = began + data[pos:end] if began else data[pos:end]
         self._chunkLine = b""
         if len(line) > CHUNK_LINE_LIMIT:
             self._badChunk(line)
-            return len(data)
+            return end, None
         try:
-            # Without extensions, the line is the parser's to check.
+            # Python reads what the parser may refuse ("+5", "5 "): the
+            # parser sees the line before anything relies on this length.
             length = int(line, 16)
+            replacement = line if began else None
         except ValueError:
             digits = chunkSize(line)
             if digits is None:
                 self._badChunk(line)
-                return len(data)
+                return end, None
             length = int(digits, 16)
-            line = digits + b"\r\n"
-        self._bodyParser.feed_data(line)
+            replacement = digits + b"\r\n"
         if length:
             self._chunkLeft = length + 2
         else:
             # The last chunk: the trailer section follows the line's CRLF.
             self._chunkLeft = -1
             self._trailerTail = b"\r\n"
-        return newline + 1
+        return end, replacement
 
     def _badChunk(self, line):
         _log.info(
