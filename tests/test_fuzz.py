@@ -284,9 +284,10 @@ _SPECIAL = {
     b"upgrade",
     b"expect",
     b"keep-alive",
+    b"host",
 }
 
-REJECTIONS = {400, 408, 413, 431, 503, 505}
+REJECTIONS = {400, 408, 413, 431, 501, 503, 505}
 """
 The statuses the channel itself answers a request with before closing.
 """
@@ -372,6 +373,7 @@ headerValues = st.builds(
 )
 headerFields = st.lists(st.tuples(headerNames, headerValues), max_size=5)
 segments = st.text(_PCHAR, max_size=8).map(str.encode)
+hosts = st.sampled_from([b"example.com", b"localhost:8000", b"127.0.0.1", b"[::1]:8080", b""])
 bodies = st.one_of(
     st.binary(max_size=64),
     st.sampled_from([65_535, 65_537, 150_000]).map(lambda n: b"b" * n),
@@ -387,6 +389,9 @@ def requests(draw, close=False):
     path = b"/" + b"/".join(draw(st.lists(segments, max_size=4)))
     query = draw(st.text(_PCHAR + "/?", max_size=12).map(str.encode))
     target = path + (b"?" + query if query else b"")
+    if draw(st.integers(0, 4)) == 0:
+        # Stripped: the application sees path and query only.
+        target += b"#" + draw(st.text(_PCHAR + "/?", max_size=6).map(str.encode))
     if draw(st.booleans()):
         target = b"http://example.com" + target
     version = b"HTTP/1.0" if draw(st.integers(0, 4)) == 0 else b"HTTP/1.1"
@@ -398,11 +403,14 @@ def requests(draw, close=False):
         bounds = [0, *cuts, len(body)] if body else [0]
         chunks = [body[a:b] for a, b in zip(bounds, bounds[1:])]
         extensions = [
-            draw(st.sampled_from([b"", b";a=b", b";x", b';n="v w"'])) for _ in chunks
+            draw(st.sampled_from([b"", b";a=b", b";x", b';n="v w"', b" ;a", b"; a = b", b'\t;\tn\t=\t"v"']))
+            for _ in chunks
         ]
         trailers = draw(st.lists(st.tuples(headerNames, headerValues), max_size=2))
     expect = framing != "none" and version == b"HTTP/1.1" and draw(st.booleans())
     headers = draw(headerFields)
+    if version == b"HTTP/1.1" or draw(st.booleans()):
+        headers.insert(draw(st.integers(0, len(headers))), (b"Host", draw(hosts)))
     return Request(method, target, path, query, version, headers, body, framing,
                    chunks, extensions, trailers, expect, close)
 
@@ -459,13 +467,17 @@ def _spoil(request, data):
     Make C{request} invalid in one of the ways RFC 9112 forbids (DESIGN.md
     section 4).
 
-    @return: its bytes and the status it must get: 400, or 505 for a
-        version the parser accepts but we do not serve (RFC 9110 section
-        15.6.6; HTTP/0.9 has no status line to answer with, so 400).
+    @return: the kind of spoiling, its bytes and the status it must get:
+        400; 501 for a method or transfer coding we do not implement (RFC
+        9110 section 15.6.2); or 505 for a version the parser accepts but we
+        do not serve (RFC 9110 section 15.6.6; HTTP/0.9 has no status line
+        to answer with, so 400).
     """
     kind = data.draw(st.sampled_from(sorted(_SPOILERS)))
     spoiled = _SPOILERS[kind](request, data)
-    return spoiled, 505 if kind == "unsupported-version" and b"HTTP/2.0" in spoiled else 400
+    if kind == "unsupported-version" and b"HTTP/2.0" in spoiled:
+        return kind, spoiled, 505
+    return kind, spoiled, 501 if kind in _NOT_IMPLEMENTED else 400
 
 
 def _withHead(request, edit):
@@ -485,10 +497,39 @@ def _bareLF(request, data):
 def _chunked(request, data):
     request.framing = "chunked"
     request.version = b"HTTP/1.1"
+    _withHost(request, data)
     if not request.chunks:
         request.body = request.body or b"abc"
         request.chunks = [request.body]
         request.extensions = [b""]
+    return request
+
+
+def _firstChunkBare(request, data):
+    """
+    Chunked, the first chunk without extension (a spoiled size or
+    extension takes its place).
+    """
+    _chunked(request, data).extensions[0] = b""
+    return request
+
+
+def _withHost(request, data):
+    if not any(name == b"Host" for name, _ in request.headers):
+        request.headers.insert(0, (b"Host", data.draw(hosts)))
+    return request
+
+
+def _badHost(request, data):
+    _withHost(request, data)
+    value = data.draw(st.sampled_from([b"a b", b"u@x", b"x:y", b"[::1", b"%zz", b"a,b c"]))
+    request.headers = [(name, value if name == b"Host" else v) for name, v in request.headers]
+    return request
+
+
+def _noHost(request):
+    request.headers = [(name, value) for name, value in request.headers if name != b"Host"]
+    request.version = b"HTTP/1.1"
     return request
 
 
@@ -500,10 +541,13 @@ _SPOILERS = {
     "bad-cl": lambda r, d: _noFraming(r).serialize(
         extraHeaders=[b"Content-Length: " + d.draw(st.sampled_from([b"-1", b"+3", b"0x3", b"3, 3", b"3 3", b"abc", b""]))]
     ),
-    "bad-chunk-size": lambda r, d: _chunked(r, d).serialize(
+    "bad-chunk-size": lambda r, d: _firstChunkBare(r, d).serialize(
         chunkSize=d.draw(st.sampled_from([b"zz", b"-3", b"fffffffffffffffffff", b"", b" 3", b"3 "]))
     ),
-    "bad-chunk-ext": lambda r, d: _chunked(r, d).serialize(chunkSize=b"%x;a\x01" % len(r.chunks[0])),
+    "bad-chunk-ext": lambda r, d: _firstChunkBare(r, d).serialize(
+        chunkSize=b"%x" % len(r.chunks[0])
+        + d.draw(st.sampled_from([b";a\x01", b";x=", b";=b", b";a=b ", b"; ", b";a b", b";a\rb", b';a="b']))
+    ),
     "chunk-without-crlf": lambda r, d: _chunked(r, d).serialize(chunkEnd=d.draw(st.sampled_from([b"X", b"\n", b"\rX"]))),
     "obs-fold": lambda r, d: r.serialize(extraHeaders=[b"X-Fold: a", d.draw(st.sampled_from([b" b", b"\tb"]))]),
     "space-before-colon": lambda r, d: r.serialize(extraHeaders=[b"X-Space" + d.draw(st.sampled_from([b" ", b"\t"])) + b": a"]),
@@ -516,7 +560,19 @@ _SPOILERS = {
         extraHeaders=[d.draw(st.sampled_from([b"X(Y", b"X@Y", b"X Y", b"", b"X\x01Y", b"\xffX"])) + b": a"]
     ),
     "bad-method": lambda r, d: _withHead(
-        r, lambda head: d.draw(st.sampled_from([b"get", b"FOO", b"G@T", b"GET\x00", b""])) + head[len(r.method):]
+        r, lambda head: d.draw(st.sampled_from([b"G@T", b"GET\x00", b"", b"G(T", b"FOO\x01"])) + head[len(r.method):]
+    ),
+    "unknown-method": lambda r, d: _withHead(
+        r, lambda head: d.draw(st.sampled_from([b"get", b"FOO", b"BREW", b"GETS", b"DESCRIBE", b"X-Y"]))
+        + head[len(r.method):]
+    ),
+    "two-hosts": lambda r, d: _withHost(r, d).serialize(
+        extraHeaders=[b"Host: " + d.draw(st.sampled_from([b"evil.example.com", b"example.com"]))]
+    ),
+    "bad-host": lambda r, d: _badHost(r, d).serialize(),
+    "no-host": lambda r, d: _noHost(r).serialize(),
+    "user-in-target": lambda r, d: _withHead(
+        _withHost(r, d), lambda head: head.replace(r.target, b"http://user@example.com" + r.path, 1)
     ),
     "bad-target": lambda r, d: _withHead(
         r, lambda head: head.replace(r.target, r.target + d.draw(st.sampled_from([b" x", b"\x01", b"\x7f", b"\xff"])), 1)
@@ -531,12 +587,31 @@ _SPOILERS = {
     "bad-transfer-coding": lambda r, d: _noFraming(r).serialize(
         extraHeaders=d.draw(st.sampled_from([
             [b"Transfer-Encoding: gzip"],
+            [b"Transfer-Encoding: blegh"],
+            [b"Transfer-Encoding: identity"],
             [b"Transfer-Encoding: chunked, gzip"],
             [b"Transfer-Encoding: chunked", b"Transfer-Encoding: chunked"],
+            [b"Transfer-Encoding: chunked", b"Transfer-Encoding: gzip"],
+        ]))
+    ) + b"0\r\n\r\n",
+    "unsupported-transfer-coding": lambda r, d: _noFraming(_http11(_withHost(r, d))).serialize(
+        extraHeaders=d.draw(st.sampled_from([
+            [b"Transfer-Encoding: gzip, chunked"],
+            [b"Transfer-Encoding: identity, chunked"],
+            [b"Transfer-Encoding: gzip", b"Transfer-Encoding: chunked"],
         ]))
     ) + b"0\r\n\r\n",
     "space-before-first-header": lambda r, d: _withHead(r, lambda head: head.replace(b"\r\n", b"\r\n X-Lead: a\r\n", 1) if b"\r\n" in head else head + b"\r\n X-Lead: a"),
 }
+
+
+_NOT_IMPLEMENTED = {"unknown-method", "unsupported-transfer-coding"}
+
+_IN_BODY = {"bad-chunk-size", "bad-chunk-ext", "chunk-without-crlf"}
+"""
+The spoilers that leave a valid head: its application starts and is told
+the client is gone; every other is answered before any application starts.
+"""
 
 
 def _length(request):
@@ -550,6 +625,11 @@ def _noFraming(request):
     request.framing = "none"
     request.body = b""
     request.expect = False
+    return request
+
+
+def _http11(request):
+    request.version = b"HTTP/1.1"
     return request
 
 
@@ -658,12 +738,12 @@ class InvalidRequestTests(FuzzTestsMixin, TestCase):
     def test_invalidRequest(self, data, mode):
         """
         A request spoiled in one of the forbidden ways, after valid
-        pipelined ones and before another, gets exactly one 400 (505) after the
-        valid ones' answers and a close; nothing after it reaches the
-        application.
+        pipelined ones and before another, gets exactly one 400 (501, 505)
+        after the valid ones' answers and a close; no application sees it
+        unless its head was valid, and nothing after it reaches one.
         """
         before = data.draw(st.lists(requests(), max_size=2))
-        spoiled, status = _spoil(data.draw(requests()), data)
+        kind, spoiled, status = _spoil(data.draw(requests()), data)
         stream = b"".join(r.serialize() for r in before) + spoiled + SENTINEL_REQUEST
         harness = Harness(*mode)
         harness.deliver(data.draw(splits(stream)))
@@ -672,7 +752,8 @@ class InvalidRequestTests(FuzzTestsMixin, TestCase):
         self.assertAnswers(responses[:-1], before)
         self.assertEqual(responses[-1].status, status, spoiled)
         self.assertNotIn(SENTINEL, [app.exchange.rawPath for app in harness.adapter.apps])
-        self.assertLessEqual(len(harness.adapter.apps), len(before) + 1)
+        # Nothing invalid reaches an application.
+        self.assertLessEqual(len(harness.adapter.apps), len(before) + (kind in _IN_BODY))
         self.assertAllFinished(harness)
 
 
@@ -736,7 +817,8 @@ class InvalidRequestTests(FuzzTestsMixin, TestCase):
 
 
 QUEUED_THEN_BAD = (
-    b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\nX(Y: 1\r\n\r\n"
+    b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+    b"GET /c HTTP/1.1\r\nX(Y: 1\r\n\r\n"
 )
 
 

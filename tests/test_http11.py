@@ -646,6 +646,23 @@ SMUGGLING = {
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"5;a\x01\r\nhello\r\n0\r\n\r\n"
     ),
+    "empty chunk extension value": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;x=\r\nhello\r\n0\r\n\r\n"
+    ),
+    "chunk extension without name": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;=b\r\nhello\r\n0\r\n\r\n"
+    ),
+    "space after chunk extension": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;a=b \r\nhello\r\n0\r\n\r\n"
+    ),
+    "bare CR in chunk extension": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;a\rb\r\nhello\r\n0\r\n\r\n"
+    ),
+    "two Host fields": b"GET / HTTP/1.1\r\nHost: x\r\nHost: evil.example.com\r\n\r\n",
     "obs-fold in trailer": (
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"0\r\nX-T: 1\r\n 2\r\n\r\n"
@@ -653,7 +670,6 @@ SMUGGLING = {
     "space in target": b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
     "control character in target": b"GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n",
     "DEL in target": b"GET /a\x7fb HTTP/1.1\r\nHost: x\r\n\r\n",
-    "lowercase method": b"get / HTTP/1.1\r\nHost: x\r\n\r\n",
     "invalid header name": b"GET / HTTP/1.1\r\nHost: x\r\nX(A: 1\r\n\r\n",
     "space in header name": b"GET / HTTP/1.1\r\nHost: x\r\nX A: 1\r\n\r\n",
     "empty header name": b"GET / HTTP/1.1\r\nHost: x\r\n: 1\r\n\r\n",

@@ -146,7 +146,7 @@ class HeaderCountTests(LimitTestsMixin, TestCase):
     settings = HTTPSettings(limitRequestHeaders=5)
 
     def request(self, fields):
-        return b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(fields)) + b"\r\n"
+        return b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(fields - 1)) + b"\r\n"
 
     def test_atLimit(self):
         """

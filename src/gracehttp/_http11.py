@@ -6,11 +6,57 @@ Theory of operation
 
 One L{HTTPChannel} per connection.  C{httptools} (llhttp) parses; it is
 strict by default and rejects what could smuggle a request (Content-Length
-with Transfer-Encoding, duplicate Content-Length, bad chunk sizes and
-extensions, obs-fold, whitespace before a colon, bare LF, invalid
-characters in the method, target or field names).  We add the checks it
-leaves to us (HTTP/1.0 with Transfer-Encoding; versions other than 1.0 and
-1.1) and the limits below.  A rejected request is answered with an error
+with Transfer-Encoding, duplicate Content-Length, bad chunk sizes, obs-fold,
+whitespace before a colon, bare LF, invalid characters in the method, target
+or field names).  We add the checks it leaves to us, when the head is
+complete and before any exchange exists (L{gracehttp._syntax}):
+
+  - versions other than 1.0 and 1.1 (505), HTTP/1.0 with
+    Transfer-Encoding (400);
+  - transfer codings (RFC 9112 section 6): chunked must be the final one,
+    once, or the body's length is unknown: 400 (llhttp would answer only
+    after the head, once an application had the request).  A coding before
+    chunked (C{gzip, chunked}) is one we do not decode: 501 (RFC 9112
+    section 6.1), and the connection closes;
+  - C{Host} (RFC 9112 section 3.2): exactly one field, required in
+    HTTP/1.1, whose value is C{uri-host [":" port]}; else 400.  A value is
+    checked once per connection (clients repeat it).  The authority of an
+    absolute-form target replaces the field's value (RFC 9112 section
+    3.2.2), so the application sees the host the request was sent to;
+  - a fragment (C{#...}) is not part of a request target: it is cut off,
+    as gunicorn, uvicorn and waitress do, so neither the application nor
+    the access log sees it;
+  - a method llhttp does not know is answered 501 (RFC 9110 sections 9.1
+    and 15.6.2) if it is a token in a well-formed request line, 400 if it
+    is not (L{HTTPChannel._methodRefused} waits for the line to end,
+    bounded by the head limit and timeout); llhttp's RTSP methods, refused
+    at the end of the request line, get 501 too.  The connection closes.
+
+Chunk extensions are the exception: llhttp refuses the whitespace RFC 9112
+section 7.1.1 allows around C{;} and C{=} and accepts an empty name or
+value, and C{httptools} offers no extension callbacks and no leniency that
+would not also accept a size followed by spaces.  So a chunked body never
+reaches the connection's parser: its request's C{on_headers_complete}
+raises L{_Switch}, which stops llhttp at the end of the head, and
+L{HTTPChannel._feedChunked} gives the body to a parser of its own (started
+with a fixed head, L{_ChunkedBody}), each chunk-size line checked first and
+given without its extensions (a line without any goes as it is: llhttp
+checks it).  That parser checks the rest (sizes, the CRLF after each
+chunk, trailer fields) and calls our callbacks; after the trailer section
+a new parser takes the requests that follow.  A line over
+L{CHUNK_LINE_LIMIT<gracehttp._syntax.CHUNK_LINE_LIMIT>} bytes is a 400.
+Requests without a chunked body never take this path.
+
+C{httptools} does not say where in a read it stopped, and a switch or a
+refused method needs to know where that request began (or its head ended).
+Only then is the read walked (L{heads<gracehttp._syntax.heads>}), from the
+state it found (a Content-Length body with so many bytes to come, or a head
+whose end is found with the previous read's last three bytes), over
+requests llhttp has already accepted, so with its framing: empty lines
+skipped, a head ending at its first CRLFCRLF, a body only by
+Content-Length.  A read that ends inside a method keeps the method's bytes.
+
+The limits below apply too.  A rejected request is answered with an error
 status and the connection closes; bytes after it never reach an
 application.  It is logged all the same (L{HTTPFactory.requestRejected}),
 with what was parsed of it, its status and the C{rejected} outcome.
@@ -185,6 +231,19 @@ from ._interfaces import IExchangeChannel
 from ._proxy import TrustedProxies, forwarded
 from ._settings import HTTPSettings
 from ._socketwriter import writerFor
+from ._syntax import (
+    CHUNK_LINE_LIMIT,
+    NOT_HTTP_METHOD,
+    chunkSize,
+    field,
+    headEnd,
+    heads,
+    methodStatus,
+    refusesMethod,
+    targetAuthority,
+    transferCodingStatus,
+    validHost,
+)
 
 MAX_PIPELINED = 16
 """
@@ -241,6 +300,11 @@ _log = Logger()
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
+# "#" as an int: C{int in bytes} is a plain byte search, while
+# C{bytes in bytes} first tries (and fails) to read an int, twice as slow.
+_NUMBER_SIGN = ord("#")
+# What a chunked body's own parser is given before the body.
+_CHUNKED_HEAD = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
 def _statusLine(status):
@@ -256,8 +320,8 @@ _STATUS_LINES = {status: _statusLine(status) for status in range(100, 600)}
 
 def _errorResponse(status, date):
     """
-    A complete response the server itself sends (400, 408, 413, 431, 505)
-    before closing, in place of an application's.
+    A complete response the server itself sends (400, 408, 413, 431, 501,
+    505) before closing, in place of an application's.
 
     @type status: L{int}
     @param date: the C{date} header line, CRLF-terminated.
@@ -301,6 +365,37 @@ class _Reject(Exception):
     Raised from a parser callback to stop parsing; the channel's
     C{_rejectStatus} says how to answer.
     """
+
+
+class _Switch(Exception):
+    """
+    Raised from C{on_headers_complete} to stop parsing at the end of a
+    chunked request's head: its body is read by L{HTTPChannel._feedChunked}.
+    """
+
+
+class _ChunkedBody:
+    """
+    The protocol of the parser that reads one chunked request body: it is
+    given L{_CHUNKED_HEAD}, then the body (chunk-size lines without their
+    extensions); the body's bytes, trailer fields and end go to the
+    channel's callbacks.
+    """
+
+    __slots__ = ("_channel", "_inBody", "on_body", "on_message_complete")
+
+    def __init__(self, channel):
+        self._channel = channel
+        self._inBody = False
+        self.on_body = channel.on_body
+        self.on_message_complete = channel.on_message_complete
+
+    def on_headers_complete(self):
+        self._inBody = True
+
+    def on_header(self, name, value):
+        if self._inBody:
+            self._channel.on_header(name, value)
 
 
 class _Response:
@@ -357,6 +452,15 @@ class HTTPChannel(Protocol):
         self._largeReads = False
         self._shutdown = False
         self._bodyTime = None
+        self._divert = None
+        self._bodyParser = None
+        self._chunkLeft = 0
+        self._chunkLine = b""
+        self._trailerTail = b""
+        self._headTail = b""
+        self._spannedLength = 0
+        self._methodHead = b""
+        self._hostSeen = None
 
     # -- connection ----------------------------------------------------------
 
@@ -399,31 +503,56 @@ class HTTPChannel(Protocol):
 
     def _feed(self, data):
         """
+        Parse C{data}; answer and close on a bad or rejected request; time
+        a body still incomplete at the end of the read.
+        """
+        self._parse(data)
+        if self._parsing is not None and not self._inHead and not self._failed:
+            self._bodyContinues()
+
+    def _parse(self, data):
+        """
         Parse C{data}; answer and close on a bad or rejected request.
         """
-        self._readSize = size = len(data)
-        if self._inHead:
-            self._headFed += size
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # No protocol upgrade is offered (yet): the request was answered
-            # as plain HTTP, and nothing after it is read.
-            self._stopAfterQueue()
-            return
-        except httptools.HttpParserError as e:
-            if self._failed:
-                # Parsing was stopped because the connection is closing.
+        while True:
+            divert = self._divert
+            if divert is not None:
+                # A chunked body, or a request line being awaited: what
+                # follows the body comes back to be parsed here.
+                data = divert(data)
+                if not data:
+                    return
+            self._readSize = size = len(data)
+            inHead = self._inHead
+            if inHead:
+                self._headFed += size
+            # Where the read began, for finding a head in it (_firstHead).
+            bodyLeft = self._bodyRoom if self._parsing is not None else 0
+            try:
+                self._parser.feed_data(data)
+            except httptools.HttpParserUpgrade:
+                # No protocol upgrade is offered (yet): the request was answered
+                # as plain HTTP, and nothing after it is read.
+                self._stopAfterQueue()
                 return
-            status = self._rejectStatus
-            if status == 400:
-                _log.info("Bad request from {client}: {error}", client=self._client, error=e)
-            self._reject(status)
+            except httptools.HttpParserInvalidMethodError:
+                if not self._failed:
+                    self._methodRefused(data, inHead, bodyLeft)
+                return
+            except httptools.HttpParserError as e:
+                if self._failed:
+                    # Parsing was stopped because the connection is closing.
+                    return
+                if isinstance(e.__context__, _Switch):
+                    data = self._startChunked(data, inHead, bodyLeft)
+                    if not data:
+                        return
+                    continue
+                self._parseFailed(e)
+                return
+            if self._inHead:
+                self._headContinues(data, inHead, bodyLeft)
             return
-        if self._inHead:
-            self._headContinues()
-        elif self._parsing is not None:
-            self._bodyContinues()
 
     def _bodyContinues(self):
         """
@@ -436,22 +565,287 @@ class HTTPChannel(Protocol):
             self._arm(self._timeoutHeader)
         self._bodyTime = now
 
-    def _headContinues(self):
+    def _parseFailed(self, error):
+        """
+        A parser stopped on a bad or rejected request: answer it.
+
+        @type error: L{httptools.HttpParserError}
+        """
+        status = self._rejectStatus
+        if status == 400 and str(error) == NOT_HTTP_METHOD:
+            status = 501
+        if status == 400 or status == 501:
+            _log.info("Bad request from {client}: {error}", client=self._client, error=error)
+        self._reject(status)
+
+    def _headContinues(self, data, inHead, bodyLeft):
         """
         A read ended inside a request head (rare: most heads arrive in one
         read).  The first time, time the head; later, check its size: every
-        read after the one it began in is all head.
+        read after the one it began in is all head.  Keep the read's last
+        bytes, to find the head's end in the next (L{_firstHead}), and, while
+        the method is not complete, the head so far (L{_methodRefused}).
         """
         if self._headFirstRead < 0:
             self._headFirstRead = self._headFed
-            if self._fresh:
-                # The first request's head is timed from the connection.
-                self._fresh = False
-            else:
-                self._arm(self._timeoutHeader)
-        elif self._headFed - self._headFirstRead > self._limitHeadSize:
+            if self._url == b"":
+                self._methodHead = data[self._lastHead(data, inHead, bodyLeft) :]
+            self._spannedLength = 0
+            self._headTail = data[-3:]
+            self._timeHead()
+            return
+        if self._url == b"":
+            self._methodHead += data
+        self._headTail = (self._headTail + data)[-3:]
+        if self._headFed - self._headFirstRead > self._limitHeadSize:
             # Over the limit, found at most one read late.
             self._reject(431)
+
+    def _timeHead(self):
+        """
+        A request head did not arrive in the read it began in: time it.
+        """
+        if self._fresh:
+            # The first request's head is timed from the connection.
+            self._fresh = False
+        else:
+            self._arm(self._timeoutHeader)
+
+    # -- where a request begins in a read ---------------------------------------
+
+    def _firstHead(self, data, inHead, bodyLeft):
+        """
+        Where the first request that begins in C{data} may begin, from the
+        state the read found: after the body under way (C{bodyLeft} bytes of
+        its Content-Length), or after the head under way and its body.
+
+        @param inHead: a head was under way when C{data} was read.
+        @param bodyLeft: a Content-Length body's bytes still to come when
+            C{data} was read, or 0.
+        @rtype: L{int}
+        """
+        if not inHead:
+            return bodyLeft
+        end = headEnd(self._headTail, data)
+        return len(data) if end < 0 else end + self._spannedLength
+
+    def _lastHead(self, data, inHead, bodyLeft):
+        """
+        @return: where the request whose head is still incomplete at the end
+            of C{data} begins in it.
+        @rtype: L{int}
+        """
+        for start, end in heads(data, self._firstHead(data, inHead, bodyLeft)):
+            if end < 0:
+                return start
+        # The head began in an earlier read.
+        return 0
+
+    # -- chunked request bodies ----------------------------------------------------
+
+    def _startChunked(self, data, inHead, bodyLeft):
+        """
+        The head of a chunked request ended in C{data} (its
+        C{on_headers_complete} raised L{_Switch}): read its body with
+        L{_feedChunked} from a parser of its own, and start a new parser for
+        the requests after it.
+
+        @return: the bytes of C{data} after the head.
+        @rtype: L{bytes}
+        """
+        if self._headFirstRead >= 0:
+            # The head began in an earlier read.
+            start = headEnd(self._headTail, data)
+        else:
+            start = -1
+            for begin, end in heads(data, self._firstHead(data, inHead, bodyLeft)):
+                if end > 0 and field(data[begin:end], b"transfer-encoding") is not None:
+                    start = end
+                    break
+        if start < 0:
+            # Not where llhttp found it: never guess where a body begins.
+            _log.error("Chunked request head not found in the read from {client}", client=self._client)
+            self._reject(400)
+            return None
+        body = httptools.HttpRequestParser(_ChunkedBody(self))
+        body.feed_data(_CHUNKED_HEAD)
+        self._bodyParser = body
+        self._chunkLeft = 0
+        self._chunkLine = b""
+        self._divert = self._feedChunked
+        self._parser = httptools.HttpRequestParser(self)
+        return data[start:]
+
+    def _feedChunked(self, data):
+        """
+        Give the chunked request body under way to its parser, each
+        chunk-size line checked here (L{chunkSize<gracehttp._syntax.chunkSize>})
+        and given without its extensions; answer 400 for a bad line.  What
+        needs no change goes to the parser as it is, in one piece.
+
+        @return: the bytes after the body's end (the trailer section's
+            empty line), to be parsed as requests; or L{None}.
+        @rtype: L{bytes} or L{None}
+        """
+        parser = self._bodyParser
+        view = memoryview(data)
+        size = len(data)
+        # data[start:pos] goes to the parser as it is.
+        pos = start = 0
+        try:
+            while pos < size:
+                left = self._chunkLeft
+                if left > 0:
+                    # Chunk data and its CRLF, checked by the parser.
+                    count = min(left, size - pos)
+                    pos += count
+                    self._chunkLeft = left - count
+                elif left == 0:
+                    end, line = self._chunkSizeLine(data, pos)
+                    if self._failed:
+                        return None
+                    if line is not None:
+                        # Given in place of data[pos:end].
+                        if start < pos:
+                            parser.feed_data(view[start:pos])
+                        if line:
+                            parser.feed_data(line)
+                        start = end
+                    pos = end
+                else:
+                    break
+            if start < pos:
+                parser.feed_data(view[start:pos])
+            if pos < size and not self._failed:
+                return self._trailers(data, pos)
+        except httptools.HttpParserError as e:
+            if not self._failed:
+                self._parseFailed(e)
+        return None
+
+    def _chunkSizeLine(self, data, pos):
+        """
+        Read the chunk-size line at C{pos}, which may have begun in an
+        earlier read.  A line in one piece without extensions stays where
+        it is: the parser checks it.
+
+        @return: where the chunk's data begins (or C{len(data)} if the line
+            does not end in C{data}), and what to give the parser in place
+            of the line: L{None} for the line as it is.
+        @rtype: L{tuple} of (L{int}, L{bytes} or L{None})
+        """
+        newline = data.find(b"\n", pos)
+        if newline < 0:
+            line = self._chunkLine + data[pos:]
+            if len(line) > CHUNK_LINE_LIMIT:
+                self._badChunk(line)
+            self._chunkLine = line
+            return len(data), b""
+        end = newline + 1
+        began = self._chunkLine
+        line = began + data[pos:end] if began else data[pos:end]
+        self._chunkLine = b""
+        if len(line) > CHUNK_LINE_LIMIT:
+            self._badChunk(line)
+            return end, None
+        try:
+            # Python reads what the parser may refuse ("+5", "5 "): the
+            # parser sees the line before anything relies on this length.
+            length = int(line, 16)
+            replacement = line if began else None
+        except ValueError:
+            digits = chunkSize(line)
+            if digits is None:
+                self._badChunk(line)
+                return end, None
+            length = int(digits, 16)
+            replacement = digits + b"\r\n"
+        if length:
+            self._chunkLeft = length + 2
+        else:
+            # The last chunk: the trailer section follows the line's CRLF.
+            self._chunkLeft = -1
+            self._trailerTail = b"\r\n"
+        return end, replacement
+
+    def _badChunk(self, line):
+        _log.info(
+            "Bad request from {client}: chunk-size line {line!r}",
+            client=self._client,
+            line=line[:80],
+        )
+        self._reject(400)
+
+    def _trailers(self, data, pos):
+        """
+        Give the trailer section at C{pos} to the body's parser, up to its
+        empty line, which ends the body.
+
+        @return: the bytes after the body, or L{None} if it has not ended.
+        @rtype: L{bytes} or L{None}
+        """
+        parser = self._bodyParser
+        end = headEnd(self._trailerTail, data, pos)
+        if end < 0:
+            parser.feed_data(memoryview(data)[pos:])
+            self._trailerTail = (self._trailerTail + data[max(pos, len(data) - 3) :])[-3:]
+            return None
+        parser.feed_data(memoryview(data)[pos:end])
+        if self._parsing is not None:
+            # The parser did not see the end of the body there.
+            self._reject(400)
+            return None
+        self._divert = None
+        self._bodyParser = None
+        return data[end:]
+
+    # -- methods we do not implement -------------------------------------------------
+
+    def _methodRefused(self, data, inHead, bodyLeft):
+        """
+        llhttp refused the method of the request under way in C{data}: answer
+        501 if it is a token in a well-formed request line, else 400
+        (L{methodStatus<gracehttp._syntax.methodStatus>}), once the request
+        line is complete (L{_awaitRequestLine}).
+        """
+        if self._headFirstRead >= 0:
+            head = self._methodHead + data
+        else:
+            start = 0
+            for start, end in heads(data, self._firstHead(data, inHead, bodyLeft)):
+                if end < 0 or refusesMethod(data[start : start + 32]):
+                    break
+            head = data[start:]
+        self._methodHead = b""
+        self._divert = self._awaitRequestLine
+        self._awaitRequestLine(head)
+
+    def _awaitRequestLine(self, data):
+        """
+        Add C{data} to the request whose method llhttp refused; answer it
+        once its request line tells how (L{_methodRefused}).
+
+        @rtype: L{None}
+        """
+        head = self._methodHead + data
+        status = methodStatus(head)
+        if status is None:
+            if len(head) > self._limitHeadSize:
+                status = 431
+            else:
+                if self._headFirstRead < 0:
+                    self._headFirstRead = 0
+                    self._timeHead()
+                self._methodHead = head
+                return None
+        _log.info(
+            "{status} for request line {line!r} from {client}",
+            status=status,
+            line=head.partition(b"\n")[0][:80],
+            client=self._client,
+        )
+        self._reject(status)
+        return None
 
     def _hold(self, data):
         """
@@ -609,36 +1003,62 @@ class HTTPChannel(Protocol):
             self._fail(431)
         expectContinue = False
         largeBody = False
+        room = self._limitBody
+        host = None
+        codings = None
         for name, value in headers:
-            if name == b"transfer-encoding":
+            if name == b"host":
+                if host is not None:
+                    # RFC 9112 section 3.2: one Host field.
+                    self._fail(400)
+                host = value
+            elif name == b"transfer-encoding":
                 if version == "1.0":
                     # RFC 9112 section 6.1: chunked framing is not HTTP/1.0's.
                     self._fail(400)
+                codings = value if codings is None else codings + b"," + value
                 largeBody = True
             elif name == b"content-length":
                 length = int(value)
                 if length > self._limitBody:
                     self._fail(413)
                 largeBody = length > BODY_BUFFER_SIZE
+                room = length
+                if self._headFirstRead >= 0:
+                    self._spannedLength = length
             elif name == b"expect" and value.lower() == b"100-continue":
                 expectContinue = True
+        if codings is not None:
+            status = transferCodingStatus(codings)
+            if status is not None:
+                self._fail(status)
+        if host is None:
+            if version == "1.1":
+                # RFC 9112 section 3.2: HTTP/1.1 must send Host.
+                self._fail(400)
+        elif host != self._hostSeen:
+            if not validHost(host):
+                self._fail(400)
+            # Clients send one Host on a connection: check it once.
+            self._hostSeen = host
+        url = self._url
+        if _NUMBER_SIGN in url:
+            # A fragment is not part of a request target (RFC 9112 section
+            # 3.2); clients never send one, and the application never sees it.
+            url = url[: url.index(b"#")]
+        if url[:1] != b"/":
+            # absolute-form (RFC 9112 section 3.2.2) or '*'.
+            if url != b"*":
+                url = self._absoluteForm(url, headers)
         if largeBody and self._defaultReadSize is not None:
             self._largeReads = True
             self.transport.bufferSize = LARGE_BODY_READ_SIZE
         self._inHead = False
         self._trailerSize = 0
         self._trailerFields = 0
-        self._bodyRoom = self._limitBody
+        self._bodyRoom = room
         exchange = Exchange(self, factory.reactor, factory.settings.disconnectGracePeriod)
         exchange.expectContinue = expectContinue
-        url = self._url
-        if url[:1] != b"/":
-            # absolute-form (RFC 9112 section 3.2.2) or '*'.
-            if url != b"*":
-                parsed = httptools.parse_url(url)
-                url = parsed.path or b"/"
-                if parsed.query:
-                    url += b"?" + parsed.query
         path, _, query = url.partition(b"?")
         exchange.method = parser.get_method().decode("ascii")
         exchange.rawPath = path
@@ -665,6 +1085,36 @@ class HTTPChannel(Protocol):
             self._start(exchange)
         elif len(queue) == MAX_PIPELINED:
             self.pauseReading()
+        if codings is not None and not parser.should_upgrade():
+            # Its body is read from here by _feedChunked.
+            raise _Switch()
+
+    def _absoluteForm(self, url, headers):
+        """
+        Take an absolute-form target apart (RFC 9112 section 3.2.2): its
+        authority replaces the C{Host} field, as an origin server must use
+        it, and its path and query are the request's.
+
+        @param url: the target, without fragment.
+        @param headers: the request's fields, changed in place.
+        @type headers: L{list}
+        @return: the target in origin-form.
+        @rtype: L{bytes}
+        """
+        authority = targetAuthority(url)
+        if authority is None:
+            self._fail(400)
+        for index, (name, _) in enumerate(headers):
+            if name == b"host":
+                headers[index] = (name, authority)
+                break
+        else:
+            headers.append((b"host", authority))
+        parsed = httptools.parse_url(url)
+        origin = parsed.path or b"/"
+        if parsed.query:
+            origin += b"?" + parsed.query
+        return origin
 
     def on_body(self, body):
         room = self._bodyRoom - len(body)
@@ -928,7 +1378,7 @@ class HTTPChannel(Protocol):
         told, as for a client that left); it gets the error response if its
         own response had not started.
 
-        @param status: 400, 408, 413, 431 or 505.
+        @param status: 400, 408, 413, 431, 501 or 505.
         @type status: L{int}
         """
         inHead = self._inHead
