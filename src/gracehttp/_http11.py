@@ -1037,19 +1037,13 @@ class HTTPChannel(Protocol):
                 # RFC 9112 section 3.2: HTTP/1.1 must send Host.
                 self._fail(400)
         elif host != self._hostSeen:
+            # Clients send one Host on a connection: check it once.
             if not validHost(host):
                 self._fail(400)
-            # Clients send one Host on a connection: check it once.
             self._hostSeen = host
         url = self._url
-        if _NUMBER_SIGN in url:
-            # A fragment is not part of a request target (RFC 9112 section
-            # 3.2); clients never send one, and the application never sees it.
-            url = url[: url.index(b"#")]
-        if url[:1] != b"/":
-            # absolute-form (RFC 9112 section 3.2.2) or '*'.
-            if url != b"*":
-                url = self._absoluteForm(url, headers)
+        if _NUMBER_SIGN in url or url[:1] != b"/":
+            url = self._originForm(url, headers)
         if largeBody and self._defaultReadSize is not None:
             self._largeReads = True
             self.transport.bufferSize = LARGE_BODY_READ_SIZE
@@ -1089,18 +1083,25 @@ class HTTPChannel(Protocol):
             # Its body is read from here by _feedChunked.
             raise _Switch()
 
-    def _absoluteForm(self, url, headers):
+    def _originForm(self, url, headers):
         """
-        Take an absolute-form target apart (RFC 9112 section 3.2.2): its
+        A request target that is not a plain path and query: cut its
+        fragment off (not part of a request target, RFC 9112 section 3.2:
+        clients never send one, and the application never sees it), and
+        take an absolute-form target apart (RFC 9112 section 3.2.2): its
         authority replaces the C{Host} field, as an origin server must use
         it, and its path and query are the request's.
 
-        @param url: the target, without fragment.
+        @param url: the target.
         @param headers: the request's fields, changed in place.
         @type headers: L{list}
-        @return: the target in origin-form.
+        @return: the target in origin-form, or C{*}.
         @rtype: L{bytes}
         """
+        if _NUMBER_SIGN in url:
+            url = url[: url.index(b"#")]
+        if url[:1] == b"/" or url == b"*":
+            return url
         authority = targetAuthority(url)
         if authority is None:
             self._fail(400)
