@@ -1,6 +1,6 @@
 """
 Micro-benchmark of the HTTP/1.1 channel's request path, without sockets: an
-L{HTTPChannel<gracehttp._http11.HTTPChannel>} on a L{StringTransport} is fed
+L{HTTPChannel<gracehttp._protocols.http11.HTTPChannel>} on a L{StringTransport} is fed
 10,000 pipelined GET requests (64 KiB reads, or one request per read with
 C{--single}), answered at once by a minimal adapter; or, with C{--chunk N},
 a 16 MiB chunked upload in N-byte chunks (256 KiB reads), drained as it
@@ -20,8 +20,8 @@ import timeit
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from zope.interface import implementer
 
-from gracehttp._http11 import HTTPFactory
-from gracehttp._interfaces import IAppAdapter
+from gracehttp._protocols.http11 import HTTPFactory
+from gracehttp._core.interfaces import IAppAdapter
 from gracehttp._settings import HTTPSettings
 
 REQUEST = (

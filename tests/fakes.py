@@ -5,8 +5,8 @@ thread pool that runs work synchronously.
 
 from zope.interface import implementer
 
-from gracehttp._exchange import Exchange
-from gracehttp._interfaces import IExchangeChannel
+from gracehttp._core.exchange import Exchange
+from gracehttp._core.interfaces import IExchangeChannel
 
 
 @implementer(IExchangeChannel)

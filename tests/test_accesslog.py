@@ -1,5 +1,5 @@
 """
-Tests for L{gracehttp._accesslog}: the access log events, their default
+Tests for L{gracehttp._core.accesslog}: the access log events, their default
 and custom formats, each outcome, JSON logging and the file observer.
 """
 
@@ -23,9 +23,9 @@ from twisted.logger import (
     jsonFileLogObserver,
 )
 
-from gracehttp import _accesslog
-from gracehttp._accesslog import AccessLog, checkFormat, fileObserver
-from gracehttp._exchange import SHUTDOWN
+from gracehttp._core import accesslog as _accesslog
+from gracehttp._core.accesslog import AccessLog, checkFormat, fileObserver
+from gracehttp._core.exchange import SHUTDOWN
 
 from .fakes import makeExchange
 from .server import (

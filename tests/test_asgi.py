@@ -1,5 +1,5 @@
 """
-Tests for L{gracehttp._asgi}: the ASGI adapter, driven with a fake channel,
+Tests for L{gracehttp._apps.asgi.adapter}: the ASGI adapter, driven with a fake channel,
 a L{Clock} and a fresh asyncio event loop per test.
 """
 
@@ -14,16 +14,17 @@ from twisted.logger import Logger, LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from gracehttp import _asgi, _pathsend
-from gracehttp._asgi import (
+from gracehttp._apps.asgi import adapter as _asgi
+from gracehttp._apps.asgi import pathsend as _pathsend
+from gracehttp._apps.asgi.adapter import (
     ASGIAdapter,
     AsyncioReactorRequired,
     isASGI3,
     requireAsyncioReactor,
 )
 from gracehttp._errors import ClientDisconnected
-from gracehttp._exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED
-from gracehttp._interfaces import IAppAdapter
+from gracehttp._core.exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED
+from gracehttp._core.interfaces import IAppAdapter
 
 from .fakes import makeExchange
 

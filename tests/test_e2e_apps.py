@@ -285,7 +285,7 @@ class FileResponseTests(TestCase):
 
     def test_pathsend(self):
         """A 3 MiB file arrives intact, sent by the server from the path Starlette names."""
-        from gracehttp import _asgi
+        from gracehttp._apps.asgi import adapter as _asgi
 
         from .apps import starlette_app
         from .server import startInProcess

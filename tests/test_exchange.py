@@ -1,5 +1,5 @@
 """
-Tests for L{gracehttp._exchange}: the disconnect -> grace -> cancel state
+Tests for L{gracehttp._core.exchange}: the disconnect -> grace -> cancel state
 machine and the bounded body buffer, with a L{Clock}.
 """
 
@@ -9,10 +9,10 @@ from twisted.internet.task import Clock
 from twisted.logger import Logger
 from zope.interface.verify import verifyObject
 
-from gracehttp import _exchange
+from gracehttp._core import exchange as _exchange
 from gracehttp._errors import ClientDisconnected
-from gracehttp._exchange import BODY_BUFFER_SIZE, InvalidResponse
-from gracehttp._interfaces import IExchangeChannel
+from gracehttp._core.exchange import BODY_BUFFER_SIZE, InvalidResponse
+from gracehttp._core.interfaces import IExchangeChannel
 
 from .fakes import RecordingChannel, makeExchange
 

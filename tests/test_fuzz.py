@@ -35,9 +35,9 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from gracehttp._errors import ClientDisconnected
-from gracehttp._exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED, REJECTED
-from gracehttp._http11 import HTTPFactory
-from gracehttp._interfaces import IAppAdapter
+from gracehttp._core.exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED, REJECTED
+from gracehttp._protocols.http11 import HTTPFactory
+from gracehttp._core.interfaces import IAppAdapter
 from gracehttp._settings import HTTPSettings
 
 _EXAMPLES = int(os.environ.get("GRACEHTTP_FUZZ_EXAMPLES", "0"))
@@ -467,8 +467,8 @@ def modes():
 
 def _spoil(request, data):
     """
-    Make C{request} invalid in one of the ways RFC 9112 forbids (DESIGN.md
-    section 4).
+    Make C{request} invalid in one of the ways RFC 9112 forbids (see
+    C{docs/reference/requests.rst}).
 
     @return: the kind of spoiling, its bytes and the status it must get:
         400; 501 for a method or transfer coding we do not implement (RFC

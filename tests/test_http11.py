@@ -1,5 +1,5 @@
 """
-Tests for L{gracehttp._http11}: the HTTP/1.1 protocol, driven with
+Tests for L{gracehttp._protocols.http11}: the HTTP/1.1 protocol, driven with
 L{StringTransport} and a L{MemoryReactorClock}.
 """
 
@@ -10,15 +10,15 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from gracehttp._exchange import BODY_BUFFER_SIZE
-from gracehttp._http11 import (
+from gracehttp._core.exchange import BODY_BUFFER_SIZE
+from gracehttp._protocols.http11 import (
     HOLD_SIZE,
     LARGE_BODY_READ_SIZE,
     MAX_PIPELINED,
     HTTPChannel,
     HTTPFactory,
 )
-from gracehttp._interfaces import IAppAdapter, IExchangeChannel
+from gracehttp._core.interfaces import IAppAdapter, IExchangeChannel
 from gracehttp._settings import HTTPSettings
 
 

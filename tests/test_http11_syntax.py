@@ -1,6 +1,6 @@
 """
 Tests for the request syntax RFC 9112 and RFC 9110 ask of a server beyond
-what llhttp checks (L{gracehttp._syntax}, used by L{gracehttp._http11}):
+what llhttp checks (L{gracehttp._protocols.syntax}, used by L{gracehttp._protocols.http11}):
 transfer codings, C{Host}, fragments, chunk extensions and methods the
 parser does not know.  Driven with L{StringTransport}, as in
 L{tests.test_http11}.
@@ -8,10 +8,10 @@ L{tests.test_http11}.
 
 from unittest import TestCase
 
-from gracehttp._accesslog import AccessLog
-from gracehttp._http11 import HTTPFactory
+from gracehttp._core.accesslog import AccessLog
+from gracehttp._protocols.http11 import HTTPFactory
 from gracehttp._settings import HTTPSettings
-from gracehttp._syntax import CHUNK_LINE_LIMIT, methodStatus, transferCodingStatus, validHost
+from gracehttp._protocols.syntax import CHUNK_LINE_LIMIT, methodStatus, transferCodingStatus, validHost
 
 from .test_http11 import ChannelTestsMixin, respond
 
@@ -453,7 +453,7 @@ MIXED = (
 class ReadBoundaryTests(ChannelTestsMixin, TestCase):
     """
     Where a chunked head ends and where a refused method begins are found
-    in a read from the state the read found (L{gracehttp._http11}); these
+    in a read from the state the read found (L{gracehttp._protocols.http11}); these
     cut one stream at every place.
     """
 

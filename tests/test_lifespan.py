@@ -1,5 +1,5 @@
 """
-Tests for L{gracehttp._lifespan} (ASGI lifespan spec 2.0) and its use by
+Tests for L{gracehttp._apps.asgi.lifespan} (ASGI lifespan spec 2.0) and its use by
 the ASGI adapter, with a L{Clock} and a fresh asyncio event loop per test.
 """
 
@@ -9,10 +9,10 @@ import json
 
 from twisted.logger import Logger, LogLevel
 
-from gracehttp import _lifespan
-from gracehttp._asgi import ASGIAdapter
+from gracehttp._apps.asgi import lifespan as _lifespan
+from gracehttp._apps.asgi.adapter import ASGIAdapter
 from gracehttp._errors import LifespanFailure, LifespanTimeout
-from gracehttp._lifespan import Lifespan
+from gracehttp._apps.asgi.lifespan import Lifespan
 
 from .fakes import makeExchange
 from .test_asgi import ASGITestCase, respond, spin

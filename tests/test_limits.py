@@ -1,6 +1,6 @@
 """
 Tests for the limits, timeouts and connection accounting of
-L{gracehttp._http11}, driven with L{StringTransport} and a
+L{gracehttp._protocols.http11}, driven with L{StringTransport} and a
 L{MemoryReactorClock}.
 """
 
@@ -8,8 +8,8 @@ from unittest import TestCase
 
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
-from gracehttp._exchange import BODY_BUFFER_SIZE, CLIENT_DISCONNECTED, REJECTED, SHUTDOWN
-from gracehttp._http11 import HOLD_SIZE, HTTPChannel, HTTPFactory
+from gracehttp._core.exchange import BODY_BUFFER_SIZE, CLIENT_DISCONNECTED, REJECTED, SHUTDOWN
+from gracehttp._protocols.http11 import HOLD_SIZE, HTTPChannel, HTTPFactory
 from gracehttp._settings import HTTPSettings
 
 from .test_http11 import ManualAdapter, respond

@@ -6,7 +6,7 @@ Twisted finds plugins in every C{twisted/plugins} directory on
 C{sys.path}; a wheel that ships C{twisted/__init__.py} or
 C{twisted/plugins/__init__.py} would shadow Twisted itself, and one that
 leaves the plugin out installs fine but C{twist gracehttp} is unknown
-(daphne shipped such a release).  DESIGN.md section 7.
+(daphne shipped such a release).
 """
 
 import importlib.metadata

@@ -1,5 +1,5 @@
 """
-Tests for L{gracehttp._proxy} (proxy headers) and their use by the HTTP/1.1
+Tests for L{gracehttp._core.proxy} (proxy headers) and their use by the HTTP/1.1
 channel.
 """
 
@@ -10,8 +10,8 @@ from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from zope.interface import directlyProvides
 
-from gracehttp._http11 import HTTPFactory
-from gracehttp._proxy import TrustedProxies, forwarded, parseForwarded
+from gracehttp._protocols.http11 import HTTPFactory
+from gracehttp._core.proxy import TrustedProxies, forwarded, parseForwarded
 from gracehttp._settings import HTTPSettings
 
 from .test_http11 import ManualAdapter

@@ -22,8 +22,8 @@ from zope.interface import implementer
 import gracehttp
 from gracehttp import _service
 from gracehttp._errors import AppLoadError, LifespanFailure
-from gracehttp._http11 import HTTPFactory
-from gracehttp._interfaces import IAppAdapter
+from gracehttp._protocols.http11 import HTTPFactory
+from gracehttp._core.interfaces import IAppAdapter
 
 
 @implementer(IAppAdapter)
@@ -764,11 +764,11 @@ class MakeServiceTests(unittest.TestCase):
             gracehttp.makeService("nosuchmodule_gracehttp:app", reactor=MemoryReactorClock())
 
     @unittest.skipUnless(
-        importlib.util.find_spec("gracehttp._wsgi"), "gracehttp._wsgi not written yet"
+        importlib.util.find_spec("gracehttp._apps.wsgi.adapter"), "gracehttp._apps.wsgi.adapter not written yet"
     )
     def test_wsgiService(self):
         """A WSGI application gets a WSGI adapter with its own thread pool."""
-        from gracehttp._wsgi import WSGIAdapter
+        from gracehttp._apps.wsgi.adapter import WSGIAdapter
 
         service = gracehttp.makeService(_wsgiApp, reactor=MemoryReactorClock(), threads=3)
         self.assertIsInstance(service.adapter, WSGIAdapter)
@@ -780,9 +780,9 @@ class MakeServiceTests(unittest.TestCase):
 # A real server on 127.0.0.1, started with both helpers of tests/server.py:
 # in process (makeService on the global asyncio reactor) and as the
 # `twist gracehttp` command in a child process.  The WSGI ones need
-# gracehttp._wsgi and are skipped until it exists.
+# gracehttp._apps.wsgi.adapter and are skipped until it exists.
 
-_HAVE_WSGI = importlib.util.find_spec("gracehttp._wsgi") is not None
+_HAVE_WSGI = importlib.util.find_spec("gracehttp._apps.wsgi.adapter") is not None
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -836,7 +836,7 @@ class EndToEndSmokeTests(unittest.TestCase):
         self.assertEqual(host, "127.0.0.1")
         self.assertEqual((response.status_code, response.text), (200, "asgi /hello"))
 
-    @unittest.skipUnless(_HAVE_WSGI, "gracehttp._wsgi not written yet")
+    @unittest.skipUnless(_HAVE_WSGI, "gracehttp._apps.wsgi.adapter not written yet")
     def test_inProcessWSGI(self):
         """makeService on the test reactor serves a WSGI app."""
         from .server import startInProcess
@@ -876,7 +876,7 @@ class EndToEndSmokeTests(unittest.TestCase):
         self.assertEqual((response.status_code, response.text), (200, "asgi /hello"))
         self.assertIn("gracehttp listening on", server.output())
 
-    @unittest.skipUnless(_HAVE_WSGI, "gracehttp._wsgi not written yet")
+    @unittest.skipUnless(_HAVE_WSGI, "gracehttp._apps.wsgi.adapter not written yet")
     def test_subprocessWSGI(self):
         """twist gracehttp serves a WSGI app and stops on SIGTERM."""
         from .server import startSubprocess

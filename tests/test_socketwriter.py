@@ -1,5 +1,5 @@
 """
-Tests for L{gracehttp._socketwriter}: a direct send only when Twisted's own
+Tests for L{gracehttp._protocols.socketwriter}: a direct send only when Twisted's own
 path would make the same send next, in the same order; everything else
 through the transport.
 
@@ -19,7 +19,7 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.tcp import Server
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
-from gracehttp._socketwriter import DIRECT_LIMIT, SocketWriter, writerFor
+from gracehttp._protocols.socketwriter import DIRECT_LIMIT, SocketWriter, writerFor
 
 
 def _connectedPair():

@@ -24,7 +24,8 @@ from unittest import mock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogBeginner, Logger, LogLevel, LogPublisher
 
-from gracehttp import _accesslog, _service, tap
+from gracehttp import _service, tap
+from gracehttp._core import accesslog as _accesslog
 
 from .server import childEnvironment, runTwist, twistCommand
 

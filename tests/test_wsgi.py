@@ -1,5 +1,5 @@
 """
-Tests for the WSGI adapter (L{gracehttp._wsgi} and its helper modules),
+Tests for the WSGI adapter (L{gracehttp._apps.wsgi.adapter} and its helper modules),
 driven with the fakes of L{tests.fakes}.
 
 Most tests run the application synchronously: a L{SynchronousThreadPool}
@@ -32,9 +32,13 @@ from twisted.python.threadpool import ThreadPool
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from gracehttp import _wsgi, _wsgibridge, _wsgienviron, _wsgiresponse, _wsgispool
+from gracehttp._apps.wsgi import adapter as _wsgi
+from gracehttp._apps.wsgi import bridge as _wsgibridge
+from gracehttp._apps.wsgi import environ as _wsgienviron
+from gracehttp._apps.wsgi import response as _wsgiresponse
+from gracehttp._apps.wsgi import spool as _wsgispool
 from gracehttp._errors import ClientDisconnected
-from gracehttp._exchange import (
+from gracehttp._core.exchange import (
     ABORTED,
     BODY_BUFFER_SIZE,
     CANCELLED,
@@ -42,10 +46,10 @@ from gracehttp._exchange import (
     COMPLETED,
     REJECTED,
 )
-from gracehttp._interfaces import IAppAdapter
-from gracehttp._wsgi import WSGIAdapter
-from gracehttp._wsgibridge import HIGH_WATER
-from gracehttp._wsgiresponse import FILE_BLOCK, FileWrapper
+from gracehttp._core.interfaces import IAppAdapter
+from gracehttp._apps.wsgi.adapter import WSGIAdapter
+from gracehttp._apps.wsgi.bridge import HIGH_WATER
+from gracehttp._apps.wsgi.response import FILE_BLOCK, FileWrapper
 
 from .fakes import RecordingChannel, SynchronousThreadPool, makeExchange
 

@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 
-from ._errors import AppLoadError
+from gracehttp._errors import AppLoadError
 
 # asgiref's markcoroutinefunction() (used by Django) marks sync callables
 # that return awaitables this way on Python 3.11; inspect does not know it.

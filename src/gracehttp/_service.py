@@ -4,7 +4,7 @@ The service that serves one application on one or more endpoints.
 Theory of operation
 ===================
 
-Start (L{HTTPService.startService}), in this order (DESIGN.md section 5):
+Start (L{HTTPService.startService}), in this order:
 
   1. C{adapter.startup()}: ASGI lifespan startup, or starting the WSGI
      thread pool.  No port listens before it succeeded, so a load balancer
@@ -23,7 +23,7 @@ Start (L{HTTPService.startService}), in this order (DESIGN.md section 5):
      error is logged with gracehttp's own traceback.
 
 Stop (L{HTTPService.stopService}, run by C{twist}/C{twistd} before reactor
-shutdown, e.g. on SIGTERM or SIGINT), in this order (DESIGN.md section 5):
+shutdown, e.g. on SIGTERM or SIGINT), in this order:
 
   1. wait until a start still in progress has settled;
   2. stop listening: new connections are refused at once;
@@ -35,7 +35,7 @@ shutdown, e.g. on SIGTERM or SIGINT), in this order (DESIGN.md section 5):
      cancelled when C{factory.whenDrained()} fires (nothing polls);
   5. if anything is left when it expires: C{factory.disconnectAll()}.
      The requests go through the normal disconnect -> grace -> cancel
-     path (L{gracehttp._exchange}) and the stop waits for them to end;
+     path (L{gracehttp._core.exchange}) and the stop waits for them to end;
   6. wait for the adapter's own C{inFlight} work;
   7. C{adapter.shutdown()}: ASGI lifespan shutdown, stopping the WSGI
      thread pool (only if C{startup()} had succeeded);
@@ -71,12 +71,12 @@ from twisted.internet.error import CannotListenError, ReactorNotRunning
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ._accesslog import DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT
-from ._accesslog import AccessLog, checkFormat
-from ._accesslog import fileObserver as accessLogFile
-from ._errors import LifespanFailure
-from ._version import __version__ as _versionInfo
-from ._loader import loadApp, resolveInterface
+from gracehttp._core.accesslog import DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT
+from gracehttp._core.accesslog import AccessLog, checkFormat
+from gracehttp._core.accesslog import fileObserver as accessLogFile
+from gracehttp._errors import LifespanFailure
+from gracehttp._version import __version__ as _versionInfo
+from gracehttp._loader import loadApp, resolveInterface
 
 DEFAULT_LISTEN = "tcp:8000:interface=127.0.0.1"
 """
@@ -188,7 +188,7 @@ def makeService(
         to append lines to, or L{None} or C{"off"} for no access log.
     @type accessLog: L{str} or L{None}
     @param accessLogFormat: the access log line, Python format syntax over
-        the fields of L{gracehttp._accesslog.FIELDS}; the default is Apache
+        the fields of L{gracehttp._core.accesslog.FIELDS}; the default is Apache
         combined plus the duration in milliseconds and the outcome.
     @type accessLogFormat: L{str}
     @param wsgiChunkedBody: how a WSGI application gets a chunked request
@@ -262,7 +262,7 @@ def makeService(
     # that importing gracehttp (e.g. from the twist plugin) stays light and
     # a WSGI deployment never loads the asyncio bridge.
     if interface != "wsgi":
-        from ._asgi import ASGIAdapter, requireAsyncioReactor
+        from gracehttp._apps.asgi.adapter import ASGIAdapter, requireAsyncioReactor
 
         requireAsyncioReactor(reactor)
         adapter = ASGIAdapter(
@@ -277,7 +277,7 @@ def makeService(
     else:
         from twisted.python.threadpool import ThreadPool
 
-        from ._wsgi import WSGIAdapter
+        from gracehttp._apps.wsgi.adapter import WSGIAdapter
 
         threadpool = ThreadPool(threads, threads, name="gracehttp-wsgi")
         adapter = WSGIAdapter(
@@ -287,8 +287,8 @@ def makeService(
             rootPath=rootPath,
             chunkedBody=wsgiChunkedBody,
         )
-    from ._http11 import HTTPFactory
-    from ._settings import HTTPSettings
+    from gracehttp._protocols.http11 import HTTPFactory
+    from gracehttp._settings import HTTPSettings
 
     settings = HTTPSettings(
         disconnectGracePeriod=float(disconnectGracePeriod),
@@ -327,7 +327,7 @@ def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
         L{makeService}.
     @param accessLogFormat: see L{makeService}.
     @return: the access log, or L{None} when it is off.
-    @rtype: L{AccessLog<gracehttp._accesslog.AccessLog>} or L{None}
+    @rtype: L{AccessLog<gracehttp._core.accesslog.AccessLog>} or L{None}
     @raise OSError: the file cannot be opened.
     """
     if accessLog is None or accessLog == "off":
@@ -486,8 +486,8 @@ def installAsyncioReactorIfNone():
     """
     Install Twisted's asyncio reactor unless a reactor is installed already.
 
-    ASGI applications run as asyncio tasks on the reactor's event loop
-    (DESIGN.md section 3).  An installed reactor, e.g. one chosen with
+    ASGI applications run as asyncio tasks on the reactor's event loop.
+    An installed reactor, e.g. one chosen with
     C{twist --reactor}, is left alone.
     """
     if "twisted.internet.reactor" not in sys.modules:
@@ -502,7 +502,7 @@ class HTTPService(Service):
     docstring for the start and stop sequences.
 
     @ivar adapter: the application adapter.
-    @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
+    @type adapter: L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}
     """
 
     def __init__(
@@ -520,9 +520,9 @@ class HTTPService(Service):
     ):
         """
         @param adapter: runs the application.
-        @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
+        @type adapter: L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}
         @param factory: the protocol factory every endpoint listens with:
-            an L{HTTPFactory<gracehttp._http11.HTTPFactory>} or anything
+            an L{HTTPFactory<gracehttp._protocols.http11.HTTPFactory>} or anything
             with its C{requestsInFlight}, C{requestLog},
             C{closeIdleConnections()} and C{disconnectAll()}.
         @param endpoints: where to listen.

@@ -13,7 +13,7 @@ class HTTPSettings:
     in seconds; L{None} means "no limit".
 
     @ivar disconnectGracePeriod: seconds between a client's disconnect and
-        the cancellation of its request (see L{gracehttp._exchange}); C{0}
+        the cancellation of its request (see L{gracehttp._core.exchange}); C{0}
         cancels at once, negative never.
     @ivar limitRequestHeaderSize: bytes of request head accepted, counted
         as the request target plus each header field's name and value plus

@@ -4,7 +4,7 @@ C{twist gracehttp}: command-line options and the service they build.
 The plugin (C{twisted/plugins/gracehttp_plugin.py}) points C{twist} and
 C{twistd} here.  Parsing the options loads the application, because the
 reactor must be chosen before C{twist} installs its default one: an ASGI
-application gets the asyncio reactor (DESIGN.md section 3), a WSGI
+application gets the asyncio reactor, a WSGI
 application Twisted's default reactor.  Everything else (thread pool,
 adapter, listening ports, access log file, log level filter) is built in
 L{makeService}.
@@ -21,9 +21,9 @@ from twisted.logger import (
 )
 from twisted.python import usage
 
-from . import _service
-from ._errors import AppLoadError
-from ._loader import loadApp, resolveInterface
+from gracehttp import _service
+from gracehttp._errors import AppLoadError
+from gracehttp._loader import loadApp, resolveInterface
 
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
@@ -344,7 +344,7 @@ class Options(usage.Options):
             _service.installAsyncioReactorIfNone()
             from twisted.internet import reactor
 
-            from ._asgi import AsyncioReactorRequired, requireAsyncioReactor
+            from gracehttp._apps.asgi.adapter import AsyncioReactorRequired, requireAsyncioReactor
 
             try:
                 requireAsyncioReactor(reactor)

@@ -4,9 +4,9 @@ The per-request exchange: the seam between a protocol and an app adapter.
 Theory of operation
 ===================
 
-A protocol (L{gracehttp._http11}) creates one L{Exchange} per request as soon
+A protocol (L{gracehttp._protocols.http11}) creates one L{Exchange} per request as soon
 as the request head is parsed, fills in the request fields, and hands it to
-an L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}.  From then on:
+an L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}.  From then on:
 
   - the protocol pushes request body bytes in with L{Exchange.receiveBody}
     and L{Exchange.endBody}; the adapter pulls them out with
@@ -28,7 +28,7 @@ an L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}.  From then on:
 The disconnect state machine
 ----------------------------
 
-One per request (DESIGN.md section 2)::
+One per request::
 
     RUNNING --disconnect()--> DISCONNECTED --grace elapses--> CANCELLED
        |                           |                              |
@@ -70,7 +70,7 @@ import re
 
 from twisted.logger import Logger
 
-from ._errors import ClientDisconnected
+from gracehttp._errors import ClientDisconnected
 
 _log = Logger()
 
@@ -237,7 +237,7 @@ class Exchange:
     def __init__(self, channel, clock, grace):
         """
         @param channel: the protocol that carries this exchange.
-        @type channel: L{IExchangeChannel<gracehttp._interfaces.IExchangeChannel>}
+        @type channel: L{IExchangeChannel<gracehttp._core.interfaces.IExchangeChannel>}
         @param clock: schedules the grace period.
         @type clock: L{twisted.internet.interfaces.IReactorTime}
         @param grace: seconds between disconnect and cancel; C{0} cancels at
@@ -473,7 +473,7 @@ class Exchange:
     def retractResponse(self):
         """
         Take back a started response of which nothing reached the client
-        (see L{IExchangeChannel.retractHead<gracehttp._interfaces.IExchangeChannel.retractHead>}),
+        (see L{IExchangeChannel.retractHead<gracehttp._core.interfaces.IExchangeChannel.retractHead>}),
         so that L{startResponse} may be called again.
 
         @return: whether it was taken back; C{False} if no response started,

@@ -3,9 +3,9 @@ C{wsgi.input} (PEP 3333, "Input and Error Streams"): a file-like reader over
 the request body as it streams in.
 
 The stream holds at most the chunk it is working through; it gets the next
-one from a C{fill} callable: L{gracehttp._wsgibridge.Bridge.readChunk},
+one from a C{fill} callable: L{gracehttp._apps.wsgi.bridge.Bridge.readChunk},
 which blocks the application's thread until the reactor has body bytes for
-it, or, for a spooled chunked body, L{gracehttp._wsgispool.spooledInput},
+it, or, for a spooled chunked body, L{gracehttp._apps.wsgi.spool.spooledInput},
 which reads the spool.  Only the application's own C{read()} (no size) or a long line can make
 it hold more, and then only because the application asked for it.
 """

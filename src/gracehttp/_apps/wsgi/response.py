@@ -3,7 +3,7 @@ One call of a WSGI application (PEP 3333), run on a worker thread:
 C{start_response}, C{write}, iterating the response, C{close()}, and what
 an error or a disconnect turns into.
 
-Everything reaches the exchange through a L{Bridge<gracehttp._wsgibridge.Bridge>}.
+Everything reaches the exchange through a L{Bridge<gracehttp._apps.wsgi.bridge.Bridge>}.
 The head is handed over with the first non-empty body chunk, or at the end
 (PEP 3333, "The start_response() Callable": not before the first non-empty
 chunk), so an application may still replace it with C{exc_info} until then.
@@ -18,9 +18,9 @@ hand-off to the reactor per block), and handed over as any body is.
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
-from ._errors import ClientDisconnected
-from ._exchange import InvalidResponse
-from ._wsgibridge import ABORT, FINISH
+from gracehttp._errors import ClientDisconnected
+from gracehttp._core.exchange import InvalidResponse
+from gracehttp._apps.wsgi.bridge import ABORT, FINISH
 
 _log = Logger()
 
@@ -42,7 +42,7 @@ _TOKEN_CHARS = (
 FILE_BLOCK = 256 * 1024
 """
 The smallest block, in bytes, read from a L{FileWrapper}'s file at a time:
-the bridge's L{HIGH_WATER<gracehttp._wsgibridge.HIGH_WATER>}, so that the
+the bridge's L{HIGH_WATER<gracehttp._apps.wsgi.bridge.HIGH_WATER>}, so that the
 worker reads the next block while the reactor sends the one before.
 """
 
@@ -87,7 +87,7 @@ def _fieldName(name):
     @raise InvalidResponse: not a native string, or not a token (RFC 9110
         section 5.6.2).  (Hop-by-hop fields, which PEP 3333 "Other HTTP
         Features" forbids, are not an error: the exchange drops them, as for
-        ASGI; see L{gracehttp._exchange.HOP_BY_HOP}.)
+        ASGI; see L{gracehttp._core.exchange.HOP_BY_HOP}.)
     """
     encoded = _NAMES.get(name)
     if encoded is None:
@@ -207,7 +207,7 @@ class WSGIResponse:
         @param environ: the request's C{environ}.
         @type environ: L{dict}
         @param bridge: the request's hand-off to the reactor.
-        @type bridge: L{gracehttp._wsgibridge.Bridge}
+        @type bridge: L{gracehttp._apps.wsgi.bridge.Bridge}
         """
         self._app = app
         self._environ = environ
@@ -224,7 +224,7 @@ class WSGIResponse:
         """
         The grace period after the client disconnected ended and the
         application is still running.  A thread cannot be interrupted, so
-        this only logs a warning (DESIGN.md section 2).  Called once, on
+        this only logs a warning (see L{gracehttp._core.exchange}).  Called once, on
         the reactor thread, by the exchange.
         """
         _log.warn(
@@ -430,7 +430,7 @@ class WSGIResponse:
 class SpooledResponse(WSGIResponse):
     """
     A L{WSGIResponse} whose request body was spooled
-    (L{gracehttp._wsgispool}): the spool is closed when the request ends,
+    (L{gracehttp._apps.wsgi.spool}): the spool is closed when the request ends,
     whether the application ran or was dropped.
     """
 
@@ -439,7 +439,7 @@ class SpooledResponse(WSGIResponse):
     def __init__(self, app, environ, bridge, spool):
         """
         @param spool: the request body, read through C{wsgi.input}.
-        @type spool: L{gracehttp._wsgispool.BodySpool}
+        @type spool: L{gracehttp._apps.wsgi.spool.BodySpool}
         """
         super().__init__(app, environ, bridge)
         self._spool = spool

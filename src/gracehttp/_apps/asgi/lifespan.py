@@ -35,14 +35,14 @@ C{lifespan.shutdown} when L{Lifespan.shutdown} is called::
     still running.
   - C{state} is the dict passed as the scope's C{"state"}; the application
     fills it during startup, and each request gets a shallow copy (see
-    L{gracehttp._asgi.ASGIAdapter}).
+    L{gracehttp._apps.asgi.adapter.ASGIAdapter}).
 """
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
-from ._errors import LifespanFailure, LifespanTimeout
+from gracehttp._errors import LifespanFailure, LifespanTimeout
 
 _log = Logger()
 

@@ -1,6 +1,6 @@
 """
 The parts of RFC 9112 and RFC 9110 request syntax that C{httptools}
-(llhttp) leaves to L{gracehttp._http11}: the C{Host} field, transfer codings,
+(llhttp) leaves to L{gracehttp._protocols.http11}: the C{Host} field, transfer codings,
 chunk-size lines with their extensions, methods it does not know, and
 finding where a request head ends in bytes llhttp has already accepted.
 
@@ -232,7 +232,7 @@ def heads(data, pos):
     last one found, so their framing is simple: empty lines before a
     request line are skipped (RFC 9112 section 2.2), the head ends at its
     first CRLFCRLF, and a body follows only with a C{Content-Length} (a
-    chunked one ends the search: see L{gracehttp._http11}).
+    chunked one ends the search: see L{gracehttp._protocols.http11}).
 
     @type data: L{bytes}
     @param pos: where the first request may begin (after the end of the one

@@ -1,7 +1,7 @@
 """
 The access log: one Twisted log event per finished request.
 
-Each finished request (L{HTTPFactory.requestLog<gracehttp._http11.HTTPFactory>})
+Each finished request (L{HTTPFactory.requestLog<gracehttp._protocols.http11.HTTPFactory>})
 becomes one C{info} event in the C{gracehttp.access} namespace of
 L{twisted.logger}, so it goes wherever the process logs (C{twist
 --log-format json} gives JSON), or, with C{--access-log PATH}, to a file of
@@ -56,7 +56,7 @@ FIELDS = {
     "if that came first (work the application does after its response is not counted)",
     "durationMs": "the same in milliseconds",
     "outcome": "how the request ended: C{completed}, C{client-disconnected}, "
-    "C{cancelled}, C{shutdown} or C{aborted} (see L{gracehttp._exchange})",
+    "C{cancelled}, C{shutdown} or C{aborted} (see L{gracehttp._core.exchange})",
 }
 """
 The fields an access log format may use (C{{name}} or C{{name:spec}},
@@ -181,7 +181,7 @@ class AccessLog:
         """
         Log one finished request.
 
-        @type exchange: L{gracehttp._exchange.Exchange}
+        @type exchange: L{gracehttp._core.exchange.Exchange}
         """
         now = self._clock.seconds()
         start = exchange.startTime

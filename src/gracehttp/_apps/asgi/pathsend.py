@@ -13,7 +13,7 @@ one block (plus the transport's buffer) of the file in memory.
 
 import asyncio
 
-from ._errors import ClientDisconnected
+from gracehttp._errors import ClientDisconnected
 
 EXTENSION = "http.response.pathsend"
 """
@@ -32,7 +32,7 @@ async def sendPath(exchange, path, waitForWriting):
     finish the response.
 
     @param exchange: a request whose response has started and not ended.
-    @type exchange: L{gracehttp._exchange.Exchange}
+    @type exchange: L{gracehttp._core.exchange.Exchange}
     @param path: the file, as the event's C{path} (an absolute path).
     @type path: L{str}
     @param waitForWriting: waits (asynchronously) until the transport is

@@ -12,7 +12,7 @@ from urllib.parse import unquote_to_bytes
 
 from twisted.logger import Logger
 
-from ._wsgiresponse import FileWrapper
+from gracehttp._apps.wsgi.response import FileWrapper
 
 _log = Logger()
 
@@ -153,7 +153,7 @@ class EnvironBuilder:
         6265 section 5.4).  C{CONTENT_TYPE} and C{CONTENT_LENGTH} are set
         only when the request has them; a chunked body has no
         C{CONTENT_LENGTH} here (the adapter adds one once it spooled the
-        body, L{gracehttp._wsgispool}; streamed, C{wsgi.input} reads it to
+        body, L{gracehttp._apps.wsgi.spool}; streamed, C{wsgi.input} reads it to
         its end: C{wsgi.input_terminated}).  C{SERVER_NAME} and
         C{SERVER_PORT} come from the C{Host} field, else from the local
         address, else are C{"localhost"} and the scheme's default port.
@@ -161,7 +161,7 @@ class EnvironBuilder:
         address (a UNIX socket).
 
         @param exchange: the request; only its request fields are read.
-        @type exchange: L{gracehttp._exchange.Exchange}
+        @type exchange: L{gracehttp._core.exchange.Exchange}
         @rtype: L{dict}
         """
         environ = self._base.copy()

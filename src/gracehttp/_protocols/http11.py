@@ -9,7 +9,7 @@ strict by default and rejects what could smuggle a request (Content-Length
 with Transfer-Encoding, duplicate Content-Length, bad chunk sizes, obs-fold,
 whitespace before a colon, bare LF, invalid characters in the method, target
 or field names).  We add the checks it leaves to us, when the head is
-complete and before any exchange exists (L{gracehttp._syntax}):
+complete and before any exchange exists (L{gracehttp._protocols.syntax}):
 
   - versions other than 1.0 and 1.1 (505), HTTP/1.0 with
     Transfer-Encoding (400);
@@ -44,12 +44,12 @@ given without its extensions (a line without any goes as it is: llhttp
 checks it).  That parser checks the rest (sizes, the CRLF after each
 chunk, trailer fields) and calls our callbacks; after the trailer section
 a new parser takes the requests that follow.  A line over
-L{CHUNK_LINE_LIMIT<gracehttp._syntax.CHUNK_LINE_LIMIT>} bytes is a 400.
+L{CHUNK_LINE_LIMIT<gracehttp._protocols.syntax.CHUNK_LINE_LIMIT>} bytes is a 400.
 Requests without a chunked body never take this path.
 
 C{httptools} does not say where in a read it stopped, and a switch or a
 refused method needs to know where that request began (or its head ended).
-Only then is the read walked (L{heads<gracehttp._syntax.heads>}), from the
+Only then is the read walked (L{heads<gracehttp._protocols.syntax.heads>}), from the
 state it found (a Content-Length body with so many bytes to come, or a head
 whose end is found with the previous read's last three bytes), over
 requests llhttp has already accepted, so with its framing: empty lines
@@ -159,7 +159,7 @@ chunked and an HTTP/1.0 one is delimited by closing the connection.
 Responses to HEAD and 1xx/204/304 responses carry no body, with the
 application's status and headers intact.
 
-Every write goes through L{writerFor<gracehttp._socketwriter.writerFor>}:
+Every write goes through L{writerFor<gracehttp._protocols.socketwriter.writerFor>}:
 on a plain TCP connection with nothing buffered it sends at once instead of
 waiting for the reactor's next turn.  While a request body larger than the
 exchange's buffer arrives, the transport reads L{LARGE_BODY_READ_SIZE}
@@ -198,7 +198,7 @@ ends keep-alive everywhere (idle connections close now, busy ones after
 their current response) and L{HTTPFactory.disconnectAll} aborts every
 connection, so its requests go through disconnect, grace and cancel.
 
-Proxy headers (L{gracehttp._proxy}) are applied when the exchange is built,
+Proxy headers (L{gracehttp._core.proxy}) are applied when the exchange is built,
 only on connections whose peer the factory trusts (decided once per
 connection).
 """
@@ -220,18 +220,18 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ._exchange import (
+from gracehttp._core.exchange import (
     BODY_BUFFER_SIZE,
     CLIENT_DISCONNECTED,
     REJECTED,
     SHUTDOWN,
     Exchange,
 )
-from ._interfaces import IExchangeChannel
-from ._proxy import TrustedProxies, forwarded
-from ._settings import HTTPSettings
-from ._socketwriter import writerFor
-from ._syntax import (
+from gracehttp._core.interfaces import IExchangeChannel
+from gracehttp._core.proxy import TrustedProxies, forwarded
+from gracehttp._settings import HTTPSettings
+from gracehttp._protocols.socketwriter import writerFor
+from gracehttp._protocols.syntax import (
     CHUNK_LINE_LIMIT,
     NOT_HTTP_METHOD,
     chunkSize,
@@ -263,7 +263,7 @@ paused, and from then on a close is noticed only at the next read or write.
 LARGE_BODY_READ_SIZE = 256 * 1024
 """
 Bytes asked of the socket per read while a request body larger than
-L{BODY_BUFFER_SIZE<gracehttp._exchange.BODY_BUFFER_SIZE>} (or chunked) is
+L{BODY_BUFFER_SIZE<gracehttp._core.exchange.BODY_BUFFER_SIZE>} (or chunked) is
 arriving, instead of the transport's usual C{bufferSize} (64 KiB): a
 256 KiB upload then takes one or two reads and reactor turns instead of
 five (measured on the benchmark's 256 KiB echo, one core: 2,500-2,900 ->
@@ -679,7 +679,7 @@ class HTTPChannel(Protocol):
     def _feedChunked(self, data):
         """
         Give the chunked request body under way to its parser, each
-        chunk-size line checked here (L{chunkSize<gracehttp._syntax.chunkSize>})
+        chunk-size line checked here (L{chunkSize<gracehttp._protocols.syntax.chunkSize>})
         and given without its extensions; answer 400 for a bad line.  What
         needs no change goes to the parser as it is, in one piece.
 
@@ -805,7 +805,7 @@ class HTTPChannel(Protocol):
         """
         llhttp refused the method of the request under way in C{data}: answer
         501 if it is a token in a well-formed request line, else 400
-        (L{methodStatus<gracehttp._syntax.methodStatus>}), once the request
+        (L{methodStatus<gracehttp._protocols.syntax.methodStatus>}), once the request
         line is complete (L{_awaitRequestLine}).
         """
         if self._headFirstRead >= 0:
@@ -1521,7 +1521,7 @@ class HTTPFactory(Factory):
     application adapter.  Over TLS it offers L{ALPN_PROTOCOLS}.
 
     @ivar adapter: runs the application.
-    @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
+    @type adapter: L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}
     @ivar reactor: the clock for timeouts, grace periods and the C{Date}
         header.
     @ivar settings: limits, timeouts and the grace period.
@@ -1533,7 +1533,7 @@ class HTTPFactory(Factory):
     @type connections: L{set} of L{HTTPChannel}
     @ivar trustedProxies: the peers whose proxy headers are applied, or
         L{None} when C{settings.proxyHeaders} is off.
-    @type trustedProxies: L{TrustedProxies<gracehttp._proxy.TrustedProxies>}
+    @type trustedProxies: L{TrustedProxies<gracehttp._core.proxy.TrustedProxies>}
     @ivar requestLog: called with each finished L{Exchange} (the access
         log), or L{None}.
     """
@@ -1543,7 +1543,7 @@ class HTTPFactory(Factory):
 
     def __init__(self, adapter, reactor, settings=HTTPSettings()):
         """
-        @type adapter: L{IAppAdapter<gracehttp._interfaces.IAppAdapter>}
+        @type adapter: L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}
         @type reactor: L{twisted.internet.interfaces.IReactorTime}
         @type settings: L{HTTPSettings}
         @raise ValueError: an entry of C{settings.forwardedAllowIPs} is not

@@ -2,10 +2,10 @@
 The ASGI adapter: runs an ASGI application (ASGI 3.0 or 2.0, HTTP spec
 version 2.5) for each request exchange.
 
-Each request becomes one asyncio task on the reactor's event loop
-(DESIGN.md section 3); the task is bridged to Twisted with
-L{Deferred.fromFuture}.  The disconnect rules (DESIGN.md section 2) are
-split between the exchange and this module: the exchange owns the
+Each request becomes one asyncio task on the reactor's event loop; the
+task is bridged to Twisted with L{Deferred.fromFuture}.  The disconnect
+rules (L{gracehttp._core.exchange}) are split between the exchange and
+this module: the exchange owns the
 disconnect -> grace -> cancel state machine and calls the task's C{cancel}
 when the grace period ends, so the application sees
 L{asyncio.CancelledError}; this module makes C{receive()} return
@@ -21,11 +21,11 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._errors import ClientDisconnected
-from ._interfaces import IAppAdapter
-from ._lifespan import Lifespan
-from ._pathsend import EXTENSION, sendPath
-from ._loader import detectASGIVersion
+from gracehttp._errors import ClientDisconnected
+from gracehttp._core.interfaces import IAppAdapter
+from gracehttp._apps.asgi.lifespan import Lifespan
+from gracehttp._apps.asgi.pathsend import EXTENSION, sendPath
+from gracehttp._loader import detectASGIVersion
 
 _log = Logger()
 
@@ -45,8 +45,7 @@ class AsyncioReactorRequired(RuntimeError):
 
 def requireAsyncioReactor(reactor):
     """
-    Get the asyncio event loop ASGI applications run on (DESIGN.md
-    section 3).
+    Get the asyncio event loop ASGI applications run on.
 
     @param reactor: the running reactor.
     @return: the reactor's asyncio event loop.
@@ -126,7 +125,7 @@ def scopePath(rootPath, rawPath):
     path that already starts with the root path on a segment boundary is
     not prefixed again (C{/apix} is not under C{/api}).  WSGI's
     C{SCRIPT_NAME} and C{PATH_INFO} follow the same rule
-    (L{gracehttp._wsgienviron.EnvironBuilder.pathInfo}).
+    (L{gracehttp._apps.wsgi.environ.EnvironBuilder.pathInfo}).
 
     @param rootPath: the mount point, without a trailing slash, or C{""}.
     @type rootPath: L{str}
@@ -238,7 +237,7 @@ class ASGIAdapter:
         Start the application's task for one request.
 
         @param exchange: the request.
-        @type exchange: L{gracehttp._exchange.Exchange}
+        @type exchange: L{gracehttp._core.exchange.Exchange}
         """
         if exchange.disconnected:
             exchange.appFinished()
@@ -314,7 +313,7 @@ def _report(error, exchange):
 
     @param error: what the application raised, or L{None} if it returned.
     @type error: L{BaseException} or L{None}
-    @type exchange: L{gracehttp._exchange.Exchange}
+    @type exchange: L{gracehttp._core.exchange.Exchange}
     """
     if error is not None:
         if exchange.disconnected and _fromDisconnect(error):
@@ -467,7 +466,7 @@ class _Cycle:
         """
         Send a response event: C{http.response.start}, then
         C{http.response.body} until one has C{more_body} false, or one
-        C{http.response.pathsend} (L{gracehttp._pathsend}).  While the
+        C{http.response.pathsend} (L{gracehttp._apps.asgi.pathsend}).  While the
         transport is above its high-water mark, a body event with
         C{more_body} waits until it drains.
 
@@ -476,7 +475,7 @@ class _Cycle:
         @raise ClientDisconnected: the client is gone (ASGI HTTP spec 2.4,
             "Disconnected Client - send exception").
         @raise RuntimeError: the event is of an unknown type or out of order.
-        @raise gracehttp._exchange.InvalidResponse: the status or a header
+        @raise gracehttp._core.exchange.InvalidResponse: the status or a header
             cannot be sent.
         """
         exchange = self.exchange

@@ -5,20 +5,20 @@ each request exchange.
 Theory of operation
 ===================
 
-How a request flows (DESIGN.md section 2, "WSGI"):
+How a request flows:
 
   1. L{WSGIAdapter.handle} (reactor thread) builds the C{environ}, a
-     L{Bridge<gracehttp._wsgibridge.Bridge>} (the only way between the
+     L{Bridge<gracehttp._apps.wsgi.bridge.Bridge>} (the only way between the
      worker thread and the exchange) and installs the bridge's C{wake} as
      C{exchange.wake}.  A request with a chunked body (C{Transfer-Encoding}
      in the C{environ}: one dict lookup, which with the call to
      C{_admit} is all other requests pay for this) first has its body spooled, unless C{chunkedBody} is
-     C{"stream"}: a L{BodySpool<gracehttp._wsgispool.BodySpool>} receives
+     C{"stream"}: a L{BodySpool<gracehttp._apps.wsgi.spool.BodySpool>} receives
      it on the reactor thread, and only once it is complete does the
      request get its C{CONTENT_LENGTH}, its bridge and its turn at
      admission; C{wsgi.input} then reads the spool.  A request dropped
      before it ran, or that ran, closes its spool
-     (L{SpooledResponse<gracehttp._wsgiresponse.SpooledResponse>}).
+     (L{SpooledResponse<gracehttp._apps.wsgi.response.SpooledResponse>}).
   2. Admission.  The adapter gives the thread pool at most as many requests
      as it has threads (C{threadpool.max}); the others wait in a FIFO on
      the reactor thread, and a new request never overtakes them (a thread
@@ -75,12 +75,12 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ._interfaces import IAppAdapter
-from ._wsgibridge import Bridge, Outbox
-from ._wsgienviron import EnvironBuilder
-from ._wsgiinput import WSGIInput
-from ._wsgiresponse import SpooledResponse, WSGIResponse
-from ._wsgispool import BodySpool, spooledInput, withoutChunked
+from gracehttp._core.interfaces import IAppAdapter
+from gracehttp._apps.wsgi.bridge import Bridge, Outbox
+from gracehttp._apps.wsgi.environ import EnvironBuilder
+from gracehttp._apps.wsgi.input import WSGIInput
+from gracehttp._apps.wsgi.response import SpooledResponse, WSGIResponse
+from gracehttp._apps.wsgi.spool import BodySpool, spooledInput, withoutChunked
 
 _log = Logger()
 
@@ -118,7 +118,7 @@ class WSGIAdapter:
         @type rootPath: L{str}
         @param chunkedBody: C{"spool"}: a chunked request body is received
             whole before the application starts, which then sees a
-            C{CONTENT_LENGTH} (L{gracehttp._wsgispool}); C{"stream"}: the
+            C{CONTENT_LENGTH} (L{gracehttp._apps.wsgi.spool}); C{"stream"}: the
             application starts at once and reads the body as it arrives,
             to its end (C{wsgi.input_terminated}), with no
             C{CONTENT_LENGTH}.
@@ -192,7 +192,7 @@ class WSGIAdapter:
         free, after spooling a chunked body (see the module docstring).
         Reactor thread.
 
-        @type exchange: L{gracehttp._exchange.Exchange}
+        @type exchange: L{gracehttp._core.exchange.Exchange}
         """
         environ = self._environ.build(exchange)
         if "HTTP_TRANSFER_ENCODING" in environ and self._spoolChunked:
@@ -210,7 +210,7 @@ class WSGIAdapter:
         its length instead of the chunked coding, then admit the request
         as any other.  Reactor thread.
 
-        @type exchange: L{gracehttp._exchange.Exchange}
+        @type exchange: L{gracehttp._core.exchange.Exchange}
         @param environ: the request's C{environ}, not complete yet.
         @type environ: L{dict}
         @type spool: L{BodySpool}
@@ -230,7 +230,7 @@ class WSGIAdapter:
         Give the request a thread now, or queue it for one (see the module
         docstring).  Reactor thread.
 
-        @type exchange: L{gracehttp._exchange.Exchange}
+        @type exchange: L{gracehttp._core.exchange.Exchange}
         @type response: L{WSGIResponse}
         """
         if self._running < self._threadpool.max and not self._waiting:

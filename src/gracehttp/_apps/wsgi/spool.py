@@ -36,7 +36,7 @@ closed (an unnamed temporary file is then gone from the disk):
     C{CONTENT_LENGTH} and admits the request to a thread.  The file is
     then read by the worker thread through L{BodySpool.fill} (in blocks
     of L{READ_SIZE} bytes), and closed by whoever ends the request (see
-    L{gracehttp._wsgiresponse.SpooledResponse});
+    L{gracehttp._apps.wsgi.response.SpooledResponse});
   - the request ends first: the client leaves, or the HTTP channel gives
     the body up (too large: 413; stalled for C{--timeout-header} seconds:
     408; malformed: 400) and answers it itself: the application never
@@ -51,7 +51,7 @@ from tempfile import SpooledTemporaryFile
 
 from twisted.logger import Logger
 
-from ._errors import ClientDisconnected
+from gracehttp._errors import ClientDisconnected
 
 _log = Logger()
 
@@ -88,7 +88,7 @@ class BodySpool:
     def __init__(self, exchange, done):
         """
         @param exchange: the request; its body is chunked.
-        @type exchange: L{gracehttp._exchange.Exchange}
+        @type exchange: L{gracehttp._core.exchange.Exchange}
         @param done: called with this spool, on the reactor thread, once the
             body is complete; the spool is positioned at its start.
         @type done: one-argument callable
@@ -138,7 +138,7 @@ class BodySpool:
     def fill(self):
         """
         The next block of the spooled body, for
-        L{WSGIInput<gracehttp._wsgiinput.WSGIInput>}.  Worker thread, once
+        L{WSGIInput<gracehttp._apps.wsgi.input.WSGIInput>}.  Worker thread, once
         the body is complete.
 
         @return: up to L{READ_SIZE} bytes; C{b""} at the end.
@@ -182,7 +182,7 @@ def spooledInput(spool, bridge):
 
     @type spool: L{BodySpool}
     @param bridge: its C{disconnected} is the worker's view of the client.
-    @type bridge: L{gracehttp._wsgibridge.Bridge}
+    @type bridge: L{gracehttp._apps.wsgi.bridge.Bridge}
     @rtype: zero-argument callable returning L{bytes}
     @raise ClientDisconnected: (from the callable) the client is gone, even
         though the body is all here (PEP 3333 lets the application find
@@ -221,7 +221,7 @@ def _serverError(exchange):
     Answer 500 to a request the application never saw, close the
     connection (the rest of its body is not read) and end the exchange.
 
-    @type exchange: L{gracehttp._exchange.Exchange}
+    @type exchange: L{gracehttp._core.exchange.Exchange}
     """
     exchange.keepAlive = False
     exchange.startResponse(

@@ -5,7 +5,7 @@ A protocol (HTTP/1.1 today; HTTP/2 streams later) implements
 L{IExchangeChannel}: it carries one exchange's response to the wire.  An app
 adapter (WSGI or ASGI) implements L{IAppAdapter}: it runs the application
 for one exchange.  Neither side knows the other; both know only
-L{gracehttp._exchange.Exchange}.
+L{gracehttp._core.exchange.Exchange}.
 """
 
 from zope.interface import Attribute, Interface
@@ -34,7 +34,7 @@ class IAppAdapter(Interface):
         decide not to start it) and C{exchange.appFinished()} when it is done.
 
         @param exchange: the request to answer.
-        @type exchange: L{gracehttp._exchange.Exchange}
+        @type exchange: L{gracehttp._core.exchange.Exchange}
         @return: L{None}
         """
 

@@ -5,7 +5,7 @@ thread, for one request.
 Theory of operation
 ===================
 
-The exchange (L{gracehttp._exchange.Exchange}) may only be touched on the
+The exchange (L{gracehttp._core.exchange.Exchange}) may only be touched on the
 reactor thread; the application runs on a worker thread.  A L{Bridge}
 stands between them, and its state is guarded by one lock (with a
 condition on it, made the first time the worker has to wait: most small
@@ -51,7 +51,7 @@ from threading import Condition, Event, Lock
 
 from twisted.logger import Logger
 
-from ._errors import ClientDisconnected
+from gracehttp._errors import ClientDisconnected
 
 _log = Logger()
 
@@ -157,7 +157,7 @@ class Bridge:
         @param outbox: carries the bridge's flushes to the reactor thread.
         @type outbox: L{Outbox}
         @param exchange: the request.
-        @type exchange: L{gracehttp._exchange.Exchange}
+        @type exchange: L{gracehttp._core.exchange.Exchange}
         @param finished: called on the reactor thread, after
             C{exchange.appFinished()}, when the worker is done with the
             request.
@@ -342,7 +342,7 @@ class Bridge:
         docstring).
 
         @param head: C{(status, headers)} for
-            L{Exchange.startResponse<gracehttp._exchange.Exchange.startResponse>},
+            L{Exchange.startResponse<gracehttp._core.exchange.Exchange.startResponse>},
             or L{None} if already sent.
         @param data: non-empty body bytes.
         @type data: L{bytes}

@@ -1,0 +1,14 @@
+"""
+The protocol side: Twisted protocols that speak HTTP on a connection and
+turn each request into an L{Exchange<gracehttp._core.exchange.Exchange>}
+for an application adapter.  They know HTTP; they know nothing of WSGI or
+ASGI.
+
+  - L{http11<gracehttp._protocols.http11>}: HTTP/1.1 (RFC 9112) on
+    C{httptools}, and the factory every endpoint listens with;
+  - L{syntax<gracehttp._protocols.syntax>}: the request syntax checks
+    C{httptools} leaves to us (C{Host}, transfer codings, chunk lines,
+    request lines);
+  - L{socketwriter<gracehttp._protocols.socketwriter>}: writing to a TCP
+    socket at once when nothing is buffered.
+"""
