@@ -471,7 +471,7 @@ class OutcomeEndToEndTests(unittest.TestCase):
             server = serveInProcess(
                 app, accessLog=path, accessLogFormat="{status} {outcome}", lifespan="off"
             )
-            factory = server.service._factory
+            state = server.service._state
             try:
                 for _ in range(4):
                     proceed.clear()
@@ -481,7 +481,7 @@ class OutcomeEndToEndTests(unittest.TestCase):
                         while not received.endswith(b"hello"):
                             received += s.recv(65536)
                     deadline = time.monotonic() + 10
-                    while server.call(lambda: len(factory.connections)) and time.monotonic() < deadline:
+                    while server.call(lambda: len(state.connections)) and time.monotonic() < deadline:
                         pass
                     proceed.set()
             finally:

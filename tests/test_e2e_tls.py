@@ -153,6 +153,10 @@ def factoryOf(server):
     return server.service._factory
 
 
+def stateOf(server):
+    return server.service._state
+
+
 class ALPNTestsMixin:
     """
     Clients that offer ALPN are served HTTP/1.1 over TLS, and the
@@ -260,7 +264,7 @@ class ClosePathsMixin:
             timeoutKeepAlive=SHORT,
             limitConnections=CONNECTIONS,
         )
-        cls.factory = factoryOf(cls.server)
+        cls.state = stateOf(cls.server)
 
     @classmethod
     def tearDownClass(cls):
@@ -268,7 +272,7 @@ class ClosePathsMixin:
 
     def tearDown(self):
         # Whatever a failed test left open must not fail the next one.
-        self.server.call(self.factory.disconnectAll)
+        self.server.call(self.state.disconnectAll)
         self.assertDrained()
 
     def assertDrained(self):
@@ -276,9 +280,9 @@ class ClosePathsMixin:
         The server has closed every connection within L{WAIT} seconds.
         """
         try:
-            self.server.call(self.factory.whenDrained, timeout=WAIT)
+            self.server.call(self.state.whenDrained, timeout=WAIT)
         except TimeoutError:
-            self.fail(f"{len(self.factory.connections)} connection(s) still open after {WAIT} s")
+            self.fail(f"{len(self.state.connections)} connection(s) still open after {WAIT} s")
 
     def exchange(self, request):
         """
@@ -428,7 +432,7 @@ class GracefulStopMixin:
             if not stopped:
                 # Let the rest of the stop (graceful timeout, abort) run out
                 # in the background.
-                server.call(factoryOf(server).disconnectAll)
+                server.call(stateOf(server).disconnectAll)
 
 
 class TLSGracefulStopTests(GracefulStopMixin, TestCase):
@@ -468,7 +472,7 @@ class CloseTimeoutTests(TestCase):
                 sock.sendall(GOOD)
                 self.assertTrue(readResponse(sock).startswith(b"HTTP/1.1 200 "))
                 # Read nothing more, close nothing: the server must give up.
-                server.call(factory.whenDrained, timeout=WAIT)
+                server.call(stateOf(server).whenDrained, timeout=WAIT)
         finally:
             server.stop()
 

@@ -652,7 +652,7 @@ class FuzzTestsMixin:
         exchange is finished with an outcome and nothing is left scheduled.
         """
         harness.lose()
-        self.assertEqual(harness.factory.requestsInFlight, 0)
+        self.assertEqual(harness.factory.serverState.requestsInFlight, 0)
         for app in harness.adapter.apps:
             self.assertTrue(app.done)
             self.assertIn(app.exchange.outcome, (COMPLETED, CLIENT_DISCONNECTED, CANCELLED, REJECTED))
@@ -816,7 +816,7 @@ class InvalidRequestTests(FuzzTestsMixin, TestCase):
         harness = Harness(deferred=True)
         harness.deliver([QUEUED_THEN_BAD])
         harness.lose()
-        self.assertEqual(harness.factory.requestsInFlight, 0)
+        self.assertEqual(harness.factory.serverState.requestsInFlight, 0)
 
 
 QUEUED_THEN_BAD = (
@@ -842,7 +842,7 @@ class ValidRequestTests(FuzzTestsMixin, TestCase):
         split.deliver(data.draw(splits(stream)))
         for harness in (whole, split):
             self.assertEqual(harness.undelivered, 0)
-            self.assertEqual(harness.factory.requestsInFlight, 0)
+            self.assertEqual(harness.factory.serverState.requestsInFlight, 0)
             self.assertAnswers(self.assertWellBehaved(harness), pipeline)
             self.assertEqual(harness.transport.disconnecting, pipeline[-1].close)
         self.assertEqual(

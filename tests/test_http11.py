@@ -266,11 +266,11 @@ class FramingTests(ChannelTestsMixin, TestCase):
         """
         The Date header follows the clock, one formatting per second.
         """
-        first = self.factory.dateHeader()
+        first = self.factory.serverState.dateHeader()
         self.reactor.advance(0.5)
-        self.assertIs(self.factory.dateHeader(), first)
+        self.assertIs(self.factory.serverState.dateHeader(), first)
         self.reactor.advance(0.5)
-        self.assertEqual(self.factory.dateHeader(), b"date: Sun, 09 Sep 2001 01:46:41 GMT\r\n")
+        self.assertEqual(self.factory.serverState.dateHeader(), b"date: Sun, 09 Sep 2001 01:46:41 GMT\r\n")
 
 
 class KeepAliveAndPipeliningTests(ChannelTestsMixin, TestCase):
@@ -525,13 +525,13 @@ class DisconnectTests(ChannelTestsMixin, TestCase):
         self.channel.dataReceived(
             b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
         )
-        self.assertEqual(self.factory.requestsInFlight, 2)
+        self.assertEqual(self.factory.serverState.requestsInFlight, 2)
         self.channel.connectionLost(None)
-        self.assertEqual(self.factory.requestsInFlight, 1)
+        self.assertEqual(self.factory.serverState.requestsInFlight, 1)
         logged = []
-        self.factory.requestLog = logged.append
+        self.factory.serverState.requestLog = logged.append
         self.adapter.exchanges[0].appFinished()
-        self.assertEqual(self.factory.requestsInFlight, 0)
+        self.assertEqual(self.factory.serverState.requestsInFlight, 0)
         self.assertEqual(logged, [self.adapter.exchanges[0]])
 
     def test_whenDrained(self):
@@ -540,7 +540,7 @@ class DisconnectTests(ChannelTestsMixin, TestCase):
         connection is open.
         """
         self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        drained = self.factory.whenDrained()
+        drained = self.factory.serverState.whenDrained()
         respond(self.adapter.exchanges[0])
         self.assertFalse(drained.called)
         self.channel.connectionLost(None)
@@ -912,7 +912,7 @@ class ClosingTests(ChannelTestsMixin, TestCase):
                 self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
                 self.respondTo(),
                 self.reactor.advance(timeoutKeepAlive))),
-            ("idle at shutdown", lambda: self.factory.closeIdleConnections()),
+            ("idle at shutdown", lambda: self.factory.serverState.closeIdleConnections()),
             ("aborted response", lambda: (
                 self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
                 self.adapter.exchanges[0].startResponse(200, []),

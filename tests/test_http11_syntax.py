@@ -218,7 +218,7 @@ class FragmentTests(RejectionTestsMixin, TestCase):
         The access log shows the target without its fragment.
         """
         events = []
-        self.factory.requestLog = AccessLog(self.reactor, observer=events.append)
+        self.factory.serverState.requestLog = AccessLog(self.reactor, observer=events.append)
         self.channel.dataReceived(b"GET /a?b=1#frag HTTP/1.1\r\nHost: x\r\n\r\n")
         respond(self.adapter.exchanges[0])
         [event] = events

@@ -205,7 +205,7 @@ class BodySizeTests(LimitTestsMixin, TestCase):
         self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n")
         self.assertRejected(413)
         self.assertEqual(self.adapter.exchanges, [])
-        self.assertEqual(self.factory.requestsInFlight, 0)
+        self.assertEqual(self.factory.serverState.requestsInFlight, 0)
 
     def test_contentLengthOverLimitAfterQueued(self):
         """
@@ -246,7 +246,7 @@ class BodySizeTests(LimitTestsMixin, TestCase):
         self.assertRejected(413)
         self.assertEqual(len(self.adapter.exchanges), 1)
         exchange.appFinished()
-        self.assertEqual(self.factory.requestsInFlight, 0)
+        self.assertEqual(self.factory.serverState.requestsInFlight, 0)
 
     def test_chunkedOverLimitAfterResponseStarted(self):
         """
@@ -496,7 +496,7 @@ class RejectedLogTests(LimitTestsMixin, TestCase):
     def setUp(self):
         LimitTestsMixin.setUp(self)
         self.logged = []
-        self.factory.requestLog = self.logged.append
+        self.factory.serverState.requestLog = self.logged.append
 
     def test_rejectedHeads(self):
         """400, 431, 413 and 408 heads are logged with what was parsed of them."""
@@ -521,7 +521,7 @@ class RejectedLogTests(LimitTestsMixin, TestCase):
                      record.queryString, record.httpVersion),
                     (status, REJECTED, method, path, query, version),
                 )
-        self.assertEqual(self.factory.requestsInFlight, 0)
+        self.assertEqual(self.factory.serverState.requestsInFlight, 0)
 
     def test_headTimeout(self):
         """A head that times out is logged as 408."""
@@ -591,7 +591,7 @@ class ConcurrencyTests(LimitTestsMixin, TestCase):
         connection: close, without reaching the application; it is logged.
         """
         logged = []
-        self.factory.requestLog = logged.append
+        self.factory.serverState.requestLog = logged.append
         self.channel.dataReceived(GET)
         self.connect()[0].dataReceived(GET)
         channel, transport = self.connect()
@@ -603,7 +603,7 @@ class ConcurrencyTests(LimitTestsMixin, TestCase):
         self.assertIn(b"connection: close\r\n", value)
         self.assertTrue(transport.disconnecting)
         self.assertEqual([e.status for e in logged], [503])
-        self.assertEqual(self.factory.requestsInFlight, 2)
+        self.assertEqual(self.factory.serverState.requestsInFlight, 2)
 
     def test_servedAgainBelowLimit(self):
         """
@@ -630,7 +630,7 @@ class ConnectionLimitTests(LimitTestsMixin, TestCase):
         self.assertNotIsInstance(refused, HTTPChannel)
         self.assertTrue(refusedTransport.disconnecting)
         self.assertEqual(refusedTransport.value(), b"")
-        self.assertEqual(self.factory.connections, {self.channel, second})
+        self.assertEqual(self.factory.serverState.connections, {self.channel, second})
         second.connectionLost(None)
         self.assertIsInstance(self.factory.buildProtocol(None), HTTPChannel)
 
@@ -641,9 +641,9 @@ class AccountingTests(LimitTestsMixin, TestCase):
         factory.connections holds the open channels.
         """
         second, _ = self.connect()
-        self.assertEqual(self.factory.connections, {self.channel, second})
+        self.assertEqual(self.factory.serverState.connections, {self.channel, second})
         second.connectionLost(None)
-        self.assertEqual(self.factory.connections, {self.channel})
+        self.assertEqual(self.factory.serverState.connections, {self.channel})
 
     def test_closeIdleConnections(self):
         """
@@ -652,7 +652,7 @@ class AccountingTests(LimitTestsMixin, TestCase):
         """
         busy, busyTransport = self.connect()
         busy.dataReceived(GET)
-        self.factory.closeIdleConnections()
+        self.factory.serverState.closeIdleConnections()
         self.assertTrue(self.transport.disconnecting)
         self.assertFalse(busyTransport.disconnecting)
         respond(self.adapter.exchanges[0])
@@ -665,7 +665,7 @@ class AccountingTests(LimitTestsMixin, TestCase):
         is served, then it closes.
         """
         self.channel.dataReceived(b"GET / HTTP/1.1\r\n")
-        self.factory.closeIdleConnections()
+        self.factory.serverState.closeIdleConnections()
         self.assertFalse(self.transport.disconnecting)
         self.channel.dataReceived(b"Host: x\r\n\r\n")
         respond(self.adapter.exchanges[0])
@@ -680,7 +680,7 @@ class AccountingTests(LimitTestsMixin, TestCase):
         """
         self.channel.dataReceived(GET)
         [exchange] = self.adapter.exchanges
-        self.factory.disconnectAll()
+        self.factory.serverState.disconnectAll()
         self.assertTrue(self.transport.disconnected)
         self.channel.connectionLost(None)
         self.assertTrue(exchange.disconnected)

@@ -14,7 +14,6 @@ from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint
 from twisted.internet.error import CannotListenError
-from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs, formatEvent
 from zope.interface import implementer
@@ -24,6 +23,7 @@ from gracehttp import _service
 from gracehttp._errors import AppLoadError, LifespanFailure
 from gracehttp._protocols.http11 import HTTPFactory
 from gracehttp._core.interfaces import IAppAdapter
+from gracehttp._core.serverstate import ServerState
 
 
 @implementer(IAppAdapter)
@@ -69,18 +69,16 @@ class StubPort:
         self.events.append(f"stopListening {self.address.port}")
 
 
-class StubFactory(HTTPFactory):
+class StubState(ServerState):
     """
-    An L{HTTPFactory} whose connections and requests the test makes up: its
+    A L{ServerState} whose connections and requests the test makes up: its
     two closing calls are recorded in the shared event list, and its own
     accounting (C{requestsInFlight}, C{connections}, C{whenDrained}) is the
     real one.
     """
 
-    protocol = Protocol
-
     def __init__(self, events):
-        HTTPFactory.__init__(self, adapter=None, reactor=None)
+        ServerState.__init__(self, clock=None)
         self.events = events
 
     def closeIdleConnections(self):
@@ -89,16 +87,15 @@ class StubFactory(HTTPFactory):
     def disconnectAll(self):
         self.events.append("disconnectAll")
 
-    def finishRequest(self, exchange=None):
+    def finishRequest(self, record=None):
         """
-        One request in flight finishes, as C{HTTPFactory.exchangeFinished}
-        reports it.
+        One request in flight finishes, as a connection reports it.
         """
-        self.exchangeFinished(exchange)
+        self.requestFinished(record)
 
     def closeConnection(self, connection):
         """
-        A connection closes, as C{HTTPChannel.connectionLost} reports it.
+        A connection closes, as it reports it.
         """
         self.connectionClosed(connection)
 
@@ -133,7 +130,8 @@ class ServiceTestCase(unittest.TestCase):
         self.reactor = MemoryReactorClock()
         self.reactor.running = True
         self.adapter = StubAdapter(self.events)
-        self.factory = StubFactory(self.events)
+        self.state = StubState(self.events)
+        self.factory = HTTPFactory(self.adapter, self.reactor, serverState=self.state)
         # The stop sequence would install a SIGINT handler in the test
         # process; what it installs is tested on its own.
         self.interruptPatch = mock.patch.object(
@@ -144,7 +142,13 @@ class ServiceTestCase(unittest.TestCase):
 
     def makeService(self, endpoints, exitOnFailure=True, gracefulTimeout=30.0):
         return _service.HTTPService(
-            self.adapter, self.factory, endpoints, self.reactor, exitOnFailure, gracefulTimeout
+            self.adapter,
+            self.factory,
+            self.state,
+            endpoints,
+            self.reactor,
+            exitOnFailure,
+            gracefulTimeout,
         )
 
     def result(self, d):
@@ -210,6 +214,7 @@ class StartTests(ServiceTestCase):
         service = _service.HTTPService(
             self.adapter,
             self.factory,
+            self.state,
             [StubEndpoint(self.events, 8005)],
             self.reactor,
             interface="wsgi",
@@ -236,6 +241,7 @@ class StartTests(ServiceTestCase):
         service = _service.HTTPService(
             self.adapter,
             self.factory,
+            self.state,
             [StubEndpoint(self.events, 8006)],
             self.reactor,
             interface="asgi2",
@@ -310,6 +316,7 @@ class StartFailureTests(ServiceTestCase):
         service = _service.HTTPService(
             self.adapter,
             self.factory,
+            self.state,
             [StubEndpoint(self.events, 8000), StubEndpoint(self.events, 8001, error)],
             self.reactor,
             descriptions=["tcp:8000", "tcp:8001:interface=127.0.0.1"],
@@ -351,6 +358,7 @@ class StartFailureTests(ServiceTestCase):
                 service = _service.HTTPService(
                     self.adapter,
                     self.factory,
+                    self.state,
                     [StubEndpoint(self.events, 1, error)],
                     self.reactor,
                     descriptions=["unix:/nonexistent/x.sock"],
@@ -433,7 +441,7 @@ class StopTests(ServiceTestCase):
     def test_stopSequence(self):
         """Ports stop, idle connections close, requests drain, then shutdown() runs."""
         service = self.startedService()
-        self.factory.requestsInFlight = 1
+        self.state.requestsInFlight = 1
         task = Deferred()
         self.adapter.inFlight.add(task)
         stopped = []
@@ -442,7 +450,7 @@ class StopTests(ServiceTestCase):
         self.assertEqual(
             self.events, ["stopListening 8000", "stopListening 8001", "closeIdleConnections"]
         )
-        self.factory.finishRequest()
+        self.state.finishRequest()
         self.assertNotIn("shutdown", self.events)
         task.callback(None)
         self.assertEqual(self.events[-1], "shutdown")
@@ -463,18 +471,18 @@ class StopTests(ServiceTestCase):
     def test_waitsForEveryRequest(self):
         """The drain ends only when the last of several requests finishes."""
         service = self.startedService()
-        self.factory.requestsInFlight = 3
+        self.state.requestsInFlight = 3
         service.stopService()
-        self.factory.finishRequest()
-        self.factory.finishRequest()
+        self.state.finishRequest()
+        self.state.finishRequest()
         self.assertNotIn("shutdown", self.events)
-        self.factory.finishRequest()
+        self.state.finishRequest()
         self.assertEqual(self.events[-1], "shutdown")
 
     def test_gracefulTimeout(self):
         """At the graceful timeout minus a little requests still run; at it they are disconnected."""
         service = self.startedService(gracefulTimeout=30.0)
-        self.factory.requestsInFlight = 2
+        self.state.requestsInFlight = 2
         d = service.stopService()
         self.reactor.advance(29.999)
         self.assertNotIn("disconnectAll", self.events)
@@ -482,8 +490,8 @@ class StopTests(ServiceTestCase):
         self.assertEqual(self.events[-1], "disconnectAll")
         self.assertNotIn("shutdown", self.events)
         # The disconnected requests end through disconnect -> grace -> cancel.
-        self.factory.finishRequest()
-        self.factory.finishRequest()
+        self.state.finishRequest()
+        self.state.finishRequest()
         self.assertEqual(self.events[-1], "shutdown")
         self.adapter.stopping.callback(None)
         self.assertIsNone(self.result(d))
@@ -492,35 +500,35 @@ class StopTests(ServiceTestCase):
     def test_waitsForConnectionsToClose(self):
         """After the last request the stop waits for its connection to close (its response written out)."""
         service = self.startedService()
-        self.factory.connections.update(["busy", "closing"])
-        self.factory.requestsInFlight = 1
+        self.state.connections.update(["busy", "closing"])
+        self.state.requestsInFlight = 1
         service.stopService()
-        self.factory.finishRequest()
-        self.factory.closeConnection("closing")
+        self.state.finishRequest()
+        self.state.closeConnection("closing")
         self.assertNotIn("shutdown", self.events)
-        self.factory.closeConnection("busy")
+        self.state.closeConnection("busy")
         self.assertEqual(self.events[-1], "shutdown")
         self.assertEqual(self.reactor.getDelayedCalls(), [])
-        self.assertIs(type(self.factory.connections), set)
+        self.assertIs(type(self.state.connections), set)
 
     def test_connectionsOutlivingTimeout(self):
         """Connections still open at the graceful timeout (slow readers) are disconnected."""
         service = self.startedService(gracefulTimeout=10.0)
-        self.factory.connections.add("slow reader")
+        self.state.connections.add("slow reader")
         service.stopService()
         self.reactor.advance(10)
         self.assertEqual(self.events[-1], "disconnectAll")
-        self.factory.closeConnection("slow reader")
+        self.state.closeConnection("slow reader")
         self.assertEqual(self.events[-1], "shutdown")
 
     def test_drainCancelsTimeout(self):
         """Requests finishing in time cancel the graceful timeout: nothing is disconnected."""
         service = self.startedService(gracefulTimeout=30.0)
-        self.factory.requestsInFlight = 1
+        self.state.requestsInFlight = 1
         service.stopService()
         self.assertEqual(len(self.reactor.getDelayedCalls()), 1)
         self.reactor.advance(10)
-        self.factory.finishRequest()
+        self.state.finishRequest()
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         self.reactor.advance(60)
         self.assertNotIn("disconnectAll", self.events)
@@ -528,27 +536,26 @@ class StopTests(ServiceTestCase):
     def test_zeroGracefulTimeout(self):
         """A graceful timeout of 0 disconnects the requests in flight at once."""
         service = self.startedService(gracefulTimeout=0.0)
-        self.factory.requestsInFlight = 1
+        self.state.requestsInFlight = 1
         service.stopService()
         self.reactor.advance(0)
         self.assertEqual(self.events[-1], "disconnectAll")
 
-    def test_requestLogKeptAndRestored(self):
-        """During the drain the access log still sees every request; afterwards its hook is back."""
+    def test_requestsLoggedDuringDrain(self):
+        """During the drain the access log still sees every request that finishes."""
         logged = []
-        self.factory.requestLog = logged.append
+        self.state.requestLog = logged.append
         service = self.startedService()
-        self.factory.requestsInFlight = 2
+        self.state.requestsInFlight = 2
         service.stopService()
-        self.factory.finishRequest("first")
-        self.factory.finishRequest("second")
+        self.state.finishRequest("first")
+        self.state.finishRequest("second")
         self.assertEqual(logged, ["first", "second"])
-        self.assertEqual(self.factory.requestLog, logged.append)
 
     def test_logsDrainAndTimeout(self):
         """The drain and the timeout are logged with the request count and the timeout."""
         service = self.startedService(gracefulTimeout=5.0)
-        self.factory.requestsInFlight = 2
+        self.state.requestsInFlight = 2
         with capturedLogs() as events:
             service.stopService()
             self.reactor.advance(5)

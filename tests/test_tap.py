@@ -396,7 +396,7 @@ class HardeningOptionsTests(unittest.TestCase):
                 forwardedAllowIPs=("10.0.0.0/8",),
             ),
         )
-        self.assertIsNone(service._factory.requestLog)
+        self.assertIsNone(service._state.requestLog)
         self.assertEqual(service._gracefulTimeout, 7.0)
 
 
@@ -433,30 +433,30 @@ class AccessLogOptionTests(unittest.TestCase):
     C{--access-log} picks where the access log goes.
     """
 
-    def factoryFor(self, *args):
+    def stateFor(self, *args):
         options = parse("--app", "tests.test_tap:wsgiApp", "--listen", "tcp:0", *args)
-        return makeServiceInMemory(options)._factory
+        return makeServiceInMemory(options)._state
 
     def test_defaultIsProcessLog(self):
         """By default finished requests go to the process's log."""
-        self.assertIsInstance(self.factoryFor().requestLog, _accesslog.AccessLog)
+        self.assertIsInstance(self.stateFor().requestLog, _accesslog.AccessLog)
 
     def test_off(self):
         """--access-log off logs nothing: no hook at all."""
-        self.assertIsNone(self.factoryFor("--access-log", "off").requestLog)
+        self.assertIsNone(self.stateFor("--access-log", "off").requestLog)
 
     def test_path(self):
         """--access-log PATH writes to that file."""
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "access.log")
-            requestLog = self.factoryFor("--access-log", path).requestLog
+            requestLog = self.stateFor("--access-log", path).requestLog
             self.assertIsInstance(requestLog, _accesslog.AccessLog)
             self.assertTrue(os.path.exists(path))
 
     def test_unwritablePath(self):
         """A file that cannot be opened is one line and exit status 1."""
         with self.assertRaises(SystemExit) as caught:
-            self.factoryFor("--access-log", "/nonexistent-gracehttp-dir/access.log")
+            self.stateFor("--access-log", "/nonexistent-gracehttp-dir/access.log")
         self.assertEqual(caught.exception.code, 1)
 
 

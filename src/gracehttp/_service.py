@@ -27,13 +27,13 @@ shutdown, e.g. on SIGTERM or SIGINT), in this order:
 
   1. wait until a start still in progress has settled;
   2. stop listening: new connections are refused at once;
-  3. C{factory.closeIdleConnections()}: idle keep-alive connections close
-     now, busy ones after their current response;
-  4. wait until the factory has no request in flight and no connection
+  3. C{serverState.closeIdleConnections()}: idle keep-alive connections
+     close now, busy ones after their current response;
+  4. wait until the server state has no request in flight and no connection
      open (so the last responses are written out before the reactor
      stops), for at most C{gracefulTimeout} seconds: one C{callLater},
-     cancelled when C{factory.whenDrained()} fires (nothing polls);
-  5. if anything is left when it expires: C{factory.disconnectAll()}.
+     cancelled when C{serverState.whenDrained()} fires (nothing polls);
+  5. if anything is left when it expires: C{serverState.disconnectAll()}.
      The requests go through the normal disconnect -> grace -> cancel
      path (L{gracehttp._core.exchange}) and the stop waits for them to end;
   6. wait for the adapter's own C{inFlight} work;
@@ -287,6 +287,7 @@ def makeService(
             rootPath=rootPath,
             chunkedBody=wsgiChunkedBody,
         )
+    from gracehttp._core.serverstate import ServerState
     from gracehttp._protocols.http11 import HTTPFactory
     from gracehttp._settings import HTTPSettings
 
@@ -302,11 +303,17 @@ def makeService(
         proxyHeaders=proxyHeaders,
         forwardedAllowIPs=forwardedAllowIPs,
     )
-    factory = HTTPFactory(adapter, reactor, settings)
-    factory.requestLog = makeAccessLog(reactor, accessLog, accessLogFormat)
+    serverState = ServerState(
+        reactor,
+        limitConnections,
+        limitConcurrency,
+        makeAccessLog(reactor, accessLog, accessLogFormat),
+    )
+    factory = HTTPFactory(adapter, reactor, settings, serverState)
     return HTTPService(
         adapter,
         factory,
+        serverState,
         endpoints,
         reactor,
         exitOnFailure,
@@ -509,6 +516,7 @@ class HTTPService(Service):
         self,
         adapter,
         factory,
+        serverState,
         endpoints,
         reactor,
         exitOnFailure=True,
@@ -521,10 +529,11 @@ class HTTPService(Service):
         """
         @param adapter: runs the application.
         @type adapter: L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}
-        @param factory: the protocol factory every endpoint listens with:
-            an L{HTTPFactory<gracehttp._protocols.http11.HTTPFactory>} or anything
-            with its C{requestsInFlight}, C{requestLog},
-            C{closeIdleConnections()} and C{disconnectAll()}.
+        @param factory: the protocol factory every endpoint listens with.
+        @type factory: L{twisted.internet.interfaces.IProtocolFactory}
+        @param serverState: what the factory's connections report to: the
+            stop closes, drains and cuts connections through it.
+        @type serverState: L{IServerState<gracehttp._core.serverstate.IServerState>}
         @param endpoints: where to listen.
         @type endpoints: L{list} of
             L{IStreamServerEndpoint<twisted.internet.interfaces.IStreamServerEndpoint>}
@@ -553,6 +562,7 @@ class HTTPService(Service):
         self._gracefulTimeout = gracefulTimeout
         self._previousInterruptHandler = None
         self._factory = factory
+        self._state = serverState
         self._endpoints = endpoints
         if descriptions is None:
             descriptions = [type(endpoint).__name__ for endpoint in endpoints]
@@ -695,7 +705,7 @@ class HTTPService(Service):
     def _stop(self, ignored):
         ports, self._ports = self._ports or [], None
         stopping = [maybeDeferred(port.stopListening) for port in ports]
-        self._factory.closeIdleConnections()
+        self._state.closeIdleConnections()
         d = gatherResults(stopping, consumeErrors=True)
         d.addCallback(self._drain)
         d.addCallback(self._adapterIdle)
@@ -705,33 +715,33 @@ class HTTPService(Service):
 
     def _drain(self, ignored):
         """
-        Wait until the factory has no request in flight and no connection
+        Wait until the server has no request in flight and no connection
         open (the last responses are written out), disconnecting what is
         left after the graceful timeout.
         """
-        factory = self._factory
-        if not factory.requestsInFlight and not factory.connections:
+        state = self._state
+        if not state.requestsInFlight and not state.connections:
             return None
-        if factory.requestsInFlight:
+        if state.requestsInFlight:
             _log.info(
                 "gracehttp stopping: waiting up to {timeout} s for {count} request(s) in flight",
                 timeout=self._gracefulTimeout,
-                count=factory.requestsInFlight,
+                count=state.requestsInFlight,
             )
-        drained = factory.whenDrained()
+        drained = state.whenDrained()
         expiry = self._reactor.callLater(self._gracefulTimeout, self._disconnectAll)
         return drained.addCallback(_cancelCall, expiry)
 
     def _disconnectAll(self):
-        factory = self._factory
+        state = self._state
         _log.warn(
             "gracehttp stopping: {count} request(s) still running on {connections} "
             "connection(s) after the graceful timeout of {timeout} s; disconnecting them",
-            count=factory.requestsInFlight,
-            connections=len(factory.connections),
+            count=state.requestsInFlight,
+            connections=len(state.connections),
             timeout=self._gracefulTimeout,
         )
-        factory.disconnectAll()
+        state.disconnectAll()
 
     def _adapterIdle(self, ignored):
         inFlight = self.adapter.inFlight

@@ -205,12 +205,10 @@ connection).
 
 import sys
 from collections import deque
-from email.utils import formatdate
 from http import HTTPStatus
 
 import httptools
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IProtocolNegotiationFactory,
     IPushProducer,
@@ -228,6 +226,7 @@ from gracehttp._core.exchange import (
     Exchange,
 )
 from gracehttp._core.interfaces import IExchangeChannel
+from gracehttp._core.serverstate import IConnection, ServerState
 from gracehttp._core.proxy import TrustedProxies, forwarded
 from gracehttp._settings import HTTPSettings
 from gracehttp._protocols.socketwriter import writerFor
@@ -413,7 +412,7 @@ class _Response:
     __slots__ = ("head", "chunked", "bodyAllowed", "remaining", "keepAlive")
 
 
-@implementer(IExchangeChannel, IPushProducer)
+@implementer(IExchangeChannel, IPushProducer, IConnection)
 class HTTPChannel(Protocol):
     """
     An HTTP/1.1 server connection.  See the module docstring.
@@ -487,8 +486,7 @@ class HTTPChannel(Protocol):
         self._timeoutKeepAlive = settings.timeoutKeepAlive
         self._timeoutClose = settings.timeoutClose
         self._limitBody = sys.maxsize if settings.limitRequestBody is None else settings.limitRequestBody
-        self._limitConcurrency = settings.limitConcurrency
-        factory.connections.add(self)
+        self._state = factory.serverState
         transport.registerProducer(self, True)
         self._producing = True
         self._arm(settings.timeoutHeader)
@@ -859,7 +857,7 @@ class HTTPChannel(Protocol):
             self.transport.pauseProducing()
 
     def connectionLost(self, reason):
-        self.factory.connectionClosed(self)
+        self._state.connectionClosed(self)
         self._closing = True
         self._disarm()
         self._held.clear()
@@ -1068,10 +1066,8 @@ class HTTPChannel(Protocol):
             )
         exchange.server = self._server
         exchange.keepAlive = parser.should_keep_alive()
-        limit = self._limitConcurrency
-        if limit is not None and factory.requestsInFlight >= limit:
+        if not self._state.requestStarted():
             self._refused.add(exchange)
-        factory.exchangeStarted(exchange)
         self._parsing = exchange
         queue = self._queue
         queue.append(exchange)
@@ -1165,7 +1161,7 @@ class HTTPChannel(Protocol):
         elif exchange.httpVersion == "1.0":
             append(b"connection: keep-alive\r\n")
         if not hasDate:
-            append(self.factory.dateHeader())
+            append(self._state.dateHeader())
         append(b"\r\n")
         response.head = b"".join(lines)
         response.chunked = chunked
@@ -1245,7 +1241,7 @@ class HTTPChannel(Protocol):
                 self._start(queue[0])
                 return
             if self._errorPending is not None:
-                self._writer.write(_errorResponse(self._errorPending, self.factory.dateHeader()))
+                self._writer.write(_errorResponse(self._errorPending, self._state.dateHeader()))
             self._close()
             return
         if len(queue) == MAX_PIPELINED - 1:
@@ -1279,7 +1275,7 @@ class HTTPChannel(Protocol):
         self._close()
 
     def exchangeFinished(self, exchange):
-        self.factory.exchangeFinished(exchange)
+        self._state.requestFinished(exchange)
 
     def pauseReading(self):
         self._readPauses += 1
@@ -1404,16 +1400,16 @@ class HTTPChannel(Protocol):
                 parsing.disconnect(REJECTED)
                 if not parsing.responseStarted:
                     parsing.status = status
-                    self._writer.write(_errorResponse(status, self.factory.dateHeader()))
+                    self._writer.write(_errorResponse(status, self._state.dateHeader()))
                 self._close()
                 return
         elif inHead or parsing is None:
             # The request never became an exchange: log it all the same.
-            self.factory.requestRejected(self._rejectedRecord(status, inHead))
+            self._state.requestRejected(self._rejectedRecord(status, inHead))
         if queue:
             self._errorPending = status
         else:
-            self._writer.write(_errorResponse(status, self.factory.dateHeader()))
+            self._writer.write(_errorResponse(status, self._state.dateHeader()))
             self._close()
 
     def _rejectedRecord(self, status, inHead):
@@ -1522,58 +1518,55 @@ class HTTPFactory(Factory):
 
     @ivar adapter: runs the application.
     @type adapter: L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}
-    @ivar reactor: the clock for timeouts, grace periods and the C{Date}
-        header.
+    @ivar reactor: the clock for timeouts and grace periods.
     @ivar settings: limits, timeouts and the grace period.
     @type settings: L{HTTPSettings}
-    @ivar requestsInFlight: requests parsed whose application has not
-        finished, across all connections.
-    @type requestsInFlight: L{int}
-    @ivar connections: the open connections.
-    @type connections: L{set} of L{HTTPChannel}
+    @ivar serverState: the counts, limits, draining and C{Date} header
+        every connection reports to.
+    @type serverState: L{IServerState<gracehttp._core.serverstate.IServerState>}
     @ivar trustedProxies: the peers whose proxy headers are applied, or
         L{None} when C{settings.proxyHeaders} is off.
     @type trustedProxies: L{TrustedProxies<gracehttp._core.proxy.TrustedProxies>}
-    @ivar requestLog: called with each finished L{Exchange} (the access
-        log), or L{None}.
     """
 
     protocol = HTTPChannel
     noisy = False
 
-    def __init__(self, adapter, reactor, settings=HTTPSettings()):
+    def __init__(self, adapter, reactor, settings=HTTPSettings(), serverState=None):
         """
         @type adapter: L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}
         @type reactor: L{twisted.internet.interfaces.IReactorTime}
         @type settings: L{HTTPSettings}
+        @param serverState: shared with the service; L{None} makes one from
+            C{settings}' connection and concurrency limits.
+        @type serverState: L{IServerState<gracehttp._core.serverstate.IServerState>}
         @raise ValueError: an entry of C{settings.forwardedAllowIPs} is not
             an IP address, a network or C{"*"}.
         """
         self.adapter = adapter
         self.reactor = reactor
         self.settings = settings
-        self.requestsInFlight = 0
-        self.connections = set()
+        if serverState is None:
+            serverState = ServerState(
+                reactor, settings.limitConnections, settings.limitConcurrency
+            )
+        self.serverState = serverState
         self.trustedProxies = (
             TrustedProxies(settings.forwardedAllowIPs) if settings.proxyHeaders else None
         )
-        self.requestLog = None
-        self._drainWaiters = []
-        self._dateSecond = None
-        self._dateLine = b""
 
     def buildProtocol(self, addr):
         """
-        A new channel, or, when C{settings.limitConnections} connections
-        are open, a protocol that closes the new connection at once (and
-        is not counted).
+        A new channel, or, when the server state refuses it
+        (C{limitConnections} connections are open), a protocol that closes
+        the new connection at once (and is not counted).
 
         @rtype: L{HTTPChannel} or L{_Refused}
         """
-        limit = self.settings.limitConnections
-        if limit is not None and len(self.connections) >= limit:
+        channel = Factory.buildProtocol(self, addr)
+        if not self.serverState.connectionOpened(channel):
             return _Refused()
-        return Factory.buildProtocol(self, addr)
+        return channel
 
     def acceptableProtocols(self):
         """
@@ -1584,101 +1577,3 @@ class HTTPFactory(Factory):
         @rtype: L{list} of L{bytes}
         """
         return list(ALPN_PROTOCOLS)
-
-    def closeIdleConnections(self):
-        """
-        End keep-alive on every connection (the first step of a graceful
-        shutdown): idle ones close now; busy ones close after their current
-        response, which says C{connection: close} if it has not started.
-        Requests pipelined behind it are dropped unanswered, as after any
-        server close (RFC 9112 section 9.3.1: the client may retry them).
-        """
-        for channel in list(self.connections):
-            channel.stopKeepAlive()
-
-    def disconnectAll(self):
-        """
-        Abort every connection (the last step of a graceful shutdown).  Their
-        requests are disconnected as if by the client (the application is
-        told and cancelled after the grace period), with the C{shutdown}
-        outcome.
-        """
-        for channel in list(self.connections):
-            channel.abortForShutdown()
-
-    def whenDrained(self):
-        """
-        @return: a Deferred that fires once no request is in flight and no
-            connection is open (the last responses are written out): what a
-            graceful shutdown waits for after L{closeIdleConnections}.
-        @rtype: L{Deferred}
-        """
-        drained = Deferred()
-        self._drainWaiters.append(drained)
-        self._checkDrained()
-        return drained
-
-    def _checkDrained(self):
-        if not self.requestsInFlight and not self.connections:
-            waiters, self._drainWaiters = self._drainWaiters, []
-            for drained in waiters:
-                drained.callback(None)
-
-    def connectionClosed(self, channel):
-        """
-        One of the connections closed.
-
-        @type channel: L{HTTPChannel}
-        """
-        self.connections.discard(channel)
-        if self._drainWaiters:
-            self._checkDrained()
-
-    def exchangeStarted(self, exchange):
-        """
-        A request head was parsed on one of the connections.
-
-        @type exchange: L{Exchange}
-        """
-        self.requestsInFlight += 1
-
-    def exchangeFinished(self, exchange):
-        """
-        A request's application finished (or was never started).
-
-        @type exchange: L{Exchange}
-        """
-        self.requestsInFlight -= 1
-        requestLog = self.requestLog
-        if requestLog is not None:
-            requestLog(exchange)
-        if self._drainWaiters:
-            self._checkDrained()
-
-    def requestRejected(self, record):
-        """
-        A request was answered with an error before it became an exchange
-        (a malformed, oversized or timed-out head): log it.  It was never
-        counted in flight.
-
-        @param record: what is known of it, with its status and the
-            C{rejected} outcome.
-        @type record: L{Exchange}
-        """
-        requestLog = self.requestLog
-        if requestLog is not None:
-            requestLog(record)
-
-    def dateHeader(self):
-        """
-        The C{date} header line for now (RFC 9110 section 6.6.1), formatted
-        once per second.
-
-        @return: C{b"date: <IMF-fixdate>\\r\\n"}
-        @rtype: L{bytes}
-        """
-        now = int(self.reactor.seconds())
-        if now != self._dateSecond:
-            self._dateSecond = now
-            self._dateLine = b"date: %s\r\n" % formatdate(now, usegmt=True).encode("ascii")
-        return self._dateLine
