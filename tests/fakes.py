@@ -5,7 +5,7 @@ thread pool that runs work synchronously.
 
 from zope.interface import implementer
 
-from gracehttp._core.exchange import Exchange
+from gracehttp._core.exchange import BODY_BUFFER_SIZE, Exchange
 from gracehttp._core.interfaces import IExchangeChannel
 
 
@@ -14,11 +14,18 @@ class RecordingChannel:
     """
     An L{IExchangeChannel} that records what an exchange asks of it.
 
+    Its read side follows the HTTP/1.1 channel's rule: L{deliverBody}
+    gives the exchange body bytes as the protocol would and pauses reading
+    while the exchange holds more than L{BODY_BUFFER_SIZE} unconsumed
+    bytes; L{bodyConsumed} resumes it once they are consumed.
+
     @ivar head: C{(status, headers)} once the head is written.
     @ivar body: the response body bytes written so far.
     @ivar finished: the response was finished.
     @ivar aborted: the response was aborted.
     @ivar readingPaused: reading from the client is paused.
+    @ivar pauses: how many times reading paused.
+    @ivar consumed: the body bytes the application consumed, as reported.
     @ivar continues: how many C{100 Continue} were sent.
     @ivar finishedExchanges: the exchanges whose application finished.
     """
@@ -29,6 +36,8 @@ class RecordingChannel:
         self.finished = False
         self.aborted = False
         self.readingPaused = False
+        self.pauses = 0
+        self.consumed = 0
         self.continues = 0
         self.finishedExchanges = []
 
@@ -53,14 +62,25 @@ class RecordingChannel:
     def exchangeFinished(self, exchange):
         self.finishedExchanges.append(exchange)
 
-    def pauseReading(self):
-        self.readingPaused = True
+    def bodyConsumed(self, exchange, size):
+        self.consumed += size
+        if self.readingPaused and exchange.bufferedBody <= BODY_BUFFER_SIZE:
+            self.readingPaused = False
 
-    def resumeReading(self):
-        self.readingPaused = False
+    def continueWanted(self, exchange):
+        if not exchange.bodyComplete and not exchange.disconnected:
+            self.continues += 1
 
-    def sendContinue(self):
-        self.continues += 1
+    def deliverBody(self, exchange, data):
+        """
+        Give C{exchange} request body bytes as a protocol does, pausing
+        reading past L{BODY_BUFFER_SIZE} unconsumed bytes.
+
+        @type data: L{bytes}
+        """
+        if exchange.receiveBody(data) > BODY_BUFFER_SIZE and not self.readingPaused:
+            self.readingPaused = True
+            self.pauses += 1
 
 
 def makeExchange(clock, grace=3.0, method="GET", path=b"/", query=b"",

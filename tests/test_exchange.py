@@ -124,17 +124,61 @@ class BodyAndResponseTests(TestCase):
 
     def test_bufferPausesAndReadResumes(self):
         """
-        Past BODY_BUFFER_SIZE buffered bytes the channel is paused; reading
+        Past BODY_BUFFER_SIZE unconsumed bytes the channel pauses; reading
         returns everything and resumes it.
         """
         exchange, channel = makeExchange(self.clock)
-        exchange.receiveBody(b"a" * BODY_BUFFER_SIZE)
+        channel.deliverBody(exchange, b"a" * BODY_BUFFER_SIZE)
         self.assertFalse(channel.readingPaused)
-        exchange.receiveBody(b"b")
+        channel.deliverBody(exchange, b"b")
         self.assertTrue(channel.readingPaused)
         self.assertEqual(len(exchange.readBody()), BODY_BUFFER_SIZE + 1)
         self.assertFalse(channel.readingPaused)
         self.assertEqual(exchange.readBody(), b"")
+
+    def test_receiveBodyReturnsUnconsumed(self):
+        """
+        receiveBody returns the bytes buffered and not consumed once the
+        adapter was woken: none if the adapter read them at once.
+        """
+        exchange, channel = makeExchange(self.clock)
+        self.assertEqual(exchange.receiveBody(b"abc"), 3)
+        self.assertEqual(exchange.receiveBody(b"de"), 5)
+        exchange.wake = exchange.readBody
+        self.assertEqual(exchange.receiveBody(b"f"), 0)
+
+    def test_consumedBytesReported(self):
+        """
+        Each read that takes bytes tells the channel how many its
+        application consumed (per exchange, as HTTP/2 flow control needs);
+        an empty read tells nothing.
+        """
+        exchange, channel = makeExchange(self.clock)
+        consumed = []
+        channel.bodyConsumed = lambda which, size: consumed.append((which, size))
+        exchange.receiveBody(b"abc")
+        exchange.receiveBody(b"de")
+        self.assertEqual(exchange.readBody(), b"abcde")
+        self.assertEqual(exchange.readBody(), b"")
+        exchange.receiveBody(b"f")
+        exchange.readBody()
+        self.assertEqual(consumed, [(exchange, 5), (exchange, 1)])
+
+    def test_continueWantedOnFirstRead(self):
+        """
+        The application's first read tells the channel it wants the body of
+        an C{Expect: 100-continue} request, once; without the expectation
+        nothing is asked.
+        """
+        wanted = []
+        for expect in (True, False):
+            exchange, channel = makeExchange(self.clock)
+            channel.continueWanted = wanted.append
+            exchange.expectContinue = expect
+            exchange.readBody()
+            exchange.readBody()
+            self.assertFalse(exchange.expectContinue)
+        self.assertEqual(len(wanted), 1)
 
     def test_wakeOnBodyEvents(self):
         """

@@ -416,6 +416,60 @@ class BodyTests(ChannelTestsMixin, TestCase):
         self.assertNotIn(b"100 Continue", self.take())
         self.assertTrue(self.transport.disconnecting)
 
+    def test_bodyConsumedPerExchange(self):
+        """
+        Reading stops past BODY_BUFFER_SIZE unconsumed bytes of one
+        exchange and resumes only when that exchange reports its bytes
+        consumed: another exchange's consumption does not resume it.
+        """
+        self.channel.dataReceived(
+            b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+            b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+            % (BODY_BUFFER_SIZE * 2)
+            + b"x" * (BODY_BUFFER_SIZE + 1)
+        )
+        self.channel.dataReceived(b"y" * (HOLD_SIZE + 1))
+        self.assertEqual(self.transport.producerState, "paused")
+        [first] = self.adapter.exchanges
+        self.channel.bodyConsumed(first, 3)
+        self.reactor.advance(0)
+        self.assertEqual(self.transport.producerState, "paused")
+        respond(first)
+        second = self.adapter.exchanges[1]
+        self.assertEqual(len(second.readBody()), BODY_BUFFER_SIZE + 1)
+        self.reactor.advance(0)
+        self.assertEqual(self.transport.producerState, "producing")
+        self.assertEqual(second.readBody(), b"y" * (HOLD_SIZE + 1))
+
+    def test_continueWanted(self):
+        """
+        C{100 Continue} is written only while the client may still wait
+        for it: not once the response started, the body is complete or the
+        exchange is disconnected.
+        """
+        expect = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+        self.channel.dataReceived(expect + b"a")
+        [exchange] = self.adapter.exchanges
+        self.channel.continueWanted(exchange)
+        self.assertEqual(self.take(), b"HTTP/1.1 100 Continue\r\n\r\n")
+        exchange.startResponse(200, [(b"content-length", b"2")])
+        self.channel.continueWanted(exchange)
+        self.assertEqual(self.take(), b"")
+        exchange.write(b"ok")
+        exchange.finish()
+        exchange.appFinished()
+        self.take()
+        channel, transport = self.connect()
+        channel.dataReceived(expect + b"abc")
+        channel.continueWanted(self.adapter.exchanges[-1])
+        self.assertEqual(transport.value(), b"")
+        channel, transport = self.connect()
+        channel.dataReceived(expect)
+        exchange = self.adapter.exchanges[-1]
+        exchange.disconnect()
+        channel.continueWanted(exchange)
+        self.assertEqual(transport.value(), b"")
+
     def test_unreadBodyDiscarded(self):
         """
         Body bytes the application did not read are discarded and the next

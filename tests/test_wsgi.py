@@ -1460,7 +1460,7 @@ class SpoolTests(WSGITestCase):
     def test_readingStaysOn(self):
         """Spooling takes each part as it arrives: the exchange's buffer never stays full, so reading resumes at once."""
         exchange, channel, _ = self.start()
-        exchange.receiveBody(b"x" * (BODY_BUFFER_SIZE + 1))
+        channel.deliverBody(exchange, b"x" * (BODY_BUFFER_SIZE + 1))
         self.assertFalse(channel.readingPaused)
         self.assertEqual(exchange.bufferedBody, 0)
 
@@ -1791,13 +1791,6 @@ class ThreadedTests(WSGITestCase):
         part = os.urandom(64 * 1024)
         parts = 128
         expected = hashlib.sha256(part * parts).hexdigest()
-        pauses = []
-
-        class Channel(RecordingChannel):
-            def pauseReading(self):
-                pauses.append(True)
-                super().pauseReading()
-
         def app(environ, start_response):
             digest = hashlib.sha256()
             total = 0
@@ -1814,7 +1807,6 @@ class ThreadedTests(WSGITestCase):
         try:
             exchange, channel = self.start(
                 app,
-                channel=Channel(),
                 method="POST",
                 headers=[(b"content-length", b"%d" % (len(part) * parts))],
             )
@@ -1822,7 +1814,7 @@ class ThreadedTests(WSGITestCase):
             while not channel.finished:
                 # Deliver as the protocol does: only while reading is on.
                 if sent < parts and not channel.readingPaused:
-                    exchange.receiveBody(part)
+                    channel.deliverBody(exchange, part)
                     sent += 1
                     if sent == parts:
                         exchange.endBody()
@@ -1832,7 +1824,7 @@ class ThreadedTests(WSGITestCase):
         finally:
             tracemalloc.stop()
         self.assertEqual(channel.body, b"%d %s" % (len(part) * parts, expected.encode()))
-        self.assertTrue(pauses)
+        self.assertTrue(channel.pauses)
         self.assertLess(peak, 1024 * 1024)
 
     def test_writeWaitsWhilePaused(self):

@@ -10,10 +10,16 @@ an L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}.  From then on:
 
   - the protocol pushes request body bytes in with L{Exchange.receiveBody}
     and L{Exchange.endBody}; the adapter pulls them out with
-    L{Exchange.readBody}.  The buffer between them is bounded: past
-    L{BODY_BUFFER_SIZE} bytes the protocol is told to stop reading, and the
-    next L{Exchange.readBody} resumes it.  The request body is never held
-    whole.
+    L{Exchange.readBody}.  The read side is the protocol's, per exchange:
+    L{Exchange.receiveBody} returns the bytes buffered and not yet
+    consumed, L{Exchange.readBody} tells the channel how many bytes the
+    application consumed (C{bodyConsumed}) and, on the application's first
+    read, that it wants the body a client held back with
+    C{Expect: 100-continue} (C{continueWanted}).  The channel decides what
+    that means: HTTP/1.1 stops parsing past L{BODY_BUFFER_SIZE} unconsumed
+    bytes and parses on once they are consumed; an HTTP/2 stream reopens
+    its flow-control window by the bytes consumed.  The request body is
+    never held whole.
   - the adapter pushes the response out with L{Exchange.startResponse},
     L{Exchange.write}, L{Exchange.finish} (or L{Exchange.abort}); the
     protocol frames it.  When the transport's buffer is above its
@@ -76,8 +82,8 @@ _log = Logger()
 
 BODY_BUFFER_SIZE = 64 * 1024
 """
-Bytes of request body buffered per exchange before the protocol stops
-reading from the client.
+Bytes of request body an exchange buffers, unconsumed by its application,
+before an HTTP/1.1 channel stops reading from the client.
 """
 
 # How a request ended, for the access log (Exchange.outcome).
@@ -226,7 +232,6 @@ class Exchange:
         "_grace",
         "_body",
         "_bodySize",
-        "_readingPaused",
         "_cancel",
         "_graceCall",
         "_appDone",
@@ -270,7 +275,6 @@ class Exchange:
         self.bytesSent = 0
         self._body = []
         self._bodySize = 0
-        self._readingPaused = False
         self._cancel = None
         self._graceCall = None
         self._appDone = False
@@ -286,18 +290,18 @@ class Exchange:
 
     def receiveBody(self, data):
         """
-        Buffer request body bytes from the client.  Past L{BODY_BUFFER_SIZE}
-        buffered bytes the channel is asked to stop reading.
+        Buffer request body bytes from the client and wake the adapter.
 
         @type data: L{bytes}
+        @return: the body bytes buffered and not yet consumed, once the
+            adapter was woken (an adapter that reads at once leaves none):
+            what the channel weighs to decide whether to read on.
+        @rtype: L{int}
         """
         self._body.append(data)
-        size = self._bodySize + len(data)
-        self._bodySize = size
-        if size > BODY_BUFFER_SIZE and not self._readingPaused:
-            self._readingPaused = True
-            self._channel.pauseReading()
+        self._bodySize += len(data)
         self._wake()
+        return self._bodySize
 
     def endBody(self):
         """
@@ -357,9 +361,11 @@ class Exchange:
         """
         Take every buffered request body byte.
 
-        The first call sends C{100 Continue} if the client asked for it
-        (RFC 9110 section 10.1.1); a call that empties a full buffer lets the
-        channel read again.
+        The first call tells the channel that the application wants the
+        body (C{continueWanted}: HTTP/1.1 then sends C{100 Continue} if the
+        client asked for it, RFC 9110 section 10.1.1); a call that takes
+        bytes tells the channel how many were consumed (C{bodyConsumed}),
+        which may let it read again.
 
         @return: the bytes buffered so far, possibly empty; check
             L{bodyComplete} and L{disconnected} to know whether more can
@@ -368,16 +374,17 @@ class Exchange:
         """
         if self.expectContinue:
             self.expectContinue = False
-            if not self.bodyComplete and not self.disconnected:
-                self._channel.sendContinue()
+            self._channel.continueWanted(self)
+        body = self._body
+        if not body:
+            return b""
         # One chunk is returned as it is (no copy).
-        data = b"".join(self._body)
-        self._body.clear()
+        data = b"".join(body)
+        body.clear()
+        size = self._bodySize
         self._bodySize = 0
-        if self._readingPaused:
-            self._readingPaused = False
-            if not self.disconnected:
-                self._channel.resumeReading()
+        if size:
+            self._channel.bodyConsumed(self, size)
         return data
 
     def startResponse(self, status, headers):

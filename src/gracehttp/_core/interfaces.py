@@ -2,7 +2,8 @@
 The two interfaces that meet at the per-request exchange.
 
 A protocol (HTTP/1.1 today; HTTP/2 streams later) implements
-L{IExchangeChannel}: it carries one exchange's response to the wire.  An app
+L{IExchangeChannel}: it carries one exchange's request body from the wire
+and its response to the wire.  An app
 adapter (WSGI or ASGI) implements L{IAppAdapter}: it runs the application
 for one exchange.  Neither side knows the other; both know only
 L{gracehttp._core.exchange.Exchange}.
@@ -61,6 +62,12 @@ class IExchangeChannel(Interface):
     The protocol side of one exchange: what carries its response to the
     client and its request body from the client.
 
+    Every method names the exchange: one connection may carry several
+    (pipelined HTTP/1.1 requests; HTTP/2 streams, each with its own
+    flow-control window).  The read side is per exchange: the exchange
+    reports what its application consumed (L{bodyConsumed}) and when it
+    wants the body (L{continueWanted}); the protocol decides when to read.
+
     All methods are called on the reactor thread.
     """
 
@@ -115,20 +122,27 @@ class IExchangeChannel(Interface):
         access log.
         """
 
-    def pauseReading():
+    def bodyConsumed(exchange, size):
         """
-        The exchange's request body buffer is full: stop reading from the
-        client until L{resumeReading}.
+        The application of C{exchange} consumed C{size} bytes of its
+        buffered request body (L{Exchange.readBody
+        <gracehttp._core.exchange.Exchange.readBody>}).  What that allows is
+        the protocol's: HTTP/1.1 parses on if this exchange's unconsumed
+        bytes had stopped it; an HTTP/2 stream reopens its flow-control
+        window (RFC 9113 section 5.2) by C{size}.
+
+        Called for a disconnected exchange too (the bytes were consumed all
+        the same).
+
+        @param size: bytes consumed, at least 1.
+        @type size: L{int}
         """
 
-    def resumeReading():
+    def continueWanted(exchange):
         """
-        The application consumed buffered request body: read again.
-        """
-
-    def sendContinue():
-        """
-        Send C{100 Continue} (RFC 9110 section 10.1.1): the application
-        started reading a body the client announced with
-        C{Expect: 100-continue}.
+        The application of C{exchange} started reading its request body,
+        for the first time, and the client sent C{Expect: 100-continue}
+        (RFC 9110 section 10.1.1).  The protocol sends C{100 Continue} if
+        the client may still be waiting for it: the body is not complete,
+        the exchange is not disconnected and its response has not started.
         """

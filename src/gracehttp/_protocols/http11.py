@@ -133,8 +133,11 @@ below):
     nothing happens (the application's time is not limited here); the
     connection becomes idle or begins another head later and re-arms it.
 
-Reading pauses for two reasons, counted together: an exchange's body buffer
-is full (it resumes when the application reads), or too many requests are
+Reading pauses for two reasons, counted together: an exchange holds more
+than L{BODY_BUFFER_SIZE<gracehttp._core.exchange.BODY_BUFFER_SIZE>} body
+bytes its application has not consumed (it resumes when that exchange
+reports them consumed, L{HTTPChannel.bodyConsumed}: the read side is per
+exchange, as HTTP/2 flow control is per stream), or too many requests are
 queued.  Pausing stops parsing, not reading: what arrives is held unparsed,
 and only past L{HOLD_SIZE} held bytes is the transport paused.  So a client
 that sends a little more and closes (the usual way a client gives up on an
@@ -424,6 +427,7 @@ class HTTPChannel(Protocol):
         self._active = None
         self._response = None
         self._readPauses = 0
+        self._full = set()
         self._held = deque()
         self._heldSize = 0
         self._transportPaused = False
@@ -1074,7 +1078,7 @@ class HTTPChannel(Protocol):
         if len(queue) == 1:
             self._start(exchange)
         elif len(queue) == MAX_PIPELINED:
-            self.pauseReading()
+            self._pauseReading()
         if codings is not None and not parser.should_upgrade():
             # Its body is read from here by _feedChunked.
             raise _Switch()
@@ -1120,7 +1124,8 @@ class HTTPChannel(Protocol):
             self._fail(413)
         exchange = self._parsing
         if not exchange.responseComplete:
-            exchange.receiveBody(body)
+            if exchange.receiveBody(body) > BODY_BUFFER_SIZE:
+                self._bodyFull(exchange)
 
     def on_message_complete(self):
         if self._largeReads:
@@ -1245,7 +1250,7 @@ class HTTPChannel(Protocol):
             self._close()
             return
         if len(queue) == MAX_PIPELINED - 1:
-            self.resumeReading()
+            self._resumeReading()
         if queue:
             self._start(queue[0])
         elif not self._inHead:
@@ -1277,12 +1282,40 @@ class HTTPChannel(Protocol):
     def exchangeFinished(self, exchange):
         self._state.requestFinished(exchange)
 
-    def pauseReading(self):
+    def bodyConsumed(self, exchange, size):
+        full = self._full
+        if full and exchange in full and exchange.bufferedBody <= BODY_BUFFER_SIZE:
+            full.discard(exchange)
+            self._resumeReading()
+
+    def continueWanted(self, exchange):
+        queue = self._queue
+        if (
+            self._response is None
+            and queue
+            and queue[0] is exchange
+            and not exchange.bodyComplete
+            and not exchange.disconnected
+        ):
+            self._writer.write(_CONTINUE)
+
+    def _bodyFull(self, exchange):
+        """
+        C{exchange} holds more than L{BODY_BUFFER_SIZE} unconsumed body
+        bytes: stop parsing until its application consumed them
+        (L{bodyConsumed}).
+        """
+        full = self._full
+        if exchange not in full:
+            full.add(exchange)
+            self._pauseReading()
+
+    def _pauseReading(self):
         self._readPauses += 1
 
-    def resumeReading(self):
+    def _resumeReading(self):
         self._readPauses -= 1
-        if self._readPauses or self._failed:
+        if self._readPauses or self._failed or self._closing:
             return
         if self._held:
             # Not now: this is called back from inside an adapter's read,
@@ -1310,10 +1343,6 @@ class HTTPChannel(Protocol):
             self.transport.resumeProducing()
         if not self._readPauses:
             self._rearm()
-
-    def sendContinue(self):
-        if self._response is None:
-            self._writer.write(_CONTINUE)
 
     # -- IPushProducer (towards our transport) --------------------------------
 
