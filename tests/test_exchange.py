@@ -150,8 +150,9 @@ class BodyAndResponseTests(TestCase):
     def test_consumedBytesReported(self):
         """
         Each read that takes bytes tells the channel how many its
-        application consumed (per exchange, as HTTP/2 flow control needs);
-        an empty read tells nothing.
+        application consumed (per exchange, as HTTP/2 flow control needs),
+        while the channel wants to hear (reportConsumed); an empty read
+        tells nothing.
         """
         exchange, channel = makeExchange(self.clock)
         consumed = []
@@ -162,6 +163,9 @@ class BodyAndResponseTests(TestCase):
         self.assertEqual(exchange.readBody(), b"")
         exchange.receiveBody(b"f")
         exchange.readBody()
+        exchange.reportConsumed = False
+        exchange.receiveBody(b"gh")
+        self.assertEqual(exchange.readBody(), b"gh")
         self.assertEqual(consumed, [(exchange, 5), (exchange, 1)])
 
     def test_continueWantedOnFirstRead(self):

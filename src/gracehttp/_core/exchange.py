@@ -12,14 +12,15 @@ an L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}.  From then on:
     and L{Exchange.endBody}; the adapter pulls them out with
     L{Exchange.readBody}.  The read side is the protocol's, per exchange:
     L{Exchange.receiveBody} returns the bytes buffered and not yet
-    consumed, L{Exchange.readBody} tells the channel how many bytes the
-    application consumed (C{bodyConsumed}) and, on the application's first
-    read, that it wants the body a client held back with
-    C{Expect: 100-continue} (C{continueWanted}).  The channel decides what
-    that means: HTTP/1.1 stops parsing past L{BODY_BUFFER_SIZE} unconsumed
-    bytes and parses on once they are consumed; an HTTP/2 stream reopens
-    its flow-control window by the bytes consumed.  The request body is
-    never held whole.
+    consumed; L{Exchange.readBody} tells the channel how many bytes the
+    application consumed (C{bodyConsumed}, while the channel wants to
+    hear: L{Exchange.reportConsumed}, since a call per read is measurable
+    on the hot path) and, on the application's first read, that it wants
+    the body a client held back with C{Expect: 100-continue}
+    (C{continueWanted}).  The channel decides what that means: HTTP/1.1
+    stops parsing past L{BODY_BUFFER_SIZE} unconsumed bytes and parses on
+    once they are consumed; an HTTP/2 stream reopens its flow-control
+    window by the bytes consumed.  The request body is never held whole.
   - the adapter pushes the response out with L{Exchange.startResponse},
     L{Exchange.write}, L{Exchange.finish} (or L{Exchange.abort}); the
     protocol frames it.  When the transport's buffer is above its
@@ -183,6 +184,11 @@ class Exchange:
     @ivar scheme: C{"http"} or C{"https"}.
     @ivar expectContinue: the client sent C{Expect: 100-continue} and no
         C{100 Continue} was sent yet.
+    @ivar reportConsumed: whether L{readBody} tells the channel how many
+        bytes the application consumed (C{bodyConsumed}).  The channel
+        sets it: it knows when it needs to hear (an HTTP/1.1 channel only
+        while this exchange's unconsumed bytes stop it reading; an HTTP/2
+        stream always, its window reopens by them).  True at first.
     @ivar keepAlive: the client allows the connection to carry another
         request after this one (RFC 9112 section 9.3).
     @ivar disconnected: the client is gone (see the module docstring).
@@ -232,6 +238,7 @@ class Exchange:
         "_grace",
         "_body",
         "_bodySize",
+        "reportConsumed",
         "_cancel",
         "_graceCall",
         "_appDone",
@@ -275,6 +282,7 @@ class Exchange:
         self.bytesSent = 0
         self._body = []
         self._bodySize = 0
+        self.reportConsumed = True
         self._cancel = None
         self._graceCall = None
         self._appDone = False
@@ -364,8 +372,8 @@ class Exchange:
         The first call tells the channel that the application wants the
         body (C{continueWanted}: HTTP/1.1 then sends C{100 Continue} if the
         client asked for it, RFC 9110 section 10.1.1); a call that takes
-        bytes tells the channel how many were consumed (C{bodyConsumed}),
-        which may let it read again.
+        bytes tells the channel how many were consumed (C{bodyConsumed},
+        while L{reportConsumed}), which may let it read again.
 
         @return: the bytes buffered so far, possibly empty; check
             L{bodyComplete} and L{disconnected} to know whether more can
@@ -383,7 +391,7 @@ class Exchange:
         body.clear()
         size = self._bodySize
         self._bodySize = 0
-        if size:
+        if size and self.reportConsumed:
             self._channel.bodyConsumed(self, size)
         return data
 

@@ -131,8 +131,9 @@ class IExchangeChannel(Interface):
         bytes had stopped it; an HTTP/2 stream reopens its flow-control
         window (RFC 9113 section 5.2) by C{size}.
 
-        Called for a disconnected exchange too (the bytes were consumed all
-        the same).
+        Called while C{exchange.reportConsumed} is set (the protocol sets
+        it when it needs to hear), for a disconnected exchange too (the
+        bytes were consumed all the same).
 
         @param size: bytes consumed, at least 1.
         @type size: L{int}
