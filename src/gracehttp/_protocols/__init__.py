@@ -5,7 +5,9 @@ for an application adapter.  They know HTTP; they know nothing of WSGI or
 ASGI.
 
   - L{http11<gracehttp._protocols.http11>}: HTTP/1.1 (RFC 9112) on
-    C{httptools}, and the factory every endpoint listens with;
+    C{httptools}, and the factory every endpoint listens with: a package
+    of the connection's parts (states, parsing, the head, the pipeline,
+    framing, the read gate, the timers, the protocol switch hook);
   - L{syntax<gracehttp._protocols.syntax>}: the request syntax checks
     C{httptools} leaves to us (C{Host}, transfer codings, chunk lines,
     request lines);

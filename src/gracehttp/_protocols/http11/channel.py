@@ -129,6 +129,8 @@ class HTTPChannel(
     @ivar _defaultReadSize: the transport's own C{bufferSize}, or L{None}
         for a transport without one.
     @ivar _grace: the settings' C{disconnectGracePeriod}, in seconds.
+    @ivar _reactor: the factory's reactor: the clock of the timers and
+        grace periods.
     @ivar _limitHeadSize: the settings' C{limitRequestHeaderSize}, in
         bytes; C{_limitHeaders}, C{_limitBody}, C{_timeoutHeader},
         C{_timeoutKeepAlive} and C{_timeoutClose} likewise (no body limit
@@ -198,6 +200,7 @@ class HTTPChannel(
         self._timeoutClose = settings.timeoutClose
         self._limitBody = sys.maxsize if settings.limitRequestBody is None else settings.limitRequestBody
         self._grace = settings.disconnectGracePeriod
+        self._reactor = factory.reactor
         self._serverState = factory.serverState
         self._adapter = factory.adapter
         self._switch = factory.protocolSwitch
@@ -212,7 +215,10 @@ class HTTPChannel(
         if self._readPauses or self._held:
             self._hold(data)
             return
-        self._feed(data)
+        # What _feed does, without its call (one per read).
+        self._parse(data)
+        if self._parsing is not None and not self._inHead and self._state is OPEN:
+            self._bodyContinues()
 
     def _readStopped(self, data):
         """

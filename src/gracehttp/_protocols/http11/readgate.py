@@ -58,7 +58,7 @@ class ReadGate:
     """
     The read gate: a part of L{HTTPChannel
     <gracehttp._protocols.http11.channel.HTTPChannel>}, sharing its
-    attributes (it uses the channel's C{transport}, C{factory.reactor},
+    attributes (it uses the channel's C{transport}, C{_reactor},
     C{_state}, C{_feed} and C{_rearm}).
 
     @ivar _readPauses: how many reasons to stop parsing hold now (a full
@@ -119,7 +119,7 @@ class ReadGate:
             # Not now: this is called back from inside an adapter's read,
             # which must return its bytes before newer ones are parsed.
             if self._releaseCall is None:
-                self._releaseCall = self.factory.reactor.callLater(0, self._release)
+                self._releaseCall = self._reactor.callLater(0, self._release)
         else:
             self._rearm()
 

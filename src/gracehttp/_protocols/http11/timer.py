@@ -85,7 +85,7 @@ class ConnectionTimer:
         """
         timer = self._timer
         if timer is None:
-            self._timer = self.factory.reactor.callLater(seconds, self._timedOut)
+            self._timer = self._reactor.callLater(seconds, self._timedOut)
         else:
             timer.reset(seconds)
 
@@ -121,7 +121,7 @@ class ConnectionTimer:
         The body timer fired while we read: answer 408 if no body byte came
         for C{timeoutHeader} seconds, else time the rest of that span.
         """
-        idle = self.factory.reactor.seconds() - self._bodyTime
+        idle = self._reactor.seconds() - self._bodyTime
         if idle < self._timeoutHeader:
             self._arm(self._timeoutHeader - idle)
             return
@@ -139,7 +139,7 @@ class ConnectionTimer:
         if self._inHead:
             self._arm(self._timeoutHeader)
         elif self._bodyTime is not None:
-            self._bodyTime = self.factory.reactor.seconds()
+            self._bodyTime = self._reactor.seconds()
             self._arm(self._timeoutHeader)
 
     def _bodyContinues(self):
@@ -148,7 +148,7 @@ class ConnectionTimer:
         for this body time it (a body that stops arriving for
         C{timeoutHeader} seconds is answered 408).
         """
-        now = self.factory.reactor.seconds()
+        now = self._reactor.seconds()
         if self._bodyTime is None:
             self._arm(self._timeoutHeader)
         self._bodyTime = now
@@ -178,7 +178,7 @@ class ConnectionTimer:
             return
         self._producing = False
         self.transport.unregisterProducer()
-        self._closeTimer = self.factory.reactor.callLater(self._timeoutClose, self._closeTimedOut)
+        self._closeTimer = self._reactor.callLater(self._timeoutClose, self._closeTimedOut)
 
     def _closeTimedOut(self):
         """
