@@ -7,15 +7,23 @@ L{StringTransport} and a L{MemoryReactorClock}, as in L{tests.test_http11}.
 
 from unittest import TestCase, mock
 
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from gracehttp._core.exchange import COMPLETED
 from gracehttp._core.serverstate import IConnection
-from gracehttp._protocols.http11 import HOLD_SIZE, ConnectionState, HTTPFactory, IProtocolSwitch, upgrade
+from gracehttp._protocols.http11 import (
+    HOLD_SIZE,
+    ConnectionState,
+    HTTPFactory,
+    IProtocolSwitch,
+    upgrade,
+)
 from gracehttp._settings import HTTPSettings
 
 from .test_http11 import ManualAdapter, respond
@@ -27,8 +35,9 @@ GET = b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n"
 
 class Echo(Protocol):
     """
-    The protocol a switch hands the connection to: it answers 101, then
-    sends back every byte it receives.
+    The protocol a switch hands the connection to: it registers itself as
+    its transport's producer, answers 101, then sends back every byte it
+    receives.
 
     @ivar received: what it was given, in order.
     @ivar lost: the reason its connection was lost, or L{None}.
@@ -39,7 +48,17 @@ class Echo(Protocol):
         self.lost = None
 
     def connectionMade(self):
+        self.transport.registerProducer(self, True)
         self.transport.write(SWITCHED)
+
+    def pauseProducing(self):
+        pass
+
+    def resumeProducing(self):
+        pass
+
+    def stopProducing(self):
+        pass
 
     def dataReceived(self, data):
         self.received.append(data)
@@ -146,18 +165,21 @@ class SwitchTests(UpgradeTestsMixin, TestCase):
         self.channel.dataReceived(GET % 1)
         self.assertEqual(self.take(), GET % 1)
         self.assertEqual(echo.received, [b"hello", GET % 1])
-        self.channel.connectionLost(None)
-        self.assertIsNone(echo.lost)
+        reason = Failure(ConnectionDone())
+        self.channel.connectionLost(reason)
+        self.assertIs(echo.lost, reason)
         self.assertIs(self.channel.state, ConnectionState.CLOSED)
 
     def test_handOver(self):
         """
-        At the switch the channel stops producing and timing, the upgrade
-        request is logged with status 101 and no longer counted in flight,
-        and the connection stays counted until it is lost.
+        At the switch the channel stops producing (the new protocol is the
+        transport's producer) and timing, the upgrade request is logged
+        with status 101 and no longer counted in flight, and the connection
+        stays counted until it is lost.
         """
         self.channel.dataReceived(UPGRADE)
-        self.assertIsNone(self.transport.producer)
+        [echo] = self.factory.protocolSwitch.protocols
+        self.assertIs(self.transport.producer, echo)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         state = self.factory.serverState
         self.assertEqual(state.requestsInFlight, 0)

@@ -140,13 +140,12 @@ class HTTPChannel(
     def __init__(self):
         self._state = OPEN
         self._errorPending = None
-        self._rejectStatus = 400
-        self._hostSeen = None
         self._noKeepAlive = False
         self._shutdown = False
         self._producing = False
         self._writePaused = False
         self._initParsing()
+        self._initBuilder()
         self._initPipeline()
         self._initFraming()
         self._initReadGate()
@@ -198,7 +197,8 @@ class HTTPChannel(
         self._timeoutHeader = settings.timeoutHeader
         self._timeoutKeepAlive = settings.timeoutKeepAlive
         self._timeoutClose = settings.timeoutClose
-        self._limitBody = sys.maxsize if settings.limitRequestBody is None else settings.limitRequestBody
+        limitBody = settings.limitRequestBody
+        self._limitBody = sys.maxsize if limitBody is None else limitBody
         self._grace = settings.disconnectGracePeriod
         self._reactor = factory.reactor
         self._serverState = factory.serverState

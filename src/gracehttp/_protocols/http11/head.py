@@ -111,6 +111,10 @@ class ExchangeBuilder:
     @type _rejectStatus: L{int}
     """
 
+    def _initBuilder(self):
+        self._hostSeen = None
+        self._rejectStatus = 400
+
     def _fail(self, status):
         """
         Stop the parser from inside a callback; the request is answered

@@ -250,7 +250,9 @@ class RequestParsing:
                     break
         if start < 0:
             # Not where llhttp found it: never guess where a body begins.
-            _log.error("Chunked request head not found in the read from {client}", client=self._client)
+            _log.error(
+                "Chunked request head not found in the read from {client}", client=self._client
+            )
             self._reject(400)
             return None
         self._divert = ChunkedBodyReader(self).feed
