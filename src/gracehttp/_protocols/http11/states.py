@@ -24,17 +24,24 @@ L{CLOSED}       (none arrive)               (none left)
 The moves, and what makes each (any other move is a bug and raises
 L{IllegalMove}, as h11's state machine does)::
 
-    OPEN ------ a request rejected, requests queued before it --> REJECTING
-    OPEN ------ an upgrade request no protocol switch is offered -> FINISHING
-    OPEN ------ an upgrade request the protocol switch is offered -> SWITCHING
-    OPEN ------ close: a rejection with nothing queued, the
-                keep-alive timeout, the last response, a shutdown -> CLOSING
-    SWITCHING - the switch takes the connection over ------------> SWITCHED
-    SWITCHING - the switch declines, or the server is stopping --> FINISHING
-    SWITCHING - close (the upgrade request answered 503) --------> CLOSING
-    REJECTING, FINISHING - close: the queue answered, a response
-                that ends keep-alive, an aborted response -------> CLOSING
-    any state but CLOSED - the transport's connectionLost -------> CLOSED
+    OPEN -------- a request rejected ---------------------------> REJECTING
+    OPEN -------- an upgrade request not offered to a protocol
+                  switch (there is none, or it has a body) -----> FINISHING
+    OPEN -------- an upgrade request to offer to the switch ----> SWITCHING
+    OPEN -------- close: the idle or keep-alive timeout, a
+                  response that ends keep-alive, an aborted
+                  response, a graceful stop --------------------> CLOSING
+    SWITCHING --- the switch takes the connection over --------> SWITCHED
+    SWITCHING --- the switch declines or fails, or the server
+                  is stopping ----------------------------------> FINISHING
+    SWITCHING --- close (the upgrade request answered 503, or a
+                  response before it ends keep-alive) ----------> CLOSING
+    REJECTING --- close: at once if nothing is queued, else once
+                  the queue and the error are answered ---------> CLOSING
+    FINISHING --- close: the queue answered --------------------> CLOSING
+    (REJECTING and FINISHING also close on a response that ends
+    keep-alive, or an aborted response)
+    any but CLOSED - the transport's connectionLost ------------> CLOSED
 
 Nothing is parsed in any state but L{OPEN}, so a request is only ever
 rejected in L{OPEN}; a rejection or an upgrade found in the same read
