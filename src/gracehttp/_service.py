@@ -549,7 +549,7 @@ class HTTPService(Service):
         @type descriptions: L{list} of L{str} or L{None}
         @param interface: what the application is served as, for the
             start-up line: C{"asgi3"}, C{"asgi2"} or C{"wsgi"}; L{None}
-            says the adapter's C{interface}.
+            when not known (the line then does not name it).
         @type interface: L{str} or L{None}
         @param detected: whether C{interface} was detected rather than
             given.
@@ -567,7 +567,7 @@ class HTTPService(Service):
         if descriptions is None:
             descriptions = [type(endpoint).__name__ for endpoint in endpoints]
         self._descriptions = list(descriptions)
-        self._interface = adapter.interface if interface is None else interface
+        self._interface = interface
         self._detected = detected
         self._threads = threads
         self._failedEndpoint = None
@@ -643,6 +643,8 @@ class HTTPService(Service):
         @type urls: L{list} of L{str}
         """
         serving = f"interface {self._interface} ({'detected' if self._detected else 'given'})"
+        if self._interface is None:
+            serving = "interface not named"
         if self._threads is not None:
             serving += f" with {self._threads} threads"
         _log.info(

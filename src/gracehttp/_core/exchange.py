@@ -114,14 +114,27 @@ or while the application waited for a body that turned out malformed, too
 large or stalled (the application was told the client disconnected).
 """
 
-# A response header name must be a non-empty RFC 9110 section 5.6.2 token:
-# deleting the token characters leaves nothing.  A value must not contain
-# CR, LF or NUL (RFC 9110 section 5.5), which would let an application split
-# the response.
-_TOKEN_CHARS = (
+TOKEN_CHARS = (
     b"!#$%&'*+-.^_`|~0123456789"
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+"""
+The characters of an RFC 9110 section 5.6.2 token (C{tchar}).  A header
+name is a token if deleting these characters from it leaves nothing.
+"""
+
+SERVER_ERROR_BODY = b"Internal Server Error\n"
+SERVER_ERROR_HEADERS = (
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", b"%d" % len(SERVER_ERROR_BODY)),
+)
+"""
+The body and headers of the 500 gracehttp sends in place of an
+application's response (see L{Exchange.answerServerError}).
+"""
+
+# A header value must not contain CR, LF or NUL (RFC 9110 section 5.5),
+# which would let an application split the response.
 _unsafeValue = re.compile(rb"[\r\n\0]").search
 
 HOP_BY_HOP = frozenset(
@@ -404,7 +417,7 @@ class Exchange:
         append = checked.append
         for name, value in headers:
             try:
-                unsafe = name.translate(None, _TOKEN_CHARS) or not name or _unsafeValue(value)
+                unsafe = name.translate(None, TOKEN_CHARS) or not name or _unsafeValue(value)
             except TypeError:
                 raise InvalidResponse(f"header {name!r}: {value!r} is not bytes") from None
             if unsafe:
@@ -469,6 +482,19 @@ class Exchange:
         self.endTime = self._clock.seconds()
         self._channel.finishResponse(self)
         self._wake()
+
+    def answerServerError(self):
+        """
+        Send a complete C{500 Internal Server Error} (RFC 9110 section
+        15.6.1) in place of the application's response, which must not
+        have started (or must have been taken back with
+        L{retractResponse}).
+
+        @raise ClientDisconnected: the client is gone.
+        """
+        self.startResponse(500, SERVER_ERROR_HEADERS)
+        self.write(SERVER_ERROR_BODY)
+        self.finish()
 
     def retractResponse(self):
         """

@@ -16,8 +16,6 @@ class IAppAdapter(Interface):
     Runs an application (WSGI or ASGI) for each request exchange.
     """
 
-    interface = Attribute("C{'wsgi'} or C{'asgi'}: the spec this adapter speaks.")
-
     inFlight = Attribute(
         "A list of Deferreds, read at shutdown: together they fire (never"
         " fail) once every application call the adapter started or queued is"
