@@ -158,7 +158,7 @@ dropped.  Each name is logged once per process, as a warning, the first
 time an application sends it.
 """
 
-_warnedHopByHop = set()
+_warnedHopByHop: set[bytes] = set()
 
 
 class InvalidResponse(ValueError):

@@ -40,8 +40,8 @@ worker reads the next block while the reactor sends the one before.
 
 # Caches of checked status lines and field names, bounded because both
 # come from the application.
-_STATUSES = {}
-_NAMES = {}
+_STATUSES: dict[str, int] = {}
+_NAMES: dict[str, bytes] = {}
 _MAX_CACHED = 256
 
 
