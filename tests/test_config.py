@@ -1,12 +1,20 @@
 """
-Tests for the settings of L{gracehttp.makeService} and C{twist gracehttp}:
-the defaults and the messages for bad values, pinned as they were before
-the settings had one table, so that deriving everything from it is shown
-to change nothing.
+Tests for the settings of L{gracehttp.makeService} and C{twist gracehttp}
+(L{gracehttp._config}).
+
+The first tests pin the defaults and the messages for bad values as they
+were before the settings had one table, so that deriving everything from
+it is shown to change nothing; the others check the table itself, what is
+made from it (L{Config}, C{makeService}'s keywords, the options and their
+C{--help}, L{HTTPSettings}) and that the docs' tables are the ones it
+writes.
 """
 
+import dataclasses
 import inspect
 import io
+import json
+import os
 import sys
 import unittest
 from unittest import mock
@@ -16,8 +24,10 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import globalLogPublisher
 
 import gracehttp
-from gracehttp import tap
+from gracehttp import _service, tap
+from gracehttp._config import DEFAULTS, SETTINGS, Config
 from gracehttp._core.accesslog import DEFAULT_FORMAT, AccessLog
+from gracehttp._core.proxy import TrustedProxies, trustedNetwork
 from gracehttp._settings import HTTPSettings
 
 
@@ -310,8 +320,6 @@ class PinnedDefaultsTests(unittest.TestCase):
         """twist gracehttp --app APP builds the same service as makeService(APP)."""
         reactor = MemoryReactorClock()
         real = gracehttp.makeService
-        from gracehttp import _service
-
         with mock.patch.object(
             _service, "makeService", lambda *a, **kw: real(*a, reactor=reactor, **kw)
         ):
@@ -345,3 +353,407 @@ class PinnedErrorsTests(unittest.TestCase):
                     usageErrorLine(args),
                     (f"gracehttp: error: {problem} (see twist gracehttp --help)\n", 1),
                 )
+
+
+# -- The settings table ------------------------------------------------------
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+EXAMPLES = {
+    "interface": (["wsgi"], "wsgi"),
+    "listen": (["tcp:0", "unix:/tmp/gracehttp-config.sock"], ("tcp:0", "unix:/tmp/gracehttp-config.sock")),
+    "threads": (["4"], 4),
+    "disconnectGracePeriod": (["-1.5"], -1.5),
+    "lifespan": (["off"], "off"),
+    "lifespanTimeout": (["7.5"], 7.5),
+    "rootPath": (["/api"], "/api"),
+    "limitRequestHeaderSize": (["8192"], 8192),
+    "limitRequestHeaders": (["20"], 20),
+    "limitRequestBody": (["0"], 0),
+    "timeoutHeader": (["2.5"], 2.5),
+    "timeoutKeepAlive": (["0"], 0.0),
+    "limitConcurrency": (["64"], 64),
+    "limitConnections": (["1000"], 1000),
+    "gracefulTimeout": (["0"], 0.0),
+    "proxyHeaders": ([], True),
+    "forwardedAllowIPs": (["10.0.0.0/8, ::1,*"], ("10.0.0.0/8", "::1", "*")),
+    "accessLog": (["off"], "off"),
+    "accessLogFormat": (["{method} {path} {status}"], "{method} {path} {status}"),
+    "wsgiChunkedBody": (["stream"], "stream"),
+}
+"""
+For each setting: command-line values (none for a flag), and the value
+they make, which is not the default.
+"""
+
+BAD_VALUES = {
+    "interface": "cgi",
+    "listen": [3],
+    "threads": 0,
+    "disconnectGracePeriod": "3",
+    "lifespan": "maybe",
+    "lifespanTimeout": 0,
+    "rootPath": "api",
+    "limitRequestHeaderSize": 1.5,
+    "limitRequestHeaders": None,
+    "limitRequestBody": -1,
+    "timeoutHeader": float("inf"),
+    "timeoutKeepAlive": -0.5,
+    "limitConcurrency": 0,
+    "limitConnections": True,
+    "gracefulTimeout": None,
+    "proxyHeaders": 1,
+    "forwardedAllowIPs": [1],
+    "accessLog": 3,
+    "accessLogFormat": 3,
+    "wsgiChunkedBody": "buffer",
+}
+"""
+For each setting: a value L{Config} refuses.
+"""
+
+BAD_TEXT = {
+    "interface": "cgi",
+    "listen": None,
+    "threads": "x",
+    "disconnectGracePeriod": "nan",
+    "lifespan": "maybe",
+    "lifespanTimeout": "soon",
+    "rootPath": "api",
+    "limitRequestHeaderSize": "64K",
+    "limitRequestHeaders": "",
+    "limitRequestBody": "-1",
+    "timeoutHeader": "0",
+    "timeoutKeepAlive": "inf",
+    "limitConcurrency": "1e3",
+    "limitConnections": "1.5",
+    "gracefulTimeout": "-1",
+    "forwardedAllowIPs": "example.com",
+    "accessLog": None,
+    "accessLogFormat": "{nosuch}",
+    "wsgiChunkedBody": "buffer",
+}
+"""
+For each option that takes a value: a value that is a usage error (L{None}
+for those whose every string is taken: any endpoint string is parsed when
+the service is made, any access log string is a path).
+"""
+
+
+def argumentsFor(setting, values):
+    """
+    The command-line arguments that give a setting C{values}.
+    """
+    if not setting.kind.takesValue:
+        return [f"--{setting.option}"]
+    return [f"--{setting.option}={value}" for value in values]
+
+
+def loadOptionsTables():
+    """
+    Import C{docs/optionstables.py}, the writer of the docs' tables.
+    """
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "optionstables", os.path.join(REPO, "docs", "optionstables.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ConfigTests(unittest.TestCase):
+    """
+    L{Config} checks every value once and holds only plain values.
+    """
+
+    def test_defaultsPinned(self):
+        """A Config made without arguments holds today's defaults, which are the table's."""
+        config = Config()
+        self.assertEqual({name: getattr(config, name) for name in DEFAULTS}, PINNED_DEFAULTS)
+        self.assertEqual(DEFAULTS, PINNED_DEFAULTS)
+
+    def test_examplesCoverTable(self):
+        """Each setting has an example and a bad value here, so a new setting cannot go untested."""
+        names = [setting.name for setting in SETTINGS]
+        self.assertEqual(list(EXAMPLES), names)
+        self.assertEqual(list(BAD_VALUES), names)
+        self.assertEqual(
+            list(BAD_TEXT), [setting.name for setting in SETTINGS if setting.kind.takesValue]
+        )
+
+    def test_everySettingChecked(self):
+        """Each setting refuses a bad value with a one-line ValueError naming it."""
+        for setting in SETTINGS:
+            with self.subTest(setting=setting.name):
+                with self.assertRaises(ValueError) as caught:
+                    Config(**{setting.name: BAD_VALUES[setting.name]})
+                message = str(caught.exception)
+                self.assertNotIn("\n", message)
+                self.assertIn(setting.label, message)
+
+    def test_typesRefused(self):
+        """Values of the wrong type that used to slip through are refused when the Config is made."""
+        for kwargs, message in [
+            ({"accessLog": 3}, "access log must be '-', a file path, 'off' or None, not 3"),
+            ({"listen": [3]}, "listen: 3 is not an endpoint description (a string)"),
+            (
+                {"forwardedAllowIPs": [1]},
+                "forwarded allow IPs: 1 is not an IP address, a CIDR network or '*'",
+            ),
+            ({"forwardedAllowIPs": 3}, "forwarded allow IPs must be a list of strings, not 3"),
+        ]:
+            with self.subTest(**kwargs):
+                with self.assertRaises(ValueError) as caught:
+                    gracehttp.makeService(wsgiApp, reactor=MemoryReactorClock(), **kwargs)
+                self.assertEqual(str(caught.exception), message)
+
+    def test_normalised(self):
+        """One endpoint string, an address string, lists and whole seconds are stored in one form."""
+        config = Config(
+            listen="tcp:0",
+            forwardedAllowIPs=" 10.0.0.1 , ::1",
+            timeoutHeader=2,
+            gracefulTimeout=0,
+        )
+        self.assertEqual(config.listen, ("tcp:0",))
+        self.assertEqual(config.forwardedAllowIPs, ("10.0.0.1", "::1"))
+        self.assertEqual((config.timeoutHeader, config.gracefulTimeout), (2.0, 0.0))
+        self.assertIs(type(config.timeoutHeader), float)
+        self.assertEqual(Config(listen=["a:b"], forwardedAllowIPs=["*"]).listen, ("a:b",))
+
+    def test_frozen(self):
+        """A Config cannot be changed; replace() makes a new one, checked again."""
+        config = Config()
+        with self.assertRaises(dataclasses.FrozenInstanceError):
+            config.threads = 3
+        self.assertEqual(dataclasses.replace(config, threads=3).threads, 3)
+        with self.assertRaises(ValueError):
+            dataclasses.replace(config, threads=0)
+
+    def test_unknownKeyword(self):
+        """A keyword that names no setting is a TypeError, for Config and for makeService."""
+        with self.assertRaises(TypeError):
+            Config(nosuch=1)
+        with self.assertRaises(TypeError) as caught:
+            gracehttp.makeService(wsgiApp, reactor=MemoryReactorClock(), nosuch=1)
+        self.assertEqual(
+            str(caught.exception), "makeService() got an unexpected keyword argument 'nosuch'"
+        )
+
+    def test_jsonRoundTrip(self):
+        """toDict() is plain JSON, and fromDict() of it after a JSON round trip is the same Config."""
+        for config in [
+            Config(),
+            Config(**{name: value for name, (arguments, value) in EXAMPLES.items()}),
+        ]:
+            with self.subTest(config=config):
+                values = config.toDict()
+                self.assertEqual(list(values), [setting.name for setting in SETTINGS])
+                decoded = json.loads(json.dumps(values, allow_nan=False))
+                self.assertEqual(decoded, values)
+                self.assertEqual(Config.fromDict(decoded), config)
+
+    def test_fromDictChecks(self):
+        """fromDict() checks the values as any Config does, and refuses unknown entries."""
+        with self.assertRaises(ValueError):
+            Config.fromDict({"threads": 0})
+        with self.assertRaises(TypeError):
+            Config.fromDict({"nosuch": 1})
+
+
+class TrustedAddressTests(unittest.TestCase):
+    """
+    The address check of C{--forwarded-allow-ips} is made once, in
+    L{gracehttp._core.proxy}, for the configuration and the HTTP layer.
+    """
+
+    def test_oneCheck(self):
+        """The configuration and TrustedProxies refuse a bad entry with the same message."""
+        with self.assertRaises(ValueError) as fromConfig:
+            Config(forwardedAllowIPs=["10.0.0.0/8", "proxy.example"])
+        with self.assertRaises(ValueError) as fromProxies:
+            TrustedProxies(["10.0.0.0/8", "proxy.example"])
+        self.assertEqual(str(fromConfig.exception), str(fromProxies.exception))
+        self.assertEqual(
+            str(fromProxies.exception),
+            "forwarded allow IPs: 'proxy.example' is not an IP address, a CIDR network or '*'",
+        )
+
+    def test_trustedNetwork(self):
+        """An address is a network of one, '*' is everyone, and a non-string is refused."""
+        self.assertEqual(str(trustedNetwork("10.1.2.3")), "10.1.2.3/32")
+        self.assertEqual(str(trustedNetwork("10.1.2.3/8")), "10.0.0.0/8")
+        self.assertIsNone(trustedNetwork("*"))
+        for bad in [1, None, " 10.0.0.1", "10.0.0.0/33"]:
+            with self.subTest(bad=bad):
+                with self.assertRaises(ValueError):
+                    trustedNetwork(bad)
+
+
+class DerivedFromTableTests(unittest.TestCase):
+    """
+    makeService, the command line and the HTTP layer's settings are all
+    made from the one table.
+    """
+
+    def test_makeServiceKeywordsAreTheTable(self):
+        """makeService's keywords, between app and reactor, are the table's names and defaults."""
+        parameters = list(inspect.signature(gracehttp.makeService).parameters.values())[1:-2]
+        self.assertEqual(
+            [(p.name, p.default) for p in parameters],
+            [(setting.name, setting.default) for setting in SETTINGS],
+        )
+
+    def test_makeServiceBuildsConfig(self):
+        """makeService hands every keyword to one Config, which the service is built from."""
+        built = []
+        with mock.patch.object(
+            _service, "buildService", lambda *args: built.append(args)
+        ):
+            gracehttp.makeService(
+                wsgiApp, **{name: value for name, (arguments, value) in EXAMPLES.items()}
+            )
+        [(app, config, reactor, exitOnFailure)] = built
+        self.assertEqual(
+            config, Config(**{name: value for name, (arguments, value) in EXAMPLES.items()})
+        )
+
+    def test_everyOptionParsed(self):
+        """Each setting's option, made from the table, parses its example into the setting's key and the Config."""
+        arguments = []
+        for setting in SETTINGS:
+            arguments += argumentsFor(setting, EXAMPLES[setting.name][0])
+        options = parseOptions(*arguments)
+        expected = {name: value for name, (values, value) in EXAMPLES.items()}
+        self.assertEqual(options["config"], Config(**expected))
+        for setting in SETTINGS:
+            with self.subTest(setting=setting.name):
+                parsed = options[setting.name]
+                if setting.kind.repeatable:
+                    parsed = tuple(parsed)
+                self.assertEqual(parsed, expected[setting.name])
+
+    def test_aliases(self):
+        """Each alias of the table is an option that sets its setting."""
+        for setting in SETTINGS:
+            for alias, why in setting.aliases:
+                with self.subTest(alias=alias):
+                    [value] = EXAMPLES[setting.name][0]
+                    options = parseOptions(f"--{alias}={value}")
+                    self.assertEqual(options[setting.name], EXAMPLES[setting.name][1])
+
+    def test_badTextIsOneLine(self):
+        """Each option's bad value is a one-line usage error that names the option or the setting."""
+        for setting in SETTINGS:
+            text = BAD_TEXT.get(setting.name)
+            if text is None:
+                continue
+            with self.subTest(setting=setting.name):
+                line, code = usageErrorLine(argumentsFor(setting, [text]))
+                self.assertEqual(code, 1)
+                self.assertEqual(line.count("\n"), 1, line)
+                self.assertTrue(f"--{setting.option} " in line or setting.label in line, line)
+
+    def test_optionsAreTheTable(self):
+        """The opt_* handlers are the table's options and aliases, plus --app (-a) and --log-level."""
+        handlers = {name for name in dir(tap.Options) if name.startswith("opt_")}
+        expected = {"opt_app", "opt_a", "opt_log_level", "opt_help", "opt_version"}
+        for setting in SETTINGS:
+            for option in [setting.option, *(alias for alias, why in setting.aliases)]:
+                expected.add("opt_" + option.replace("-", "_"))
+        self.assertEqual(handlers, expected)
+
+    def test_helpFromTable(self):
+        """Each option's --help text is its help without code marks, then its default."""
+        for setting in SETTINGS:
+            with self.subTest(setting=setting.name):
+                doc = getattr(tap.Options, "opt_" + setting.option.replace("-", "_")).__doc__
+                self.assertNotIn("`", doc)
+                self.assertTrue(doc.startswith(setting.help.replace("`", "")[:-1]), doc)
+                if setting.kind.takesValue:
+                    self.assertTrue(
+                        doc.endswith(f" (default: {setting.shownDefault()[0]})."), doc
+                    )
+        self.assertEqual(
+            tap.Options.opt_asgi_disconnect_grace_period.__doc__,
+            "Alias of --disconnect-grace-period (the name gunicorn uses).",
+        )
+
+    def test_commandLineHandsConfigToMakeService(self):
+        """tap.makeService builds the service from the parsed Config, keyword for keyword."""
+        options = parseOptions("--threads=3", "--proxy-headers", "--access-log=off")
+        made = []
+        with mock.patch.object(
+            _service, "makeService", lambda *args, **kwargs: made.append((args, kwargs))
+        ):
+            tap.makeService(options)
+        [((app,), kwargs)] = made
+        self.assertIs(app, wsgiApp)
+        self.assertEqual(Config(**kwargs), options["config"])
+        self.assertEqual(
+            (options["config"].threads, options["config"].proxyHeaders), (3, True)
+        )
+
+    def test_httpSettingsView(self):
+        """HTTPSettings' fields are table settings with the table's defaults, copied from a Config; timeoutClose is its own."""
+        names = [f.name for f in dataclasses.fields(HTTPSettings) if f.name != "timeoutClose"]
+        self.assertTrue(set(names) <= set(DEFAULTS), names)
+        self.assertEqual(
+            {name: getattr(HTTPSettings(), name) for name in names},
+            {name: DEFAULTS[name] for name in names},
+        )
+        config = Config(**{name: value for name, (arguments, value) in EXAMPLES.items()})
+        settings = HTTPSettings.fromConfig(config)
+        self.assertEqual(
+            {name: getattr(settings, name) for name in names},
+            {name: getattr(config, name) for name in names},
+        )
+        self.assertEqual(settings.timeoutClose, 15.0)
+
+
+class DocsTests(unittest.TestCase):
+    """
+    The tables of settings in the docs and the README are the ones
+    C{docs/optionstables.py} writes from the table.
+    """
+
+    def test_tablesUpToDate(self):
+        """Every committed table is what docs/optionstables.py writes now."""
+        tables = loadOptionsTables()
+        for path, makeTable, comment in tables.TABLES:
+            with self.subTest(path=path):
+                with open(os.path.join(REPO, path), encoding="utf-8") as f:
+                    self.assertEqual(
+                        f.read(),
+                        tables.updated(path, makeTable, comment),
+                        f"{path} is stale: run python docs/optionstables.py",
+                    )
+
+    def test_tablesNameEveryOption(self):
+        """The options page and the README name every option, alias and default; the API page every keyword."""
+        tables = loadOptionsTables()
+        options = "\n".join(tables.optionsTable())
+        readme = "\n".join(tables.readmeTable())
+        api = " ".join(" ".join(tables.apiTable()).split())
+        for setting in SETTINGS:
+            with self.subTest(setting=setting.name):
+                for option in [setting.option, *(alias for alias, why in setting.aliases)]:
+                    self.assertIn(f"``--{option}", options)
+                    self.assertIn(f"--{option}", readme)
+                self.assertIn(setting.shownDefault()[0], options)
+                self.assertIn(setting.shownDefault()[0].replace("|", "\\|"), readme)
+                self.assertIn(f"``{setting.name}``", api)
+                self.assertIn(f"``{setting.default!r}``", api)
+
+    def test_staleTableFound(self):
+        """A table edited by hand is found stale and rewritten from the table."""
+        tables = loadOptionsTables()
+        text = "intro\n.. " + tables.BEGIN + "\n\nold\n\n.. " + tables.END + "\nrest\n"
+        rewritten = tables.replaceTable(text, ["new"], ".. {}")
+        self.assertEqual(
+            rewritten, "intro\n.. " + tables.BEGIN + "\n\nnew\n\n.. " + tables.END + "\nrest\n"
+        )
+        with self.assertRaises(ValueError):
+            tables.replaceTable("no markers\n", ["new"], ".. {}")

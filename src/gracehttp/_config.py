@@ -498,7 +498,8 @@ class Config:
         "root-path",
         Text(_checkRootPath),
         "The path the application is mounted at behind a proxy: ASGI `root_path`, "
-        "WSGI `SCRIPT_NAME`.",
+        "WSGI `SCRIPT_NAME`; the application sees the full path whether the proxy "
+        "strips the prefix or passes it on.",
         "The path the application is mounted at, e.g. ``/api``: ASGI "
         '``scope["root_path"]``, WSGI ``SCRIPT_NAME``.  ASGI ``path`` includes it '
         "and WSGI ``SCRIPT_NAME`` + ``PATH_INFO`` is the full path, whether the "

@@ -4,6 +4,16 @@ The service that serves one application on one or more endpoints.
 Theory of operation
 ===================
 
+Build (L{makeService}), in this order: its keywords make one checked
+L{Config<gracehttp._config.Config>} (a bad value or an unknown keyword
+fails here, before anything is loaded); then L{buildService} loads the
+application and tells its interface, takes the reactor (installing the
+asyncio one for an ASGI application if none is installed), parses the
+endpoints, and makes the adapter (ASGI on the asyncio reactor's loop,
+WSGI with a thread pool of its own), the server state with the access
+log, the HTTP/1.1 factory with its settings
+(L{HTTPSettings<gracehttp._settings.HTTPSettings>}), and the service.
+
 Start (L{HTTPService.startService}), in this order:
 
   1. C{adapter.startup()}: ASGI lifespan startup, or starting the WSGI
