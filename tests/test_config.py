@@ -638,7 +638,7 @@ class DerivedFromTableTests(unittest.TestCase):
     def test_aliases(self):
         """Each alias of the table is an option that sets its setting."""
         for setting in SETTINGS:
-            for alias, why in setting.aliases:
+            for alias, _ in setting.aliases:
                 with self.subTest(alias=alias):
                     [value] = EXAMPLES[setting.name][0]
                     options = parseOptions(f"--{alias}={value}")

@@ -17,6 +17,7 @@ L{makeService} hands to L{gracehttp.makeService}.
 """
 
 import sys
+from collections.abc import Callable
 
 from twisted.logger import (
     FilteringLogObserver,
@@ -168,21 +169,23 @@ def _optionHandler(setting, doc):
     @type doc: L{str}
     """
     name, kind, option = setting.name, setting.kind, f"--{setting.option}"
+
+    def turnOn(self):
+        self[name] = True
+
+    def append(self, text):
+        self[name].append(_parse(kind, text, option))
+
+    def store(self, text):
+        self[name] = _parse(kind, text, option)
+
+    handler: Callable[..., None]
     if not kind.takesValue:
-
-        def handler(self):
-            self[name] = True
-
+        handler = turnOn
     elif kind.repeatable:
-
-        def handler(self, text):
-            self[name].append(_parse(kind, text, option))
-
+        handler = append
     else:
-
-        def handler(self, text):
-            self[name] = _parse(kind, text, option)
-
+        handler = store
     handler.__doc__ = doc
     return handler
 
