@@ -187,7 +187,7 @@ def replaceTable(text, table, comment):
     ends = [i for i, line in enumerate(lines) if line.strip() == comment.format(END)]
     if len(begins) != 1 or len(ends) != 1 or begins[0] > ends[0]:
         raise ValueError(f"expected one {BEGIN!r} and then one {END!r} marker")
-    return "\n".join(lines[: begins[0] + 1] + ["", *table, ""] + lines[ends[0] :])
+    return "\n".join([*lines[: begins[0] + 1], "", *table, "", *lines[ends[0] :]])
 
 
 TABLES = [

@@ -97,8 +97,14 @@ PINNED_API_ERRORS = [
         {"disconnectGracePeriod": float("nan")},
         "disconnect grace period must be a number of seconds, not nan",
     ),
-    ({"disconnectGracePeriod": "3"}, "disconnect grace period must be a number of seconds, not '3'"),
-    ({"disconnectGracePeriod": True}, "disconnect grace period must be a number of seconds, not True"),
+    (
+        {"disconnectGracePeriod": "3"},
+        "disconnect grace period must be a number of seconds, not '3'",
+    ),
+    (
+        {"disconnectGracePeriod": True},
+        "disconnect grace period must be a number of seconds, not True",
+    ),
     ({"lifespan": "maybe"}, "lifespan must be one of auto, on, off, not 'maybe'"),
     ({"lifespanTimeout": 0}, "lifespan timeout must be a positive number of seconds, not 0"),
     (
@@ -111,7 +117,10 @@ PINNED_API_ERRORS = [
         {"limitRequestHeaderSize": 0},
         "limit request header size must be a whole number of at least 1, not 0",
     ),
-    ({"limitRequestHeaders": -1}, "limit request headers must be a whole number of at least 1, not -1"),
+    (
+        {"limitRequestHeaders": -1},
+        "limit request headers must be a whole number of at least 1, not -1",
+    ),
     ({"limitRequestBody": -1}, "limit request body must be a whole number of at least 0, not -1"),
     ({"limitRequestBody": 1.5}, "limit request body must be a whole number of at least 0, not 1.5"),
     ({"timeoutHeader": 0}, "timeout header must be a positive number of seconds, not 0"),
@@ -149,7 +158,10 @@ L{ValueError} each raised before the settings table existed.
 PINNED_CLI_ERRORS = [
     (["--threads", "x"], "--threads must be a whole number, not 'x'"),
     (["--threads", "0"], "threads must be a whole number of at least 1, not 0"),
-    (["--interface", "cgi"], "--interface must be one of auto, asgi3, asgi2, asgi, wsgi, not 'cgi'"),
+    (
+        ["--interface", "cgi"],
+        "--interface must be one of auto, asgi3, asgi2, asgi, wsgi, not 'cgi'",
+    ),
     (["--lifespan", "maybe"], "--lifespan must be one of auto, on, off, not 'maybe'"),
     (["--lifespan-timeout", "0"], "lifespan timeout must be a positive number of seconds, not 0.0"),
     (["--lifespan-timeout", "soon"], "--lifespan-timeout must be a number of seconds, not 'soon'"),
@@ -178,7 +190,10 @@ PINNED_CLI_ERRORS = [
         "limit request headers must be a whole number of at least 1, not -1",
     ),
     (["--limit-request-body", "big"], "--limit-request-body must be a whole number, not 'big'"),
-    (["--limit-request-body", "-5"], "limit request body must be a whole number of at least 0, not -5"),
+    (
+        ["--limit-request-body", "-5"],
+        "limit request body must be a whole number of at least 0, not -5",
+    ),
     (["--timeout-header", "0"], "timeout header must be a positive number of seconds, not 0.0"),
     (["--timeout-header", "soon"], "--timeout-header must be a number of seconds, not 'soon'"),
     (
@@ -208,7 +223,10 @@ PINNED_CLI_ERRORS = [
         "userAgent, duration, durationMs, outcome",
     ),
     (["--log-level", "loud"], "--log-level must be one of debug, info, warn, error, not 'loud'"),
-    (["--wsgi-chunked-body", "buffer"], "--wsgi-chunked-body must be one of spool, stream, not 'buffer'"),
+    (
+        ["--wsgi-chunked-body", "buffer"],
+        "--wsgi-chunked-body must be one of spool, stream, not 'buffer'",
+    ),
     (["--root-path", "api"], "root path must be empty or start with '/', not 'api'"),
 ]
 """
@@ -248,11 +266,9 @@ class PinnedDefaultsTests(unittest.TestCase):
     """
 
     def test_makeServiceSignature(self):
-        """makeService takes app, one keyword per setting with its documented default, reactor and exitOnFailure."""
+        """makeService takes app, each setting with its documented default, then reactor."""
         parameters = inspect.signature(gracehttp.makeService).parameters
-        self.assertEqual(
-            list(parameters), ["app", *PINNED_DEFAULTS, "reactor", "exitOnFailure"]
-        )
+        self.assertEqual(list(parameters), ["app", *PINNED_DEFAULTS, "reactor", "exitOnFailure"])
         self.assertEqual(
             {name: parameters[name].default for name in PINNED_DEFAULTS}, PINNED_DEFAULTS
         )
@@ -293,7 +309,7 @@ class PinnedDefaultsTests(unittest.TestCase):
         self.assertIs(state.requestLog._logger.observer, globalLogPublisher)
 
     def test_asgiServiceDefaults(self):
-        """An ASGI service built without settings gets the default lifespan mode, timeout and root path."""
+        """An ASGI service made without settings gets the default lifespan, timeout, root path."""
         from gracehttp._apps.asgi import adapter as asgiAdapter
 
         made = []
@@ -304,8 +320,9 @@ class PinnedDefaultsTests(unittest.TestCase):
             made.append((args, kwargs))
             return mock.Mock(inFlight=[])
 
-        with mock.patch.object(asgiAdapter, "ASGIAdapter", recordAdapter), mock.patch.object(
-            asgiAdapter, "requireAsyncioReactor", lambda reactor: None
+        with (
+            mock.patch.object(asgiAdapter, "ASGIAdapter", recordAdapter),
+            mock.patch.object(asgiAdapter, "requireAsyncioReactor", lambda reactor: None),
         ):
             service = gracehttp.makeService(asgiApp, reactor=reactor)
         [(args, kwargs)] = made
@@ -361,7 +378,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 EXAMPLES = {
     "interface": (["wsgi"], "wsgi"),
-    "listen": (["tcp:0", "unix:/tmp/gracehttp-config.sock"], ("tcp:0", "unix:/tmp/gracehttp-config.sock")),
+    "listen": (
+        ["tcp:0", "unix:/tmp/gracehttp-config.sock"],
+        ("tcp:0", "unix:/tmp/gracehttp-config.sock"),
+    ),
     "threads": (["4"], 4),
     "disconnectGracePeriod": (["-1.5"], -1.5),
     "lifespan": (["off"], "off"),
@@ -494,7 +514,7 @@ class ConfigTests(unittest.TestCase):
                 self.assertIn(setting.label, message)
 
     def test_typesRefused(self):
-        """Values of the wrong type that used to slip through are refused when the Config is made."""
+        """Values of a wrong type that used to slip through are refused when the Config is made."""
         for kwargs, message in [
             ({"accessLog": 3}, "access log must be '-', a file path, 'off' or None, not 3"),
             ({"listen": [3]}, "listen: 3 is not an endpoint description (a string)"),
@@ -510,7 +530,7 @@ class ConfigTests(unittest.TestCase):
                 self.assertEqual(str(caught.exception), message)
 
     def test_normalised(self):
-        """One endpoint string, an address string, lists and whole seconds are stored in one form."""
+        """One endpoint, an address string, lists and whole seconds are stored in one form."""
         config = Config(
             listen="tcp:0",
             forwardedAllowIPs=" 10.0.0.1 , ::1",
@@ -543,7 +563,7 @@ class ConfigTests(unittest.TestCase):
         )
 
     def test_jsonRoundTrip(self):
-        """toDict() is plain JSON, and fromDict() of it after a JSON round trip is the same Config."""
+        """toDict() is plain JSON; fromDict() of it, after a JSON round trip, is the same Config."""
         for config in [
             Config(),
             Config(**{name: value for name, (arguments, value) in EXAMPLES.items()}),
@@ -609,19 +629,17 @@ class DerivedFromTableTests(unittest.TestCase):
     def test_makeServiceBuildsConfig(self):
         """makeService hands every keyword to one Config, which the service is built from."""
         built = []
-        with mock.patch.object(
-            _service, "buildService", lambda *args: built.append(args)
-        ):
+        with mock.patch.object(_service, "buildService", lambda *args: built.append(args)):
             gracehttp.makeService(
                 wsgiApp, **{name: value for name, (arguments, value) in EXAMPLES.items()}
             )
-        [(app, config, reactor, exitOnFailure)] = built
+        [(_, config, _, _)] = built
         self.assertEqual(
             config, Config(**{name: value for name, (arguments, value) in EXAMPLES.items()})
         )
 
     def test_everyOptionParsed(self):
-        """Each setting's option, made from the table, parses its example into the setting's key and the Config."""
+        """Each option made from the table parses its example into its key and the Config."""
         arguments = []
         for setting in SETTINGS:
             arguments += argumentsFor(setting, EXAMPLES[setting.name][0])
@@ -645,7 +663,7 @@ class DerivedFromTableTests(unittest.TestCase):
                     self.assertEqual(options[setting.name], EXAMPLES[setting.name][1])
 
     def test_badTextIsOneLine(self):
-        """Each option's bad value is a one-line usage error that names the option or the setting."""
+        """Each option's bad value is a one-line usage error naming the option or the setting."""
         for setting in SETTINGS:
             text = BAD_TEXT.get(setting.name)
             if text is None:
@@ -657,7 +675,7 @@ class DerivedFromTableTests(unittest.TestCase):
                 self.assertTrue(f"--{setting.option} " in line or setting.label in line, line)
 
     def test_optionsAreTheTable(self):
-        """The opt_* handlers are the table's options and aliases, plus --app (-a) and --log-level."""
+        """The opt_* handlers are the table's options and aliases, --app (-a) and --log-level."""
         handlers = {name for name in dir(tap.Options) if name.startswith("opt_")}
         expected = {"opt_app", "opt_a", "opt_log_level", "opt_help", "opt_version"}
         for setting in SETTINGS:
@@ -673,9 +691,7 @@ class DerivedFromTableTests(unittest.TestCase):
                 self.assertNotIn("`", doc)
                 self.assertTrue(doc.startswith(setting.help.replace("`", "")[:-1]), doc)
                 if setting.kind.takesValue:
-                    self.assertTrue(
-                        doc.endswith(f" (default: {setting.shownDefault()[0]})."), doc
-                    )
+                    self.assertTrue(doc.endswith(f" (default: {setting.shownDefault()[0]})."), doc)
         self.assertEqual(
             tap.Options.opt_asgi_disconnect_grace_period.__doc__,
             "Alias of --disconnect-grace-period (the name gunicorn uses).",
@@ -692,12 +708,10 @@ class DerivedFromTableTests(unittest.TestCase):
         [((app,), kwargs)] = made
         self.assertIs(app, wsgiApp)
         self.assertEqual(Config(**kwargs), options["config"])
-        self.assertEqual(
-            (options["config"].threads, options["config"].proxyHeaders), (3, True)
-        )
+        self.assertEqual((options["config"].threads, options["config"].proxyHeaders), (3, True))
 
     def test_httpSettingsView(self):
-        """HTTPSettings' fields are table settings with the table's defaults, copied from a Config; timeoutClose is its own."""
+        """HTTPSettings holds table settings (defaults, values from a Config) and timeoutClose."""
         names = [f.name for f in dataclasses.fields(HTTPSettings) if f.name != "timeoutClose"]
         self.assertTrue(set(names) <= set(DEFAULTS), names)
         self.assertEqual(
@@ -732,7 +746,7 @@ class DocsTests(unittest.TestCase):
                     )
 
     def test_tablesNameEveryOption(self):
-        """The options page and the README name every option, alias and default; the API page every keyword."""
+        """The option tables name every option, alias and default; the API table every keyword."""
         tables = loadOptionsTables()
         options = "\n".join(tables.optionsTable())
         readme = "\n".join(tables.readmeTable())

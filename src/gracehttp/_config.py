@@ -459,8 +459,7 @@ class Config:
         "threads",
         Count(),
         "WSGI thread pool size: how many WSGI requests run at once. Ignored for ASGI.",
-        "Size of the WSGI thread pool: how many WSGI requests run at once.  Ignored "
-        "for ASGI.",
+        "Size of the WSGI thread pool: how many WSGI requests run at once.  Ignored for ASGI.",
     )
     disconnectGracePeriod: float = _setting(
         3.0,
@@ -478,8 +477,7 @@ class Config:
         "auto",
         "lifespan",
         Choice(LIFESPAN_MODES),
-        "ASGI lifespan protocol: `auto` (use it if the application supports it), "
-        "`on`, or `off`.",
+        "ASGI lifespan protocol: `auto` (use it if the application supports it), `on`, or `off`.",
         "ASGI lifespan protocol (lifespan spec 2.0).  ``auto``: an application that "
         "raises on the lifespan scope does not support it (logged, not an error).  "
         "``on``: that is an error.  ``off``: never sent.  "
@@ -639,7 +637,7 @@ class Config:
         "`bytes`, `referer`, `userAgent`, `duration` (seconds), `durationMs` and "
         "`outcome`.",
         "The access log line, Python format syntax over named fields "
-        "(:doc:`accesslog`), e.g. ``'{client} \"{request}\" {status} "
+        '(:doc:`accesslog`), e.g. ``\'{client} "{request}" {status} '
         "{durationMs:.0f}ms {outcome}'``.",
         metavar="FMT",
         defaultText="Apache combined, then durationMs and outcome",

@@ -85,8 +85,8 @@ from gracehttp._core.accesslog import DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMA
 from gracehttp._core.accesslog import AccessLog
 from gracehttp._core.accesslog import fileObserver as accessLogFile
 from gracehttp._errors import LifespanFailure
-from gracehttp._version import __version__ as _versionInfo
 from gracehttp._loader import loadApp, resolveInterface
+from gracehttp._version import __version__ as _versionInfo
 
 _log = Logger()
 

@@ -28,10 +28,9 @@ from twisted.logger import (
 from twisted.python import usage
 
 from gracehttp import _service
-from gracehttp._config import SETTINGS, Choice, Config
+from gracehttp._config import SETTINGS, Choice, Config, Setting
 from gracehttp._errors import AppLoadError
 from gracehttp._loader import loadApp, resolveInterface
-
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 """
@@ -158,15 +157,13 @@ for _method in vars(Options).values():
 del _method
 
 
-def _optionHandler(setting, doc):
+def _optionHandler(setting: Setting, doc: str) -> Callable[..., None]:
     """
     An C{opt_*} method for one setting's option: it parses the value into
     C{options[setting.name]} (appends it, for a repeatable option; sets
     C{True}, for a flag).
 
-    @type setting: L{Setting<gracehttp._config.Setting>}
     @param doc: its C{--help} text.
-    @type doc: L{str}
     """
     name, kind, option = setting.name, setting.kind, f"--{setting.option}"
 
