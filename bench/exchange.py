@@ -72,7 +72,11 @@ def cancel():
     pass
 
 
-def run(number, channel=NullChannel(), clock=WallClock()):
+CHANNEL = NullChannel()
+CLOCK = WallClock()
+
+
+def run(number, channel=CHANNEL, clock=CLOCK):
     """
     Run C{number} hello-world exchanges.
     """
@@ -93,7 +97,12 @@ def main(argv):
     number = options.number
     run(number)
     times = sorted(
-        timeit.repeat(lambda: run(number), number=1, repeat=options.repeat, timer=time.process_time)
+        timeit.repeat(
+            lambda: run(number),
+            number=1,
+            repeat=options.repeat,
+            timer=time.process_time,
+        )
     )
     best, median = times[0], times[len(times) // 2]
     print(
