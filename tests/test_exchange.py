@@ -1,6 +1,7 @@
 """
-Tests for L{gracehttp._core.exchange}: the disconnect -> grace -> cancel state
-machine and the bounded body buffer, with a L{Clock}.
+Tests for L{gracehttp._core.exchange}: what the exchange adds to its
+lifecycle (the outcome, waking the adapter), the bounded body buffer and the
+response checks, with a L{Clock}.
 """
 
 from unittest import TestCase, mock
@@ -10,9 +11,15 @@ from twisted.logger import Logger
 from zope.interface.verify import verifyObject
 
 from gracehttp._core import exchange as _exchange
-from gracehttp._errors import ClientDisconnected
-from gracehttp._core.exchange import BODY_BUFFER_SIZE, InvalidResponse
+from gracehttp._core.exchange import (
+    BODY_BUFFER_SIZE,
+    SHUTDOWN,
+    Exchange,
+    InvalidResponse,
+)
 from gracehttp._core.interfaces import IExchangeChannel
+from gracehttp._core.lifecycle import PENDING, Lifecycle, LifecycleError
+from gracehttp._errors import ClientDisconnected
 
 from .fakes import RecordingChannel, makeExchange
 
@@ -23,7 +30,13 @@ class FakeTests(TestCase):
         self.assertTrue(verifyObject(IExchangeChannel, RecordingChannel()))
 
 
-class GraceTests(TestCase):
+class LifecycleTests(TestCase):
+    """
+    The exchange as a unit of work of L{gracehttp._core.lifecycle}: what it
+    adds to the machine (the outcome, the adapter's wake, the channel's
+    notice).  The machine itself is tested in C{test_lifecycle}.
+    """
+
     def setUp(self):
         self.clock = Clock()
         self.cancels = []
@@ -31,29 +44,40 @@ class GraceTests(TestCase):
     def started(self, grace):
         exchange, channel = makeExchange(self.clock, grace=grace)
         exchange.appStarted(lambda: self.cancels.append(self.clock.seconds()))
-        return exchange
+        return exchange, channel
 
-    def test_cancelAfterGrace(self):
+    def test_lifecycleFieldsAsInit(self):
         """
-        Nothing is cancelled just before the grace period ends; the cancel
-        runs exactly when it ends, once.
+        A new exchange's lifecycle fields are what Lifecycle.__init__ sets
+        (the exchange writes them out itself).
         """
-        exchange = self.started(2.5)
+        exchange = Exchange(RecordingChannel(), self.clock, 2.5)
+        fresh = Lifecycle(self.clock, 2.5)
+        for name in Lifecycle.__slots__:
+            self.assertEqual(getattr(exchange, name), getattr(fresh, name), name)
+        self.assertIs(exchange.lifecycleState, PENDING)
+
+    def test_cancelledOutcome(self):
+        """
+        An application cancelled after the grace period is 'cancelled' once
+        it is done (not before), and the channel is told then, once.
+        """
+        exchange, channel = self.started(2.5)
         exchange.disconnect()
-        self.clock.advance(2.5 - 1e-6)
-        self.assertEqual(self.cancels, [])
-        self.clock.advance(1e-6)
+        self.clock.advance(2.5)
         self.assertEqual(self.cancels, [2.5])
+        self.assertIsNone(exchange.outcome)
+        self.assertEqual(channel.finishedExchanges, [])
+        exchange.appFinished()
         self.assertEqual(exchange.outcome, "cancelled")
-        self.clock.advance(100)
-        self.assertEqual(len(self.cancels), 1)
+        self.assertEqual(channel.finishedExchanges, [exchange])
 
-    def test_finishingEarlyLeavesNoCall(self):
+    def test_finishingEarlyOutcome(self):
         """
-        An application that finishes within the grace period cancels the
-        delayed call: nothing is left scheduled and nothing is cancelled.
+        An application that finishes within the grace period is
+        'client-disconnected' and leaves nothing scheduled.
         """
-        exchange = self.started(3)
+        exchange, _ = self.started(3)
         exchange.disconnect()
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
         self.clock.advance(1)
@@ -62,21 +86,13 @@ class GraceTests(TestCase):
         self.assertEqual(self.cancels, [])
         self.assertEqual(exchange.outcome, "client-disconnected")
 
-    def test_graceZero(self):
+    def test_graceNegativeOutcome(self):
         """
-        A grace period of 0 cancels at the disconnect.
+        A negative grace period never cancels: the outcome stays
+        'client-disconnected'.
         """
-        self.started(0).disconnect()
-        self.assertEqual(self.cancels, [0])
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-
-    def test_graceNegative(self):
-        """
-        A negative grace period never cancels.
-        """
-        exchange = self.started(-1)
+        exchange, _ = self.started(-1)
         exchange.disconnect()
-        self.assertEqual(self.clock.getDelayedCalls(), [])
         self.clock.advance(10_000)
         self.assertEqual(self.cancels, [])
         exchange.appFinished()
@@ -84,38 +100,44 @@ class GraceTests(TestCase):
 
     def test_disconnectOnce(self):
         """
-        A second disconnect neither wakes the adapter again nor schedules a
-        second cancel.
+        A second disconnect neither wakes the adapter again, nor schedules a
+        second cancel, nor moves the response's end.
         """
-        exchange = self.started(3)
+        exchange, _ = self.started(3)
         wakes = []
-        exchange.wake = lambda: wakes.append(1)
-        exchange.disconnect()
-        exchange.disconnect()
-        self.assertEqual(wakes, [1])
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
-
-    def test_startedAfterDisconnect(self):
-        """
-        An application started after the client left gets the grace period
-        from its start.
-        """
-        exchange, channel = makeExchange(self.clock, grace=1)
-        exchange.disconnect()
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-        exchange.appStarted(lambda: self.cancels.append(True))
+        exchange.wake = lambda: wakes.append(exchange.disconnected)
         self.clock.advance(1)
-        self.assertEqual(self.cancels, [True])
+        exchange.disconnect()
+        self.clock.advance(1)
+        exchange.disconnect(SHUTDOWN)
+        self.assertEqual(wakes, [True])
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.assertEqual(exchange.endTime, 1)
+        exchange.appFinished()
+        self.assertEqual(exchange.outcome, "client-disconnected")
 
     def test_completedOutcome(self):
         """
-        An application that finishes with its client present completed.
+        An application that finishes with its client present completed; a
+        later disconnect schedules nothing.
         """
-        exchange = self.started(3)
+        exchange, _ = self.started(3)
         exchange.appFinished()
         self.assertEqual(exchange.outcome, "completed")
         exchange.disconnect()
         self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(exchange.outcome, "completed")
+
+    def test_appFinishedTwice(self):
+        """
+        A second appFinished raises LifecycleError; the outcome stays and the
+        channel is not told again.
+        """
+        exchange, channel = self.started(3)
+        exchange.appFinished()
+        self.assertRaises(LifecycleError, exchange.appFinished)
+        self.assertEqual(exchange.outcome, "completed")
+        self.assertEqual(channel.finishedExchanges, [exchange])
 
 
 class BodyAndResponseTests(TestCase):

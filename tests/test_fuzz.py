@@ -145,8 +145,6 @@ class EchoAdapter:
         each app records it when it starts (C{writtenBefore}).
     """
 
-    interface = "test"
-
     def __init__(self, reactor, deferred, stubborn):
         self.reactor = reactor
         self.deferred = deferred

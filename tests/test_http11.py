@@ -29,8 +29,6 @@ class ManualAdapter:
     answer them.
     """
 
-    interface = "test"
-
     def __init__(self):
         self.exchanges = []
         self.cancelled = []

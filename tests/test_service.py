@@ -33,8 +33,6 @@ class StubAdapter:
     test fires, and which records the order of events in a shared list.
     """
 
-    interface = "asgi"
-
     def __init__(self, events):
         self.events = events
         self.starting = Deferred()

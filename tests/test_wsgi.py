@@ -246,10 +246,9 @@ class WSGITestCase(SynchronousTestCase):
 
 class AdapterTests(WSGITestCase):
     def test_verifyObject(self):
-        """WSGIAdapter provides IAppAdapter and says it speaks WSGI."""
+        """WSGIAdapter provides IAppAdapter."""
         adapter = WSGIAdapter(hello, self.reactor, self.pool)
         self.assertTrue(verifyObject(IAppAdapter, adapter))
-        self.assertEqual(adapter.interface, "wsgi")
 
     def test_startupShutdown(self):
         """startup() starts the thread pool, shutdown() stops it; both fire."""

@@ -4,6 +4,16 @@ The service that serves one application on one or more endpoints.
 Theory of operation
 ===================
 
+Build (L{makeService}), in this order: its keywords make one checked
+L{Config<gracehttp._config.Config>} (a bad value or an unknown keyword
+fails here, before anything is loaded); then L{buildService} loads the
+application and tells its interface, takes the reactor (installing the
+asyncio one for an ASGI application if none is installed), parses the
+endpoints, and makes the adapter (ASGI on the asyncio reactor's loop,
+WSGI with a thread pool of its own), the server state with the access
+log, the HTTP/1.1 factory with its settings
+(L{HTTPSettings<gracehttp._settings.HTTPSettings>}), and the service.
+
 Start (L{HTTPService.startService}), in this order:
 
   1. C{adapter.startup()}: ASGI lifespan startup, or starting the WSGI
@@ -50,8 +60,7 @@ stopped it (Twisted's default), since the stop was orderly.
 
 import atexit
 import contextlib
-import ipaddress
-import math
+import inspect
 import os
 import signal
 import sys
@@ -71,55 +80,18 @@ from twisted.internet.error import CannotListenError, ReactorNotRunning
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from gracehttp._config import DEFAULTS, SETTINGS, Config
 from gracehttp._core.accesslog import DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT
-from gracehttp._core.accesslog import AccessLog, checkFormat
+from gracehttp._core.accesslog import AccessLog
 from gracehttp._core.accesslog import fileObserver as accessLogFile
 from gracehttp._errors import LifespanFailure
-from gracehttp._version import __version__ as _versionInfo
 from gracehttp._loader import loadApp, resolveInterface
-
-DEFAULT_LISTEN = "tcp:8000:interface=127.0.0.1"
-"""
-The endpoint served when none is given: port 8000 on the loopback
-interface only.
-"""
-
-INTERFACES = ("auto", "asgi3", "asgi2", "asgi", "wsgi")
-"""
-The C{interface} values: detect, ASGI 3, ASGI 2, ASGI with its version
-detected, WSGI (see L{gracehttp._loader.resolveInterface}).
-"""
-WSGI_CHUNKED_BODY_MODES = ("spool", "stream")
-LIFESPAN_MODES = ("auto", "on", "off")
+from gracehttp._version import __version__ as _versionInfo
 
 _log = Logger()
 
 
-def makeService(
-    app,
-    interface="auto",
-    listen=(DEFAULT_LISTEN,),
-    threads=10,
-    disconnectGracePeriod=3.0,
-    lifespan="auto",
-    lifespanTimeout=60.0,
-    rootPath="",
-    limitRequestHeaderSize=64 * 1024,
-    limitRequestHeaders=100,
-    limitRequestBody=None,
-    timeoutHeader=10.0,
-    timeoutKeepAlive=5.0,
-    limitConcurrency=None,
-    limitConnections=None,
-    gracefulTimeout=30.0,
-    proxyHeaders=False,
-    forwardedAllowIPs=("127.0.0.1",),
-    accessLog="-",
-    accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT,
-    wsgiChunkedBody="spool",
-    reactor=None,
-    exitOnFailure=True,
-):
+def makeService(app, *, reactor=None, exitOnFailure=True, **settings):
     """
     Build the service that serves C{app}; start it with C{startService()}
     (C{twistd}, C{twist} and L{twisted.application.service.Application} do).
@@ -127,78 +99,17 @@ def makeService(
     @param app: the application, or a C{"module:attribute"} reference to it
         (see L{gracehttp._loader.loadApp}).
     @type app: callable or L{str}
-    @param interface: C{"asgi3"} (ASGI 3.0), C{"asgi2"} (ASGI 2
-        double-callable), C{"asgi"} (ASGI, version detected), C{"wsgi"}
-        (PEP 3333), or C{"auto"} to detect which (see
-        L{gracehttp._loader.detectInterface}).
-    @param listen: Twisted server endpoint descriptions, e.g.
-        C{"tcp:8000:interface=127.0.0.1"}, C{"unix:/run/app.sock"},
-        C{"ssl:443:privateKey=key.pem:certKey=cert.pem"},
-        C{"systemd:domain=INET:index=0"}.
-    @type listen: iterable of L{str}
-    @param threads: size of the WSGI thread pool (ignored for ASGI).
-    @type threads: L{int}
-    @param disconnectGracePeriod: seconds between a client's disconnect and
-        the cancellation of its request's ASGI task (a warning for WSGI);
-        C{0} cancels at once, a negative value never cancels.
-    @type disconnectGracePeriod: L{float}
-    @param lifespan: ASGI lifespan mode (ASGI lifespan spec 2.0):
-        C{"auto"} (use it if the app supports it), C{"on"}, C{"off"}.
-    @param lifespanTimeout: seconds each lifespan phase may take.
-    @type lifespanTimeout: L{float}
-    @param rootPath: the mount point of the application: ASGI
-        C{scope["root_path"]}, WSGI C{SCRIPT_NAME}.
-    @type rootPath: L{str}
-    @param limitRequestHeaderSize: bytes of request head (request line and
-        header fields) accepted; more is answered C{431} (RFC 6585 section
-        5).
-    @type limitRequestHeaderSize: L{int}
-    @param limitRequestHeaders: header fields accepted per request; more is
-        answered C{431}.
-    @type limitRequestHeaders: L{int}
-    @param limitRequestBody: request body bytes accepted, or L{None} for no
-        limit; more is answered C{413} (RFC 9110 section 15.5.14).
-    @type limitRequestBody: L{int} or L{None}
-    @param timeoutHeader: seconds a client has to send a complete request
-        head (then C{408} and close, RFC 9110 section 15.5.9); also the
-        longest a request body may stop arriving while it is read (the
-        application is told the client left, the client gets C{408}).
-    @type timeoutHeader: L{float}
-    @param timeoutKeepAlive: seconds an idle keep-alive connection is kept
-        open between requests (RFC 9112 section 9.3).
-    @type timeoutKeepAlive: L{float}
-    @param limitConcurrency: requests in flight at once, or L{None} for no
-        limit; more are answered C{503} with C{Retry-After}.
-    @type limitConcurrency: L{int} or L{None}
-    @param limitConnections: open connections, or L{None} for no limit;
-        more are closed at once.
-    @type limitConnections: L{int} or L{None}
-    @param gracefulTimeout: seconds the requests in flight at a stop may
-        take to finish before they are disconnected (see
-        L{HTTPService.stopService}).
-    @type gracefulTimeout: L{float}
-    @param proxyHeaders: trust C{X-Forwarded-For}, C{X-Forwarded-Proto} and
-        C{Forwarded} (RFC 7239) from the peers in C{forwardedAllowIPs}.
-    @type proxyHeaders: L{bool}
-    @param forwardedAllowIPs: addresses or CIDR networks (C{"10.0.0.0/8"})
-        of the trusted proxies; C{"*"} trusts every peer.
-    @type forwardedAllowIPs: iterable of L{str}
-    @param accessLog: where finished requests are logged: C{"-"} to the
-        process's Twisted log (namespace C{gracehttp.access}), a file path
-        to append lines to, or L{None} or C{"off"} for no access log.
-    @type accessLog: L{str} or L{None}
-    @param accessLogFormat: the access log line, Python format syntax over
-        the fields of L{gracehttp._core.accesslog.FIELDS}; the default is Apache
-        combined plus the duration in milliseconds and the outcome.
-    @type accessLogFormat: L{str}
-    @param wsgiChunkedBody: how a WSGI application gets a chunked request
-        body (RFC 9112 section 7.1): C{"spool"} receives it whole first (in
-        memory, past 512 KiB in a temporary file) and gives the application
-        a C{CONTENT_LENGTH}, which every framework reads; C{"stream"}
-        starts the application at once, without C{CONTENT_LENGTH}, for
-        applications that read C{wsgi.input} to its end
-        (C{wsgi.input_terminated}).  Ignored for ASGI.
-    @type wsgiChunkedBody: L{str}
+    @param settings: the settings, each optional, by keyword: one per row
+        of the settings table, L{gracehttp._config.Config} (C{interface},
+        C{listen}, C{threads}, C{disconnectGracePeriod}, C{lifespan},
+        C{lifespanTimeout}, C{rootPath}, C{limitRequestHeaderSize},
+        C{limitRequestHeaders}, C{limitRequestBody}, C{timeoutHeader},
+        C{timeoutKeepAlive}, C{limitConcurrency}, C{limitConnections},
+        C{gracefulTimeout}, C{proxyHeaders}, C{forwardedAllowIPs},
+        C{accessLog}, C{accessLogFormat}, C{wsgiChunkedBody}), the same
+        settings as the command line's options; the function's signature
+        lists them with their defaults.  C{listen} may be one endpoint
+        string, C{forwardedAllowIPs} one comma-separated string.
     @param reactor: the reactor to serve on; L{None} means the global one.
         For an ASGI application, if no reactor is installed yet, the
         asyncio reactor is installed.
@@ -213,103 +124,54 @@ def makeService(
     @rtype: L{HTTPService}
     @raise ValueError: a setting is out of range or an endpoint description
         cannot be parsed (a one-line message).
+    @raise TypeError: a keyword names no setting.
     @raise OSError: the access log file cannot be opened.
     @raise gracehttp.AppLoadError: C{app} is a reference that cannot be
         loaded.
     """
-    if isinstance(listen, str):
-        listen = [listen]
+    for name in settings:
+        if name not in DEFAULTS:
+            raise TypeError(f"makeService() got an unexpected keyword argument {name!r}")
+    return buildService(app, Config(**settings), reactor, exitOnFailure)
+
+
+makeService.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter("app", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *(
+            inspect.Parameter(setting.name, inspect.Parameter.KEYWORD_ONLY, default=setting.default)
+            for setting in SETTINGS
+        ),
+        inspect.Parameter("reactor", inspect.Parameter.KEYWORD_ONLY, default=None),
+        inspect.Parameter("exitOnFailure", inspect.Parameter.KEYWORD_ONLY, default=True),
+    ]
+)
+
+
+def buildService(app, config, reactor=None, exitOnFailure=True):
+    """
+    Build the service that serves C{app} with a checked configuration: the
+    steps of L{makeService}, in order.
+
+    @param app: see L{makeService}.
+    @param config: the settings.
+    @type config: L{Config}
+    @param reactor: see L{makeService}.
+    @param exitOnFailure: see L{makeService}.
+    @rtype: L{HTTPService}
+    @raise ValueError: an endpoint description cannot be parsed, or the
+        application is not callable.
+    @raise OSError: the access log file cannot be opened.
+    @raise gracehttp.AppLoadError: C{app} cannot be loaded.
+    """
+    app, interface, detected = _application(app, config.interface)
+    reactor = _reactorFor(reactor, interface)
+    endpoints = [parseEndpoint(reactor, description) for description in config.listen]
+    if interface == "wsgi":
+        adapter = _wsgiAdapter(app, reactor, config)
     else:
-        listen = list(listen)
-    if isinstance(forwardedAllowIPs, str):
-        forwardedAllowIPs = parseAddressList(forwardedAllowIPs)
-    else:
-        forwardedAllowIPs = tuple(forwardedAllowIPs)
-    checkSettings(
-        interface=interface,
-        threads=threads,
-        disconnectGracePeriod=disconnectGracePeriod,
-        lifespan=lifespan,
-        lifespanTimeout=lifespanTimeout,
-        rootPath=rootPath,
-        limitRequestHeaderSize=limitRequestHeaderSize,
-        limitRequestHeaders=limitRequestHeaders,
-        limitRequestBody=limitRequestBody,
-        timeoutHeader=timeoutHeader,
-        timeoutKeepAlive=timeoutKeepAlive,
-        limitConcurrency=limitConcurrency,
-        limitConnections=limitConnections,
-        gracefulTimeout=gracefulTimeout,
-        proxyHeaders=proxyHeaders,
-        forwardedAllowIPs=forwardedAllowIPs,
-        accessLogFormat=accessLogFormat,
-        wsgiChunkedBody=wsgiChunkedBody,
-    )
-    if not listen:
-        raise ValueError("at least one endpoint to listen on is needed")
-    if isinstance(app, str):
-        app = loadApp(app)
-    elif not callable(app):
-        raise ValueError(f"the application must be callable, not {app!r}")
-    interface, detected = resolveInterface(app, interface)
-    if reactor is None:
-        if interface != "wsgi":
-            installAsyncioReactorIfNone()
-        from twisted.internet import reactor
-    endpoints = [parseEndpoint(reactor, description) for description in listen]
-
-    # The adapters and the protocol are imported here, once per service, so
-    # that importing gracehttp (e.g. from the twist plugin) stays light and
-    # a WSGI deployment never loads the asyncio bridge.
-    if interface != "wsgi":
-        from gracehttp._apps.asgi.adapter import ASGIAdapter, requireAsyncioReactor
-
-        requireAsyncioReactor(reactor)
-        adapter = ASGIAdapter(
-            app,
-            reactor,
-            reactor._asyncioEventloop,
-            rootPath=rootPath,
-            lifespan=lifespan,
-            lifespanTimeout=lifespanTimeout,
-            asgi3=interface == "asgi3",
-        )
-    else:
-        from twisted.python.threadpool import ThreadPool
-
-        from gracehttp._apps.wsgi.adapter import WSGIAdapter
-
-        threadpool = ThreadPool(threads, threads, name="gracehttp-wsgi")
-        adapter = WSGIAdapter(
-            app,
-            reactor,
-            threadpool,
-            rootPath=rootPath,
-            chunkedBody=wsgiChunkedBody,
-        )
-    from gracehttp._core.serverstate import ServerState
-    from gracehttp._protocols.http11 import HTTPFactory
-    from gracehttp._settings import HTTPSettings
-
-    settings = HTTPSettings(
-        disconnectGracePeriod=float(disconnectGracePeriod),
-        limitRequestHeaderSize=limitRequestHeaderSize,
-        limitRequestHeaders=limitRequestHeaders,
-        limitRequestBody=limitRequestBody,
-        timeoutHeader=float(timeoutHeader),
-        timeoutKeepAlive=float(timeoutKeepAlive),
-        limitConcurrency=limitConcurrency,
-        limitConnections=limitConnections,
-        proxyHeaders=proxyHeaders,
-        forwardedAllowIPs=forwardedAllowIPs,
-    )
-    serverState = ServerState(
-        reactor,
-        limitConnections,
-        limitConcurrency,
-        makeAccessLog(reactor, accessLog, accessLogFormat),
-    )
-    factory = HTTPFactory(adapter, reactor, settings, serverState)
+        adapter = _asgiAdapter(app, interface, reactor, config)
+    factory, serverState = _httpFactory(adapter, reactor, config)
     return HTTPService(
         adapter,
         factory,
@@ -317,12 +179,109 @@ def makeService(
         endpoints,
         reactor,
         exitOnFailure,
-        float(gracefulTimeout),
-        descriptions=listen,
+        config.gracefulTimeout,
+        descriptions=list(config.listen),
         interface=interface,
         detected=detected,
-        threads=threads if interface == "wsgi" else None,
+        threads=config.threads if interface == "wsgi" else None,
     )
+
+
+def _application(app, interface):
+    """
+    Load the application if it is a reference, and tell what it is.
+
+    @param app: see L{makeService}.
+    @param interface: the C{interface} setting.
+    @return: the application, its interface (C{"asgi3"}, C{"asgi2"} or
+        C{"wsgi"}) and whether that was detected.
+    @raise ValueError: C{app} is not callable.
+    @raise gracehttp.AppLoadError: C{app} cannot be loaded.
+    """
+    if isinstance(app, str):
+        app = loadApp(app)
+    elif not callable(app):
+        raise ValueError(f"the application must be callable, not {app!r}")
+    interface, detected = resolveInterface(app, interface)
+    return app, interface, detected
+
+
+def _reactorFor(reactor, interface):
+    """
+    The reactor to serve on: the one given, else the global one, installing
+    the asyncio reactor first for an ASGI application if none is.
+    """
+    if reactor is None:
+        if interface != "wsgi":
+            installAsyncioReactorIfNone()
+        from twisted.internet import reactor
+    return reactor
+
+
+# The adapters and the protocol are imported in the functions below, once
+# per service, so that importing gracehttp (e.g. from the twist plugin)
+# stays light and a WSGI deployment never loads the asyncio bridge.
+
+
+def _asgiAdapter(app, interface, reactor, config):
+    """
+    The adapter of an ASGI application, on the asyncio reactor's loop.
+
+    @raise gracehttp._apps.asgi.adapter.AsyncioReactorRequired: C{reactor}
+        is not the asyncio reactor.
+    """
+    from gracehttp._apps.asgi.adapter import ASGIAdapter, requireAsyncioReactor
+
+    requireAsyncioReactor(reactor)
+    return ASGIAdapter(
+        app,
+        reactor,
+        reactor._asyncioEventloop,
+        rootPath=config.rootPath,
+        lifespan=config.lifespan,
+        lifespanTimeout=config.lifespanTimeout,
+        asgi3=interface == "asgi3",
+    )
+
+
+def _wsgiAdapter(app, reactor, config):
+    """
+    The adapter of a WSGI application, with a thread pool of its own.
+    """
+    from twisted.python.threadpool import ThreadPool
+
+    from gracehttp._apps.wsgi.adapter import WSGIAdapter
+
+    threadpool = ThreadPool(config.threads, config.threads, name="gracehttp-wsgi")
+    return WSGIAdapter(
+        app,
+        reactor,
+        threadpool,
+        rootPath=config.rootPath,
+        chunkedBody=config.wsgiChunkedBody,
+    )
+
+
+def _httpFactory(adapter, reactor, config):
+    """
+    The HTTP/1.1 factory every endpoint listens with, and the server state
+    its connections report to.
+
+    @return: C{(factory, serverState)}.
+    @raise OSError: the access log file cannot be opened.
+    """
+    from gracehttp._core.serverstate import ServerState
+    from gracehttp._protocols.http11 import HTTPFactory
+    from gracehttp._settings import HTTPSettings
+
+    serverState = ServerState(
+        reactor,
+        config.limitConnections,
+        config.limitConcurrency,
+        makeAccessLog(reactor, config.accessLog, config.accessLogFormat),
+    )
+    factory = HTTPFactory(adapter, reactor, HTTPSettings.fromConfig(config), serverState)
+    return factory, serverState
 
 
 def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
@@ -341,119 +300,6 @@ def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
         return None
     observer = None if accessLog == "-" else accessLogFile(accessLog)
     return AccessLog(clock, accessLogFormat, observer)
-
-
-def parseAddressList(value):
-    """
-    Parse a C{--forwarded-allow-ips} value.
-
-    @param value: comma-separated addresses and CIDR networks, or C{"*"}.
-    @type value: L{str}
-    @return: the entries, stripped, empty ones dropped.
-    @rtype: L{tuple} of L{str}
-    """
-    return tuple(entry.strip() for entry in value.split(",") if entry.strip())
-
-
-def checkSettings(**settings):
-    """
-    Check the settings L{makeService} and C{twist gracehttp} share; only
-    those given are checked.
-
-    @param settings: L{makeService} keyword arguments.
-    @raise ValueError: one of them is out of range (a one-line message).
-    """
-    for name, value in settings.items():
-        _CHECKS[name](value)
-
-
-def _checkChoice(what, choices):
-    def check(value):
-        if value not in choices:
-            raise ValueError(f"{what} must be one of {', '.join(choices)}, not {value!r}")
-
-    return check
-
-
-def _checkCount(what, minimum=1, optional=False):
-    def check(value):
-        if value is None and optional:
-            return
-        if type(value) is not int or value < minimum:
-            raise ValueError(
-                f"{what} must be a whole number of at least {minimum}, not {value!r}"
-            )
-
-    return check
-
-
-def _checkSeconds(what, minimum=None, positive=False):
-    def check(value):
-        if (
-            not _isNumber(value)
-            or not math.isfinite(value)
-            or (positive and value <= 0)
-            or (minimum is not None and value < minimum)
-        ):
-            kind = "a positive number" if positive else (
-                "a number" if minimum is None else "a non-negative number"
-            )
-            raise ValueError(f"{what} must be {kind} of seconds, not {value!r}")
-
-    return check
-
-
-def _checkFlag(what):
-    def check(value):
-        if not isinstance(value, bool):
-            raise ValueError(f"{what} must be True or False, not {value!r}")
-
-    return check
-
-
-def _checkRootPath(value):
-    if not isinstance(value, str) or (value and not value.startswith("/")):
-        raise ValueError(f"root path must be empty or start with '/', not {value!r}")
-
-
-def _checkAddresses(value):
-    if not value:
-        raise ValueError("forwarded allow IPs must name at least one address or '*'")
-    for entry in value:
-        if entry == "*":
-            continue
-        try:
-            ipaddress.ip_network(entry, strict=False)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"forwarded allow IPs: {entry!r} is not an IP address, a CIDR network or '*'"
-            ) from None
-
-
-_CHECKS = {
-    "interface": _checkChoice("interface", INTERFACES),
-    "lifespan": _checkChoice("lifespan", LIFESPAN_MODES),
-    "threads": _checkCount("threads"),
-    "rootPath": _checkRootPath,
-    "disconnectGracePeriod": _checkSeconds("disconnect grace period"),
-    "lifespanTimeout": _checkSeconds("lifespan timeout", positive=True),
-    "limitRequestHeaderSize": _checkCount("limit request header size"),
-    "limitRequestHeaders": _checkCount("limit request headers"),
-    "limitRequestBody": _checkCount("limit request body", minimum=0, optional=True),
-    "timeoutHeader": _checkSeconds("timeout header", positive=True),
-    "timeoutKeepAlive": _checkSeconds("timeout keep-alive", minimum=0),
-    "limitConcurrency": _checkCount("limit concurrency", optional=True),
-    "limitConnections": _checkCount("limit connections", optional=True),
-    "gracefulTimeout": _checkSeconds("graceful timeout", minimum=0),
-    "proxyHeaders": _checkFlag("proxy headers"),
-    "forwardedAllowIPs": _checkAddresses,
-    "accessLogFormat": checkFormat,
-    "wsgiChunkedBody": _checkChoice("wsgi chunked body", WSGI_CHUNKED_BODY_MODES),
-}
-
-
-def _isNumber(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def parseEndpoint(reactor, description):
@@ -549,7 +395,7 @@ class HTTPService(Service):
         @type descriptions: L{list} of L{str} or L{None}
         @param interface: what the application is served as, for the
             start-up line: C{"asgi3"}, C{"asgi2"} or C{"wsgi"}; L{None}
-            says the adapter's C{interface}.
+            when not known (the line then does not name it).
         @type interface: L{str} or L{None}
         @param detected: whether C{interface} was detected rather than
             given.
@@ -567,7 +413,7 @@ class HTTPService(Service):
         if descriptions is None:
             descriptions = [type(endpoint).__name__ for endpoint in endpoints]
         self._descriptions = list(descriptions)
-        self._interface = adapter.interface if interface is None else interface
+        self._interface = interface
         self._detected = detected
         self._threads = threads
         self._failedEndpoint = None
@@ -643,6 +489,8 @@ class HTTPService(Service):
         @type urls: L{list} of L{str}
         """
         serving = f"interface {self._interface} ({'detected' if self._detected else 'given'})"
+        if self._interface is None:
+            serving = "interface not named"
         if self._threads is not None:
             serving += f" with {self._threads} threads"
         _log.info(

@@ -8,10 +8,16 @@ application gets the asyncio reactor, a WSGI
 application Twisted's default reactor.  Everything else (thread pool,
 adapter, listening ports, access log file, log level filter) is built in
 L{makeService}.
+
+Every option but C{--app} and C{--log-level} is a setting of
+L{gracehttp._config.Config}: its C{opt_*} handler and C{--help} text are
+made from the settings table (see L{_addSettingOptions}), and the parsed
+values become one checked L{Config<gracehttp._config.Config>}, which
+L{makeService} hands to L{gracehttp.makeService}.
 """
 
-import math
 import sys
+from collections.abc import Callable
 
 from twisted.logger import (
     FilteringLogObserver,
@@ -22,38 +28,26 @@ from twisted.logger import (
 from twisted.python import usage
 
 from gracehttp import _service
+from gracehttp._config import SETTINGS, Choice, Config, Setting
 from gracehttp._errors import AppLoadError
 from gracehttp._loader import loadApp, resolveInterface
-
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 """
 The C{--log-level} choices (L{twisted.logger.LogLevel} names).
 """
-
-# Options that go to makeService under the same name.
-_HTTP_SETTINGS = (
-    "limitRequestHeaderSize",
-    "limitRequestHeaders",
-    "limitRequestBody",
-    "timeoutHeader",
-    "timeoutKeepAlive",
-    "limitConcurrency",
-    "limitConnections",
-    "gracefulTimeout",
-    "proxyHeaders",
-    "forwardedAllowIPs",
-    "accessLogFormat",
-    "wsgiChunkedBody",
-)
+_LOG_LEVEL = Choice(LOG_LEVELS)
 
 
 class Options(usage.Options):
     """
-    Options for C{twist gracehttp}.  After parsing, C{self["application"]}
-    holds the loaded application, C{self["interface"]} what it is served as
-    (C{"asgi3"}, C{"asgi2"} or C{"wsgi"}) and C{self["interfaceOption"]}
-    the C{--interface} value.
+    Options for C{twist gracehttp}.  Each setting's option parses into
+    C{self[name]}, C{name} being the setting's name (C{--limit-request-body}
+    into C{self["limitRequestBody"]}).  After parsing, C{self["config"]}
+    holds the checked L{Config<gracehttp._config.Config>},
+    C{self["application"]} the loaded application, C{self["interface"]}
+    what it is served as (C{"asgi3"}, C{"asgi2"} or C{"wsgi"}) and
+    C{self["interfaceOption"]} the C{--interface} value.
 
     A usage error (a bad value, an unknown option, no C{--app}) is one line
     on stderr naming the problem and C{--help}, and exit status 1: see
@@ -71,26 +65,8 @@ class Options(usage.Options):
     def __init__(self):
         super().__init__()
         self["app"] = None
-        self["interface"] = "auto"
-        self["listen"] = []
-        self["threads"] = 10
-        self["disconnectGracePeriod"] = 3.0
-        self["lifespan"] = "auto"
-        self["lifespanTimeout"] = 60.0
-        self["rootPath"] = ""
-        self["limitRequestHeaderSize"] = 64 * 1024
-        self["limitRequestHeaders"] = 100
-        self["limitRequestBody"] = None
-        self["timeoutHeader"] = 10.0
-        self["timeoutKeepAlive"] = 5.0
-        self["limitConcurrency"] = None
-        self["limitConnections"] = None
-        self["gracefulTimeout"] = 30.0
-        self["proxyHeaders"] = False
-        self["forwardedAllowIPs"] = ("127.0.0.1",)
-        self["accessLog"] = "-"
-        self["accessLogFormat"] = _service.DEFAULT_ACCESS_LOG_FORMAT
-        self["wsgiChunkedBody"] = "spool"
+        for setting in SETTINGS:
+            self[setting.name] = [] if setting.kind.repeatable else setting.default
         self["logLevel"] = None
 
     def opt_app(self, reference):
@@ -103,185 +79,12 @@ class Options(usage.Options):
 
     opt_a = opt_app
 
-    def opt_interface(self, interface):
-        """
-        auto, asgi3, asgi2, asgi (ASGI, version detected) or wsgi (default:
-        auto, which detects it: an async def function or __call__, or a
-        callable taking (scope, receive, send), is ASGI 3; one taking
-        (environ, start_response) is WSGI; a class built from the scope, or
-        a callable taking (scope), is ASGI 2).
-        """
-        self["interface"] = _choice("--interface", interface, _service.INTERFACES)
-
-    def opt_listen(self, description):
-        """
-        A Twisted endpoint to listen on, e.g. tcp:8000:interface=0.0.0.0,
-        unix:/run/app.sock, ssl:8443:privateKey=key.pem, systemd:domain=INET:index=0.
-        Repeatable. Default: tcp:8000:interface=127.0.0.1. ssl: needs
-        pip install 'gracehttp[tls]'.
-        """
-        self["listen"].append(description)
-
-    def opt_threads(self, threads):
-        """
-        WSGI thread pool size: how many WSGI requests run at once (default:
-        10).
-        """
-        try:
-            self["threads"] = int(threads)
-        except ValueError:
-            raise usage.UsageError(
-                f"--threads must be a whole number, not {threads!r}"
-            ) from None
-
-    def opt_disconnect_grace_period(self, seconds):
-        """
-        Seconds an application may go on after its client disconnected
-        before its ASGI task is cancelled (a WSGI request, which cannot be
-        cancelled, is logged). 0 cancels at once, a negative value never
-        cancels (default: 3).
-        """
-        self["disconnectGracePeriod"] = _seconds(
-            "--disconnect-grace-period", seconds
-        )
-
-    def opt_asgi_disconnect_grace_period(self, seconds):
-        """
-        Alias of --disconnect-grace-period (the name gunicorn uses).
-        """
-        self.opt_disconnect_grace_period(seconds)
-
-    def opt_lifespan(self, mode):
-        """
-        ASGI lifespan protocol: auto (use it if the application supports
-        it), on, or off (default: auto).
-        """
-        self["lifespan"] = _choice("--lifespan", mode, _service.LIFESPAN_MODES)
-
-    def opt_lifespan_timeout(self, seconds):
-        """
-        Seconds the lifespan startup, and the lifespan shutdown, may each
-        take (default: 60).
-        """
-        self["lifespanTimeout"] = _seconds("--lifespan-timeout", seconds)
-
-    def opt_root_path(self, path):
-        """
-        The path the application is mounted at behind a proxy: ASGI
-        root_path, WSGI SCRIPT_NAME (default: empty).
-        """
-        self["rootPath"] = path
-
-    def opt_limit_request_header_size(self, size):
-        """
-        Bytes of request head (request line and header fields) accepted;
-        a larger head is answered 431 (default: 65536).
-        """
-        self["limitRequestHeaderSize"] = _count("--limit-request-header-size", size)
-
-    def opt_limit_request_headers(self, count):
-        """
-        Header fields accepted per request; more are answered 431
-        (default: 100).
-        """
-        self["limitRequestHeaders"] = _count("--limit-request-headers", count)
-
-    def opt_limit_request_body(self, size):
-        """
-        Bytes of request body accepted; a larger body is answered 413,
-        checked against Content-Length and while a chunked body streams in
-        (default: no limit).
-        """
-        self["limitRequestBody"] = _count("--limit-request-body", size)
-
-    def opt_timeout_header(self, seconds):
-        """
-        Seconds a client has to send a complete request head, then 408 and
-        close; also the longest a request body may stop arriving while it
-        is read, then the application is told the client left and the
-        client gets 408 (default: 10).
-        """
-        self["timeoutHeader"] = _seconds("--timeout-header", seconds)
-
-    def opt_timeout_keep_alive(self, seconds):
-        """
-        Seconds an idle keep-alive connection stays open between requests
-        (default: 5).
-        """
-        self["timeoutKeepAlive"] = _seconds("--timeout-keep-alive", seconds)
-
-    def opt_limit_concurrency(self, count):
-        """
-        Requests in flight at once; more are answered 503 with Retry-After
-        (default: no limit).
-        """
-        self["limitConcurrency"] = _count("--limit-concurrency", count)
-
-    def opt_limit_connections(self, count):
-        """
-        Open connections; more are closed at once (default: no limit).
-        """
-        self["limitConnections"] = _count("--limit-connections", count)
-
-    def opt_graceful_timeout(self, seconds):
-        """
-        Seconds the requests in flight at a stop (SIGTERM, SIGINT) may take
-        to finish before they are disconnected; they then get the
-        disconnect grace period (default: 30).
-        """
-        self["gracefulTimeout"] = _seconds("--graceful-timeout", seconds)
-
-    def opt_proxy_headers(self):
-        """
-        Trust X-Forwarded-For, X-Forwarded-Proto and Forwarded (RFC 7239)
-        from the peers of --forwarded-allow-ips: they set the client address
-        and the scheme.
-        """
-        self["proxyHeaders"] = True
-
-    def opt_forwarded_allow_ips(self, addresses):
-        """
-        Comma-separated IP addresses and CIDR networks of the proxies whose
-        headers --proxy-headers trusts; * trusts every peer (default:
-        127.0.0.1).
-        """
-        self["forwardedAllowIPs"] = _service.parseAddressList(addresses)
-
-    def opt_access_log(self, where):
-        """
-        Where each finished request is logged: - to the process's log
-        (namespace gracehttp.access), a file PATH to append lines to, or off
-        (default: -).
-        """
-        self["accessLog"] = where
-
-    def opt_access_log_format(self, logFormat):
-        """
-        The access log line in Python format syntax over the fields client,
-        time, request, method, path, httpVersion, status, size, bytes,
-        referer, userAgent, duration (seconds), durationMs and outcome
-        (default: Apache combined, then durationMs and outcome).
-        """
-        self["accessLogFormat"] = logFormat
-
-    def opt_wsgi_chunked_body(self, mode):
-        """
-        How a WSGI application gets a chunked request body: spool (receive
-        it whole first, in memory or past 512 KiB in a temporary file, and
-        give the application a CONTENT_LENGTH, which every framework reads)
-        or stream (start the application at once, without CONTENT_LENGTH;
-        for applications that read wsgi.input to its end) (default: spool).
-        """
-        self["wsgiChunkedBody"] = _choice(
-            "--wsgi-chunked-body", mode, _service.WSGI_CHUNKED_BODY_MODES
-        )
-
     def opt_log_level(self, level):
         """
         Log only events at this level or above: debug, info, warn or error
         (default: what twist's own --log-level says, info).
         """
-        self["logLevel"] = _choice("--log-level", level, LOG_LEVELS)
+        self["logLevel"] = _parse(_LOG_LEVEL, level, "--log-level")
 
     def parseOptions(self, options=None):
         """
@@ -307,8 +110,9 @@ class Options(usage.Options):
 
     def postOptions(self):
         """
-        Check the values, load the application, and install the asyncio
-        reactor for an ASGI application if no reactor is installed yet.
+        Check the values (they make C{self["config"]}), load the
+        application, and install the asyncio reactor for an ASGI
+        application if no reactor is installed yet.
 
         @raise usage.UsageError: a value is out of range or C{--app} is
             missing.
@@ -320,18 +124,11 @@ class Options(usage.Options):
             raise usage.UsageError(
                 "--app is required (e.g. --app myproject.asgi:application)"
             )
-        if not self["listen"]:
-            self["listen"] = [_service.DEFAULT_LISTEN]
+        for setting in SETTINGS:
+            if setting.kind.repeatable and not self[setting.name]:
+                self[setting.name] = list(setting.default)
         try:
-            _service.checkSettings(
-                interface=self["interface"],
-                threads=self["threads"],
-                disconnectGracePeriod=self["disconnectGracePeriod"],
-                lifespan=self["lifespan"],
-                lifespanTimeout=self["lifespanTimeout"],
-                rootPath=self["rootPath"],
-                **{name: self[name] for name in _HTTP_SETTINGS},
-            )
+            self["config"] = Config(**{setting.name: self[setting.name] for setting in SETTINGS})
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
         try:
@@ -360,6 +157,65 @@ for _method in vars(Options).values():
 del _method
 
 
+def _optionHandler(setting: Setting, doc: str) -> Callable[..., None]:
+    """
+    An C{opt_*} method for one setting's option: it parses the value into
+    C{options[setting.name]} (appends it, for a repeatable option; sets
+    C{True}, for a flag).
+
+    @param doc: its C{--help} text.
+    """
+    name, kind, option = setting.name, setting.kind, f"--{setting.option}"
+
+    def turnOn(self):
+        self[name] = True
+
+    def append(self, text):
+        self[name].append(_parse(kind, text, option))
+
+    def store(self, text):
+        self[name] = _parse(kind, text, option)
+
+    handler: Callable[..., None]
+    if not kind.takesValue:
+        handler = turnOn
+    elif kind.repeatable:
+        handler = append
+    else:
+        handler = store
+    handler.__doc__ = doc
+    return handler
+
+
+def _helpText(setting):
+    """
+    @return: the C{--help} text of a setting's option: its help without
+        the code marks, with its default before the final full stop unless
+        it is a flag.
+    @rtype: L{str}
+    """
+    text = setting.help.replace("`", "")
+    if not setting.kind.takesValue:
+        return text
+    return f"{text.removesuffix('.')} (default: {setting.shownDefault()[0]})."
+
+
+def _addSettingOptions(options):
+    """
+    Give an L{Options} class one C{opt_*} handler per setting's option and
+    alias (C{--limit-request-body} is C{opt_limit_request_body}).
+    """
+    for setting in SETTINGS:
+        handlers = {setting.option: _helpText(setting)}
+        for alias, why in setting.aliases:
+            handlers[alias] = f"Alias of --{setting.option} ({why})."
+        for option, doc in handlers.items():
+            setattr(options, "opt_" + option.replace("-", "_"), _optionHandler(setting, doc))
+
+
+_addSettingOptions(Options)
+
+
 def makeService(options):
     """
     Build the service from parsed options.
@@ -372,18 +228,7 @@ def makeService(options):
     if options["logLevel"] is not None:
         setLogLevel(options, LogLevel.levelWithName(options["logLevel"]))
     try:
-        return _service.makeService(
-            options["application"],
-            interface=options["interfaceOption"],
-            listen=options["listen"],
-            threads=options["threads"],
-            disconnectGracePeriod=options["disconnectGracePeriod"],
-            lifespan=options["lifespan"],
-            lifespanTimeout=options["lifespanTimeout"],
-            rootPath=options["rootPath"],
-            **{name: options[name] for name in _HTTP_SETTINGS},
-            accessLog=options["accessLog"],
-        )
+        return _service.makeService(options["application"], **options["config"].toDict())
     except ValueError as e:
         _exit(str(e))
     except OSError as e:
@@ -444,26 +289,15 @@ def _command(options):
     return "twist gracehttp"
 
 
-def _choice(option, value, choices):
-    if value not in choices:
-        raise usage.UsageError(
-            f"{option} must be one of {', '.join(choices)}, not {value!r}"
-        )
-    return value
+def _parse(kind, text, option):
+    """
+    Parse one option's value.
 
-
-def _count(option, value):
+    @type kind: L{Kind<gracehttp._config.Kind>}
+    @raise usage.UsageError: it is not a value of that kind (the message
+        names C{option}).
+    """
     try:
-        return int(value)
-    except ValueError:
-        raise usage.UsageError(f"{option} must be a whole number, not {value!r}") from None
-
-
-def _seconds(option, value):
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds):
-        raise usage.UsageError(f"{option} must be a number of seconds, not {value!r}")
-    return seconds
+        return kind.parse(text, option)
+    except ValueError as e:
+        raise usage.UsageError(str(e)) from None

@@ -1,7 +1,7 @@
 """
 The access log: one Twisted log event per finished request.
 
-Each finished request (L{HTTPFactory.requestLog<gracehttp._protocols.http11.HTTPFactory>})
+Each finished request (L{IServerState.requestLog<gracehttp._core.serverstate.IServerState>})
 becomes one C{info} event in the C{gracehttp.access} namespace of
 L{twisted.logger}, so it goes wherever the process logs (C{twist
 --log-format json} gives JSON), or, with C{--access-log PATH}, to a file of
@@ -149,7 +149,7 @@ def fileObserver(path):
 
 class AccessLog:
     """
-    Logs finished requests; an instance is a factory's C{requestLog}.
+    Logs finished requests; an instance is the server state's C{requestLog}.
 
     It builds the L{twisted.logger} event itself (the keys
     L{Logger.emit<twisted.logger.Logger.emit>} would add: C{log_logger},

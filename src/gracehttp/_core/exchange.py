@@ -35,38 +35,44 @@ an L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}.  From then on:
 The disconnect state machine
 ----------------------------
 
-One per request::
-
-    RUNNING --disconnect()--> DISCONNECTED --grace elapses--> CANCELLED
-       |                           |                              |
-       +--appFinished()--> DONE    +--appFinished()--> DONE       +--> DONE
+An exchange is a unit of work of L{gracehttp._core.lifecycle}: L{Exchange}
+derives from L{Lifecycle<gracehttp._core.lifecycle.Lifecycle>}, whose module
+states the rules and the transition table (told at once, grace period,
+cancel; a second disconnect ignored; an application started after its
+client left gets the grace period from its start).  The exchange adds what
+is HTTP:
 
   - L{Exchange.disconnect} is called by the protocol when the client is gone
-    (C{connectionLost}; a stream reset for HTTP/2).  It acts once; a second
-    call is ignored.  Its flag is its own: a close the server initiates after
-    a complete response does not set it.
-  - At disconnect of a running application exactly one
-    C{clock.callLater(grace, cancel)} is scheduled and its handle kept.
-    C{grace == 0} cancels at once, C{grace < 0} never cancels.  No polling.
-  - L{Exchange.appFinished} cancels that call, so a finished application
-    leaves no delayed call behind.
+    (C{connectionLost}; a stream reset for HTTP/2), with the outcome it
+    stands for.  Its flag is its own: a close the server initiates after
+    a complete response does not set it.  It ends the response for the
+    client (L{Exchange.endTime}) and wakes the adapter; from then on the
+    response methods raise L{ClientDisconnected}.
   - What "cancel" means belongs to the adapter, which passes it to
     L{Exchange.appStarted}: the ASGI adapter cancels the asyncio task; the
     WSGI adapter, whose thread cannot be interrupted, logs a warning.
-  - An application that had not been started when the client left is never
-    started (the adapter checks L{Exchange.disconnected} before starting).
+  - An application that had not been started when the client left is not
+    started: the adapter checks L{Exchange.disconnected} and calls
+    L{Exchange.appFinished} instead.  (A WSGI worker thread that picked
+    the request up before the disconnect reached it starts it all the
+    same; it gets the grace period from its start.)
+  - L{Exchange.appFinished} decides the outcome from the lifecycle's record
+    and the response, below.
 
 The outcome
 -----------
 
 When the application is done, L{Exchange.outcome} records how the request
-ended, for the access log.  A response finished before any disconnect is
-L{COMPLETED}, whatever happens after it (a slow WSGI C{close()}, an ASGI
-background task that the grace period then cancels).  Otherwise it is the
-kind of disconnect (L{CLIENT_DISCONNECTED}; L{SHUTDOWN} when a graceful
-stop cut it; L{REJECTED} when the server gave up on the request's body),
-L{CANCELLED} if the grace period after a client's disconnect ran out, or
-L{ABORTED} if the application failed mid-response.
+ended, for the access log (the protocol sets it beforehand, to L{REJECTED},
+for a request it answered itself).  A response finished before any
+disconnect is L{COMPLETED}, whatever happens after it (a slow WSGI
+C{close()}, an ASGI background task that the grace period then cancels).
+Otherwise it is the kind of disconnect, which the lifecycle kept as its
+C{disconnectReason} (L{CLIENT_DISCONNECTED}; L{SHUTDOWN} when a graceful
+stop cut it; L{REJECTED} when the server gave up on the request's body);
+L{CANCELLED} if the grace period after a client's disconnect ran out (the
+lifecycle's C{cancelled}); or L{ABORTED} if the application failed
+mid-response.
 L{Exchange.endTime} is when the response ended for the client (finished,
 aborted, or the client left); the access log's duration runs from
 L{Exchange.startTime} to it, so it does not count work the application
@@ -77,6 +83,7 @@ import re
 
 from twisted.logger import Logger
 
+from gracehttp._core.lifecycle import PENDING, Lifecycle
 from gracehttp._errors import ClientDisconnected
 
 _log = Logger()
@@ -121,14 +128,27 @@ or while the application waited for a body that turned out malformed, too
 large or stalled (the application was told the client disconnected).
 """
 
-# A response header name must be a non-empty RFC 9110 section 5.6.2 token:
-# deleting the token characters leaves nothing.  A value must not contain
-# CR, LF or NUL (RFC 9110 section 5.5), which would let an application split
-# the response.
-_TOKEN_CHARS = (
+TOKEN_CHARS = (
     b"!#$%&'*+-.^_`|~0123456789"
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+"""
+The characters of an RFC 9110 section 5.6.2 token (C{tchar}).  A header
+name is a token if deleting these characters from it leaves nothing.
+"""
+
+SERVER_ERROR_BODY = b"Internal Server Error\n"
+SERVER_ERROR_HEADERS = (
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", b"%d" % len(SERVER_ERROR_BODY)),
+)
+"""
+The body and headers of the 500 gracehttp sends in place of an
+application's response (see L{Exchange.answerServerError}).
+"""
+
+# A header value must not contain CR, LF or NUL (RFC 9110 section 5.5),
+# which would let an application split the response.
 _unsafeValue = re.compile(rb"[\r\n\0]").search
 
 HOP_BY_HOP = frozenset(
@@ -152,7 +172,7 @@ dropped.  Each name is logged once per process, as a warning, the first
 time an application sends it.
 """
 
-_warnedHopByHop = set()
+_warnedHopByHop: set[bytes] = set()
 
 
 class InvalidResponse(ValueError):
@@ -162,9 +182,10 @@ class InvalidResponse(ValueError):
     """
 
 
-class Exchange:
+class Exchange(Lifecycle):
     """
-    One HTTP request and its response.
+    One HTTP request and its response: a unit of work of
+    L{gracehttp._core.lifecycle}.
 
     The request fields are set by the protocol before the exchange reaches
     an adapter and do not change afterwards.
@@ -191,7 +212,8 @@ class Exchange:
         stream always, its window reopens by them).  True at first.
     @ivar keepAlive: the client allows the connection to carry another
         request after this one (RFC 9112 section 9.3).
-    @ivar disconnected: the client is gone (see the module docstring).
+    @ivar disconnected: the client is gone (L{Lifecycle.disconnected
+        <gracehttp._core.lifecycle.Lifecycle.disconnected>}).
     @ivar bodyComplete: the whole request body has been received.
     @ivar writePaused: the transport is above its high-water mark.
     @ivar responseStarted: L{startResponse} was called.
@@ -222,7 +244,6 @@ class Exchange:
         "scheme",
         "expectContinue",
         "keepAlive",
-        "disconnected",
         "bodyComplete",
         "writePaused",
         "responseStarted",
@@ -234,16 +255,10 @@ class Exchange:
         "endTime",
         "bytesSent",
         "_channel",
-        "_clock",
-        "_grace",
         "_body",
         "_bodySize",
         "reportConsumed",
-        "_cancel",
-        "_graceCall",
-        "_appDone",
         "_aborted",
-        "_disconnectOutcome",
     )
 
     def __init__(self, channel, clock, grace):
@@ -256,9 +271,17 @@ class Exchange:
             once, negative never cancels.
         @type grace: L{float}
         """
-        self._channel = channel
+        # Lifecycle.__init__, written out: one call less per request (the
+        # lifecycle tests check that the two agree).
         self._clock = clock
         self._grace = grace
+        self.lifecycleState = PENDING
+        self.disconnected = False
+        self.disconnectReason = None
+        self.cancelled = False
+        self._cancel = None
+        self._graceCall = None
+        self._channel = channel
         self.method = "GET"
         self.rawPath = b"/"
         self.queryString = b""
@@ -269,7 +292,6 @@ class Exchange:
         self.scheme = "http"
         self.expectContinue = False
         self.keepAlive = True
-        self.disconnected = False
         self.bodyComplete = False
         self.writePaused = False
         self.responseStarted = False
@@ -283,13 +305,13 @@ class Exchange:
         self._body = []
         self._bodySize = 0
         self.reportConsumed = True
-        self._cancel = None
-        self._graceCall = None
-        self._appDone = False
         self._aborted = False
-        self._disconnectOutcome = CLIENT_DISCONNECTED
 
     def _wake(self):
+        """
+        Call the adapter's C{wake}, if it set one.  Also the lifecycle's
+        way to tell the application of the disconnect.
+        """
         wake = self.wake
         if wake is not None:
             wake()
@@ -333,8 +355,9 @@ class Exchange:
 
     def disconnect(self, outcome=CLIENT_DISCONNECTED):
         """
-        The client is gone.  Acts once (see the module docstring): wakes the
-        adapter and, if the application is running, starts the grace period.
+        The client is gone.  Acts once (see L{gracehttp._core.lifecycle}):
+        ends the response for the client (L{endTime}), wakes the adapter
+        and, if the application is running, starts the grace period.
 
         @param outcome: who ended it, for the access log if the response is
             not complete: L{CLIENT_DISCONNECTED} (the client left; if the
@@ -344,15 +367,9 @@ class Exchange:
             stalled, and answered it).
         @type outcome: L{str}
         """
-        if self.disconnected:
-            return
-        self.disconnected = True
-        self._disconnectOutcome = outcome
         if self.endTime is None:
             self.endTime = self._clock.seconds()
-        self._wake()
-        if self._cancel is not None and not self._appDone:
-            self._startGrace()
+        Lifecycle.disconnect(self, outcome)
 
     # -- adapter side ------------------------------------------------------
 
@@ -419,7 +436,7 @@ class Exchange:
         append = checked.append
         for name, value in headers:
             try:
-                unsafe = name.translate(None, _TOKEN_CHARS) or not name or _unsafeValue(value)
+                unsafe = name.translate(None, TOKEN_CHARS) or not name or _unsafeValue(value)
             except TypeError:
                 raise InvalidResponse(f"header {name!r}: {value!r} is not bytes") from None
             if unsafe:
@@ -485,6 +502,19 @@ class Exchange:
         self._channel.finishResponse(self)
         self._wake()
 
+    def answerServerError(self):
+        """
+        Send a complete C{500 Internal Server Error} (RFC 9110 section
+        15.6.1) in place of the application's response, which must not
+        have started (or must have been taken back with
+        L{retractResponse}).
+
+        @raise ClientDisconnected: the client is gone.
+        """
+        self.startResponse(500, SERVER_ERROR_HEADERS)
+        self.write(SERVER_ERROR_BODY)
+        self.finish()
+
     def retractResponse(self):
         """
         Take back a started response of which nothing reached the client
@@ -518,70 +548,32 @@ class Exchange:
         self.endTime = self._clock.seconds()
         self._channel.abortResponse(self)
 
-    def appStarted(self, cancel):
+    def _finished(self):
         """
-        The application is running for this exchange.
-
-        @param cancel: zero-argument callable run when the grace period after
-            a disconnect ends.
+        The application is done (it returned, raised or was cancelled), or
+        will never start (the client left first, or the server answered the
+        request itself): the end of L{appFinished
+        <gracehttp._core.lifecycle.Lifecycle.appFinished>}, which stopped
+        the grace period.  Records L{outcome} and tells the channel.
         """
-        self._cancel = cancel
-        if self.disconnected:
-            self._startGrace()
-
-    def appFinished(self):
-        """
-        The application is done (returned, raised or was cancelled), or was
-        never started because the client left first.  Stops the grace
-        period and records L{outcome}.
-        """
-        if self._appDone:
-            return
-        self._appDone = True
-        # Drop the adapter's callbacks: they refer back to this exchange,
-        # and breaking the cycle lets it be freed without the collector.
-        self._cancel = None
+        # Drop the adapter's callback: it refers back to this exchange, and
+        # breaking the cycle lets it be freed without the collector.  (The
+        # lifecycle dropped the cancel callable.)
         self.wake = None
-        if self._graceCall is not None:
-            if self._graceCall.active():
-                self._graceCall.cancel()
-            self._graceCall = None
         if self.endTime is None:
             self.endTime = self._clock.seconds()
         if self.outcome is None:
-            if self._delivered():
+            if self.responseComplete and not self._aborted:
+                # Delivered in full, before any disconnect (finish() raises
+                # after one, abort() does nothing).
                 self.outcome = COMPLETED
             elif self.disconnected:
-                self.outcome = self._disconnectOutcome
+                outcome = self.disconnectReason
+                if self.cancelled and outcome == CLIENT_DISCONNECTED:
+                    outcome = CANCELLED
+                self.outcome = outcome
             elif self._aborted:
                 self.outcome = ABORTED
             else:
                 self.outcome = COMPLETED
         self._channel.exchangeFinished(self)
-
-    def _delivered(self):
-        """
-        Was the response delivered in full (finished, not aborted, before
-        any disconnect)?
-
-        @rtype: L{bool}
-        """
-        return self.responseComplete and not self._aborted
-
-    def _startGrace(self):
-        grace = self._grace
-        if grace < 0:
-            return
-        if grace == 0:
-            self._expire()
-        else:
-            self._graceCall = self._clock.callLater(grace, self._expire)
-
-    def _expire(self):
-        self._graceCall = None
-        if self._appDone:
-            return
-        if not self._delivered():
-            outcome = self._disconnectOutcome
-            self.outcome = CANCELLED if outcome == CLIENT_DISCONNECTED else outcome
-        self._cancel()

@@ -17,8 +17,6 @@ class IAppAdapter(Interface):
     Runs an application (WSGI or ASGI) for each request exchange.
     """
 
-    interface = Attribute("C{'wsgi'} or C{'asgi'}: the spec this adapter speaks.")
-
     inFlight = Attribute(
         "A list of Deferreds, read at shutdown: together they fire (never"
         " fail) once every application call the adapter started or queued is"
@@ -31,8 +29,11 @@ class IAppAdapter(Interface):
 
         Called on the reactor thread as soon as the request head is parsed;
         the body may still be arriving.  The adapter must call
-        C{exchange.appStarted(cancel)} when the application is started (or
-        decide not to start it) and C{exchange.appFinished()} when it is done.
+        C{exchange.appStarted(cancel)} when the application is started, and
+        C{exchange.appFinished()} once, when it is done or in place of
+        starting it (its client already left).  A call out of turn raises
+        L{LifecycleError<gracehttp._core.lifecycle.LifecycleError>} (see
+        L{gracehttp._core.lifecycle}).
 
         @param exchange: the request to answer.
         @type exchange: L{gracehttp._core.exchange.Exchange}

@@ -58,21 +58,16 @@ class TrustedProxies:
         @param specs: IP addresses or CIDR networks (C{"10.0.0.0/8"},
             C{"::1"}), or C{"*"}.
         @type specs: iterable of L{str}
-        @raise ValueError: an entry is neither.
+        @raise ValueError: an entry is none of these (see L{trustedNetwork}).
         """
         self.everyone = False
         networks = []
         for spec in specs:
-            spec = spec.strip()
-            if spec == "*":
+            network = trustedNetwork(spec)
+            if network is None:
                 self.everyone = True
             else:
-                try:
-                    networks.append(ipaddress.ip_network(spec, strict=False))
-                except ValueError:
-                    raise ValueError(
-                        f"forwarded-allow-ips: {spec!r} is not an IP address or network"
-                    ) from None
+                networks.append(network)
         self._networks = tuple(networks)
 
     def __contains__(self, host):
@@ -94,6 +89,32 @@ class TrustedProxies:
         if address.version == 6 and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         return any(address in network for network in self._networks)
+
+
+def trustedNetwork(spec):
+    """
+    Parse one entry of C{--forwarded-allow-ips}: the one check of a
+    trusted proxy's address, made by the configuration
+    (L{gracehttp._config.Config}) and by L{TrustedProxies}.
+
+    @param spec: an IP address, a CIDR network or C{"*"}.
+    @type spec: L{str}
+    @return: the network (one address is a network of one), or L{None}
+        for C{"*"} (every peer).
+    @rtype: L{ipaddress.IPv4Network} or L{ipaddress.IPv6Network} or L{None}
+    @raise ValueError: C{spec} is none of these (a one-line message naming
+        it).
+    """
+    if spec == "*":
+        return None
+    if isinstance(spec, str):
+        try:
+            return ipaddress.ip_network(spec, strict=False)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"forwarded allow IPs: {spec!r} is not an IP address, a CIDR network or '*'"
+    )
 
 
 def forwarded(headers, trusted, client, scheme):

@@ -29,11 +29,6 @@ from gracehttp._loader import detectASGIVersion
 
 _log = Logger()
 
-_ERROR_BODY = b"Internal Server Error\n"
-_ERROR_HEADERS = (
-    (b"content-type", b"text/plain; charset=utf-8"),
-    (b"content-length", str(len(_ERROR_BODY)).encode("ascii")),
-)
 
 
 class AsyncioReactorRequired(RuntimeError):
@@ -147,7 +142,6 @@ class ASGIAdapter:
     """
     Runs an ASGI application for each request, and its lifespan.
 
-    @ivar interface: C{"asgi"}.
     @ivar inFlight: one L{Deferred} per running application task (made
         with L{Deferred.fromFuture} when read), firing with L{None} once the
         task is done and its exchange told; it never fails.  The service waits for them at shutdown.
@@ -156,7 +150,6 @@ class ASGIAdapter:
     @type lifespan: L{Lifespan}
     """
 
-    interface = "asgi"
 
     def __init__(
         self,
@@ -372,9 +365,7 @@ def _giveUp(exchange):
     if exchange.responseStarted and not exchange.retractResponse():
         exchange.abort()
     else:
-        exchange.startResponse(500, _ERROR_HEADERS)
-        exchange.write(_ERROR_BODY)
-        exchange.finish()
+        exchange.answerServerError()
 
 
 class _Cycle:

@@ -42,6 +42,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
+from gracehttp._config import LIFESPAN_MODES
 from gracehttp._errors import LifespanFailure, LifespanTimeout
 
 _log = Logger()
@@ -53,11 +54,6 @@ _STOPPING = "STOPPING"
 _STOPPED = "STOPPED"
 _FAILED = "FAILED"
 _UNSUPPORTED = "UNSUPPORTED"
-
-MODES = ("auto", "on", "off")
-"""
-The values of C{--lifespan}.
-"""
 
 
 class Lifespan:
@@ -89,10 +85,11 @@ class Lifespan:
         @param asgiVersion: the scope's C{asgi["version"]}: C{"3.0"}, or
             C{"2.0"} for an ASGI 2 application.
         @type asgiVersion: L{str}
-        @raise ValueError: C{mode} is not one of L{MODES}.
+        @raise ValueError: C{mode} is not one of
+            L{LIFESPAN_MODES<gracehttp._config.LIFESPAN_MODES>}.
         """
-        if mode not in MODES:
-            raise ValueError(f"lifespan mode must be one of {MODES}, not {mode!r}")
+        if mode not in LIFESPAN_MODES:
+            raise ValueError(f"lifespan mode must be one of {LIFESPAN_MODES}, not {mode!r}")
         self._app = app
         self._loop = loop
         self._clock = clock

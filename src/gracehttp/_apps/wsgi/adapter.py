@@ -90,14 +90,12 @@ class WSGIAdapter:
     """
     Runs a WSGI application (PEP 3333) for each request, on a thread pool.
 
-    @ivar interface: C{"wsgi"}.
     @ivar inFlight: what the service waits for before L{shutdown}: one
         L{Deferred} that fires when no request is running or waiting for a
         thread, or nothing if none is.  Computed when read.
     @type inFlight: L{list} of L{Deferred}
     """
 
-    interface = "wsgi"
 
     def __init__(
         self, app, reactor, threadpool, rootPath="", chunkedBody="spool"

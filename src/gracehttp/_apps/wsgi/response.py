@@ -19,25 +19,17 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from gracehttp._errors import ClientDisconnected
-from gracehttp._core.exchange import InvalidResponse
+from gracehttp._core.exchange import (
+    SERVER_ERROR_BODY,
+    SERVER_ERROR_HEADERS,
+    TOKEN_CHARS,
+    InvalidResponse,
+)
 from gracehttp._apps.wsgi.bridge import ABORT, FINISH
 
 _log = Logger()
 
-_ERROR_BODY = b"Internal Server Error\n"
-_ERROR_HEAD = (
-    500,
-    [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", b"%d" % len(_ERROR_BODY)),
-    ],
-)
-
-# RFC 9110 section 5.6.2: tchar.
-_TOKEN_CHARS = (
-    b"!#$%&'*+-.^_`|~0123456789"
-    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
+_ERROR_HEAD = (500, list(SERVER_ERROR_HEADERS))
 
 FILE_BLOCK = 256 * 1024
 """
@@ -48,8 +40,8 @@ worker reads the next block while the reactor sends the one before.
 
 # Caches of checked status lines and field names, bounded because both
 # come from the application.
-_STATUSES = {}
-_NAMES = {}
+_STATUSES: dict[str, int] = {}
+_NAMES: dict[str, bytes] = {}
 _MAX_CACHED = 256
 
 
@@ -94,7 +86,7 @@ def _fieldName(name):
         if type(name) is not str:
             raise InvalidResponse(f"header name {name!r} is not a str (PEP 3333)")
         encoded = name.encode("latin-1", "replace")
-        if not encoded or encoded.translate(None, _TOKEN_CHARS):
+        if not encoded or encoded.translate(None, TOKEN_CHARS):
             raise InvalidResponse(f"invalid header name {name!r}")
         if len(_NAMES) < _MAX_CACHED:
             _NAMES[name] = encoded
@@ -424,7 +416,7 @@ class WSGIResponse:
         elif self._headSent:
             bridge.end(None, b"", ABORT)
         else:
-            bridge.end(_ERROR_HEAD, _ERROR_BODY, FINISH)
+            bridge.end(_ERROR_HEAD, SERVER_ERROR_BODY, FINISH)
 
 
 class SpooledResponse(WSGIResponse):

@@ -71,7 +71,6 @@ READ_SIZE = 64 * 1024
 Bytes the worker reads from the spool per C{wsgi.input} fill.
 """
 
-_ERROR_BODY = b"Internal Server Error\n"
 
 
 class BodySpool:
@@ -224,13 +223,5 @@ def _serverError(exchange):
     @type exchange: L{gracehttp._core.exchange.Exchange}
     """
     exchange.keepAlive = False
-    exchange.startResponse(
-        500,
-        [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", b"%d" % len(_ERROR_BODY)),
-        ],
-    )
-    exchange.write(_ERROR_BODY)
-    exchange.finish()
+    exchange.answerServerError()
     exchange.appFinished()
