@@ -163,7 +163,7 @@ class BodyAndResponseTests(TestCase):
         receiveBody returns the bytes buffered and not consumed once the
         adapter was woken: none if the adapter read them at once.
         """
-        exchange, channel = makeExchange(self.clock)
+        exchange, _ = makeExchange(self.clock)
         self.assertEqual(exchange.receiveBody(b"abc"), 3)
         self.assertEqual(exchange.receiveBody(b"de"), 5)
         exchange.wake = exchange.readBody

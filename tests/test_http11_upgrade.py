@@ -348,7 +348,7 @@ class NoSwitchTests(UpgradeTestsMixin, TestCase):
         self.channel.dataReceived(GET % 1 + UPGRADE + GET % 2)
         self.assertIs(self.channel.state, ConnectionState.FINISHING)
         respond(self.adapter.exchanges[0])
-        [first, second] = self.adapter.exchanges
+        [_, second] = self.adapter.exchanges
         self.assertEqual(second.rawPath, b"/echo")
         respond(second)
         self.assertEqual(len(self.adapter.exchanges), 2)

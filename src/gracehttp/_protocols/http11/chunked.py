@@ -59,10 +59,10 @@ class ChunkedBodyReader:
 
     __slots__ = (
         "_channel",
-        "_parser",
-        "_inBody",
         "_chunkLeft",
         "_chunkLine",
+        "_inBody",
+        "_parser",
         "_trailerTail",
         "on_body",
         "on_message_complete",

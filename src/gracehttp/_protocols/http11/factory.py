@@ -83,12 +83,11 @@ class HTTPFactory(Factory):
     protocol = HTTPChannel
     noisy = False
 
-    def __init__(
-        self, adapter, reactor, settings=HTTPSettings(), serverState=None, protocolSwitch=None
-    ):
+    def __init__(self, adapter, reactor, settings=None, serverState=None, protocolSwitch=None):
         """
         @type adapter: L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}
         @type reactor: L{twisted.internet.interfaces.IReactorTime}
+        @param settings: L{None} for the defaults.
         @type settings: L{HTTPSettings}
         @param serverState: shared with the service; L{None} makes one from
             C{settings}' connection and concurrency limits.
@@ -101,11 +100,11 @@ class HTTPFactory(Factory):
         """
         self.adapter = adapter
         self.reactor = reactor
+        if settings is None:
+            settings = HTTPSettings()
         self.settings = settings
         if serverState is None:
-            serverState = ServerState(
-                reactor, settings.limitConnections, settings.limitConcurrency
-            )
+            serverState = ServerState(reactor, settings.limitConnections, settings.limitConcurrency)
         self.serverState = serverState
         self.trustedProxies = (
             TrustedProxies(settings.forwardedAllowIPs) if settings.proxyHeaders else None

@@ -82,7 +82,7 @@ class _Response:
     @ivar keepAlive: the connection may carry another request afterwards.
     """
 
-    __slots__ = ("head", "chunked", "bodyAllowed", "remaining", "keepAlive")
+    __slots__ = ("bodyAllowed", "chunked", "head", "keepAlive", "remaining")
 
 
 class ResponseFraming:

@@ -170,7 +170,7 @@ class ExchangeBuilder:
         if _NUMBER_SIGN in url or url[:1] != b"/":
             url = self._originForm(url, headers)
         if (
-            codings is not None or length is not None and length > BODY_BUFFER_SIZE
+            codings is not None or (length is not None and length > BODY_BUFFER_SIZE)
         ) and self._defaultReadSize is not None:
             # A body larger than the exchange's buffer, or of unknown size.
             self._largeReads = True
