@@ -111,6 +111,19 @@ class WheelTests(unittest.TestCase):
             self.assertIn(f"gracehttp/{name}", self.names)
         self.assertFalse([n for n in self.names if n.startswith("tests/")])
 
+    def test_everyModuleIncluded(self):
+        """Every module of the source tree is in the wheel (a subpackage missing from setup.cfg's packages is not)."""
+        source = os.path.join(REPO, "src")
+        modules = set()
+        for root, dirs, files in os.walk(os.path.join(source, "gracehttp")):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.relpath(os.path.join(root, name), source)
+                    modules.add(path.replace(os.sep, "/"))
+        self.assertTrue(modules)
+        self.assertEqual(modules - self.names, set())
+
     def test_version(self):
         """The wheel's version is the one in gracehttp/_version.py (incremental)."""
         version = gracehttp.__version__
