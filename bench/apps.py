@@ -29,7 +29,7 @@ _NOT_FOUND = b"Not Found"
 
 
 def _lengthHeaders(body):
-    return _TEXT + [(b"content-length", str(len(body)).encode("ascii"))]
+    return [*_TEXT, (b"content-length", str(len(body)).encode("ascii"))]
 
 
 _HELLO_HEADERS = _lengthHeaders(HELLO)
@@ -73,9 +73,7 @@ async def asgi_app(scope, receive, send):
     elif path == "/stream":
         await send({"type": "http.response.start", "status": 200, "headers": _TEXT})
         for _ in range(STREAM_CHUNKS):
-            await send(
-                {"type": "http.response.body", "body": STREAM_CHUNK, "more_body": True}
-            )
+            await send({"type": "http.response.body", "body": STREAM_CHUNK, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
     else:
         await _asgiRespond(send, _NOT_FOUND_HEADERS, _NOT_FOUND, 404)

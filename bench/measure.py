@@ -33,17 +33,14 @@ def wrk(port, path, duration, cpu, connections=64, script=None):
         (socket errors plus non-2xx/3xx responses), C{output} (wrk's text).
     @rtype: L{dict}
     """
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-            "--timeout", "5s"]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
     if script:
         argv += ["-s", script]
     argv.append(f"http://{HOST}:{port}{path}")
     if cpu is not None:
-        argv = ["taskset", "-c", str(cpu)] + argv
+        argv = ["taskset", "-c", str(cpu), *argv]
     try:
-        output = subprocess.run(
-            argv, capture_output=True, text=True, timeout=duration + 30
-        ).stdout
+        output = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30).stdout
     except subprocess.TimeoutExpired as e:
         output = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
     return parseWrk(output)
@@ -136,7 +133,7 @@ def raiseFileLimit():
     the servers it starts): 1,000 connections need more than the usual
     1,024 descriptors on both ends.
     """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -182,8 +179,13 @@ def idleConnections(running, count=1000, timeout=60.0):
         stillOpen = sum(1 for s in sockets if _isOpen(s))
     for s in sockets:
         s.close()
-    return {"before": before, "idle": idle, "peak": peak.peak,
-            "opened": len(sockets), "open": stillOpen}
+    return {
+        "before": before,
+        "idle": idle,
+        "peak": peak.peak,
+        "opened": len(sockets),
+        "open": stillOpen,
+    }
 
 
 def _isOpen(s):
@@ -229,5 +231,10 @@ def slowReader(running, chunk=65536, pause=0.01, timeout=30.0):
         pass
     finally:
         s.close()
-    return {"before": before, "peak": peak, "growth": peak / before - 1 if before else None,
-            "received": received, "seconds": time.monotonic() - started}
+    return {
+        "before": before,
+        "peak": peak,
+        "growth": peak / before - 1 if before else None,
+        "received": received,
+        "seconds": time.monotonic() - started,
+    }

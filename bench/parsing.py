@@ -35,8 +35,8 @@ import timeit
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from zope.interface import implementer
 
-from gracehttp._protocols.http11 import HTTPFactory
 from gracehttp._core.interfaces import IAppAdapter
+from gracehttp._protocols.http11 import HTTPFactory
 from gracehttp._settings import HTTPSettings
 
 REQUEST = (
@@ -112,12 +112,16 @@ def run(data):
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--single", action="store_true", help="one request per read")
-    parser.add_argument("--chunk", type=int, default=0, help="a chunked upload in chunks of N bytes")
+    parser.add_argument(
+        "--chunk", type=int, default=0, help="a chunked upload in chunks of N bytes"
+    )
     parser.add_argument("--repeat", type=int, default=15, help="runs (default 15)")
     options = parser.parse_args(argv)
     data = reads(options)
     run(data)
-    times = sorted(timeit.repeat(lambda: run(data), number=1, repeat=options.repeat, timer=time.process_time))
+    times = sorted(
+        timeit.repeat(lambda: run(data), number=1, repeat=options.repeat, timer=time.process_time)
+    )
     best, median = times[0], times[len(times) // 2]
     if options.chunk:
         print(

@@ -87,7 +87,7 @@ def ensure(log=print):
     pip = [VENV_PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     if installed != wanted:
         log("installing the peers: " + ", ".join(REQUIREMENTS))
-        subprocess.run(pip + ["--upgrade"] + REQUIREMENTS, check=True, timeout=900)
+        subprocess.run([*pip, "--upgrade", *REQUIREMENTS], check=True, timeout=900)
         with open(stamp, "w") as f:
             f.write(wanted + "\n")
     if not os.path.exists(GRACEHTTP_PYTHON):
@@ -97,10 +97,8 @@ def ensure(log=print):
     log("installing gracehttp from the working tree")
     # The first command brings the dependencies, the second the tree as it
     # is now (the version number does not change with the tree).
-    subprocess.run(pip + [REPO], check=True, timeout=600)
-    subprocess.run(
-        pip + ["--no-deps", "--force-reinstall", REPO], check=True, timeout=600
-    )
+    subprocess.run([*pip, REPO], check=True, timeout=600)
+    subprocess.run([*pip, "--no-deps", "--force-reinstall", REPO], check=True, timeout=600)
 
 
 def versions():
@@ -128,7 +126,10 @@ def versions():
     )
     output = subprocess.run(
         [GRACEHTTP_PYTHON, "-c", script, *REPORTED_GRACEHTTP],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     for line in output.splitlines():
         name, version = line.split()
@@ -141,4 +142,4 @@ def reexec():
     Replace this process by the same command run with the virtualenv's
     interpreter.
     """
-    os.execv(VENV_PYTHON, [VENV_PYTHON, os.path.abspath(sys.argv[0])] + sys.argv[1:])
+    os.execv(VENV_PYTHON, [VENV_PYTHON, os.path.abspath(sys.argv[0]), *sys.argv[1:]])

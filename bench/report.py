@@ -112,9 +112,13 @@ def markdown(results):
             "",
         ]
     for scenario, _, _, title in SCENARIOS:
-        lines += [f"## {title}", "",
-                  "| server | interface | req/s | rounds' range | p99 | peak RSS | ÷ gracehttp | errors |",
-                  "|---|---|--:|--:|--:|--:|--:|--:|"]
+        lines += [
+            f"## {title}",
+            "",
+            "| server | interface | req/s | rounds' range | p99 | peak RSS "
+            "| ÷ gracehttp | errors |",
+            "|---|---|--:|--:|--:|--:|--:|--:|",
+        ]
         for server in SERVERS:
             s = summary(results, scenario, server.name)
             if s is None:
@@ -133,7 +137,8 @@ def markdown(results):
         "a slow reader (64 KiB every 10 ms through a 64 KiB receive buffer) of "
         "the streamed 10 MiB response, each on a freshly started server.",
         "",
-        "| server | RSS before | RSS, 1,000 idle | still open | slow reader: RSS before | peak | growth |",
+        "| server | RSS before | RSS, 1,000 idle | still open "
+        "| slow reader: RSS before | peak | growth |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for server in SERVERS:
@@ -146,13 +151,18 @@ def markdown(results):
             f"{max(idle['idle'], idle['peak']) / MIB:.1f} MiB | "
             f"{idle['open']} / {idle['opened']} | {slow['before'] / MIB:.1f} MiB | "
             f"{slow['peak'] / MIB:.1f} MiB | {_fmt(slow['growth'], '{:+.1%}')}"
-            + ("" if slow["received"] >= 10 * MIB else " (incomplete)") + " |"
+            + ("" if slow["received"] >= 10 * MIB else " (incomplete)")
+            + " |"
         )
-    lines += ["", "## The bar (issue 4)", "", "```"] + barLines(results) + ["```", ""]
+    lines += ["", "## The bar (issue 4)", "", "```", *barLines(results), "```", ""]
     if results["failures"]:
         lines += ["## Failures", ""] + [f"- {f}" for f in results["failures"]] + [""]
-    lines += ["## Versions", "", ", ".join(
-        f"{name} {version}" for name, version in meta["versions"].items()), ""]
+    lines += [
+        "## Versions",
+        "",
+        ", ".join(f"{name} {version}" for name, version in meta["versions"].items()),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -171,8 +181,7 @@ def barLines(results):
     for interface, scenarios, peer, need in BAR:
         for scenario in scenarios:
             ratio = median(_roundRatios(results, scenario, peer, interface))
-            what = (f"{interface.upper()} {scenario}: gracehttp / "
-                    f"{BY_NAME[peer].label} >= {need}")
+            what = f"{interface.upper()} {scenario}: gracehttp / {BY_NAME[peer].label} >= {need}"
             if ratio is None:
                 lines.append(f"SKIP {what} (not measured)")
             else:
@@ -181,23 +190,29 @@ def barLines(results):
     uvicorn = results["memory"].get("uvicorn")
     for interface, name in GRACEHTTP.items():
         own = results["memory"].get(name)
-        what = (f"{interface.upper()} RSS at 1,000 idle keep-alive connections "
-                f"<= {IDLE_RSS_LIMIT} x uvicorn's")
+        what = (
+            f"{interface.upper()} RSS at 1,000 idle keep-alive connections "
+            f"<= {IDLE_RSS_LIMIT} x uvicorn's"
+        )
         if not (own and uvicorn):
             lines.append(f"SKIP {what} (not measured)")
         else:
             ratio = _idleRSS(own) / _idleRSS(uvicorn)
             verdict = "PASS" if ratio <= IDLE_RSS_LIMIT else "FAIL"
             lines.append(f"{verdict} {what}: {ratio:.2f}")
-        what = (f"{interface.upper()} RSS flat (+-{SLOW_READER_GROWTH:.0%}) across "
-                "a streamed 10 MiB response to a slow reader")
+        what = (
+            f"{interface.upper()} RSS flat (+-{SLOW_READER_GROWTH:.0%}) across "
+            "a streamed 10 MiB response to a slow reader"
+        )
         if not own:
             lines.append(f"SKIP {what} (not measured)")
         else:
             slow = own["slow"]
             ok = slow["received"] >= 10 * MIB and abs(slow["growth"]) <= SLOW_READER_GROWTH
-            lines.append(f"{'PASS' if ok else 'FAIL'} {what}: {slow['growth']:+.1%}"
-                         + ("" if slow["received"] >= 10 * MIB else " (incomplete)"))
+            lines.append(
+                f"{'PASS' if ok else 'FAIL'} {what}: {slow['growth']:+.1%}"
+                + ("" if slow["received"] >= 10 * MIB else " (incomplete)")
+            )
     return lines
 
 
@@ -219,7 +234,7 @@ def plot(results, path):
 
     panels = [(scenario, title) for scenario, _, _, title in SCENARIOS] + [("memory", None)]
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, 3.2 * len(panels)))
-    for ax, (scenario, title) in zip(axes, panels):
+    for ax, (scenario, title) in zip(axes, panels, strict=True):
         labels, values, colours = [], [], []
         for server in SERVERS:
             if scenario == "memory":
@@ -232,22 +247,27 @@ def plot(results, path):
                 continue
             labels.append(server.label)
             values.append(value)
-            colours.append(("#d62728" if server.interface == "asgi" else "#1f77b4")
-                           if server.gracehttp else "#9a9a9a")
+            colours.append(
+                ("#d62728" if server.interface == "asgi" else "#1f77b4")
+                if server.gracehttp
+                else "#9a9a9a"
+            )
         positions = range(len(labels))
         ax.barh(positions, values, color=colours)
         ax.set_yticks(list(positions), labels, fontsize=8)
         ax.invert_yaxis()
         if scenario == "memory":
-            ax.set_title("RSS with 1,000 idle keep-alive connections (MiB, lower is better)",
-                         fontsize=10)
+            ax.set_title(
+                "RSS with 1,000 idle keep-alive connections (MiB, lower is better)", fontsize=10
+            )
         else:
             ax.set_title(f"{title}: requests/s (median, higher is better)", fontsize=10)
-        for position, value in zip(positions, values):
+        for position, value in zip(positions, values, strict=True):
             ax.text(value, position, f" {value:,.0f}", va="center", fontsize=7)
         ax.margins(x=0.15)
-    fig.suptitle(f"gracehttp and its peers, one process on one core "
-                 f"({results['meta']['date']})", fontsize=11)
+    fig.suptitle(
+        f"gracehttp and its peers, one process on one core ({results['meta']['date']})", fontsize=11
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(path, dpi=90)
     plt.close(fig)

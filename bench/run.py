@@ -39,19 +39,28 @@ def log(message):
 
 def parseArgs(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="1 round of 3 s runs over 6 servers (about 2 minutes)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 round of 3 s runs over 6 servers (about 2 minutes)"
+    )
     parser.add_argument("--rounds", type=int, help="rounds (default 3; quick 1)")
-    parser.add_argument("--duration", type=int,
-                        help="seconds per hello and 64 KiB run (default 5; quick 3); "
-                             "echo and stream runs take 3/5 of it, at least 2")
-    parser.add_argument("--servers", help="comma-separated server names (default: all "
-                        "but gunicorn-sync; quick: a subset); see bench/servers.py")
-    parser.add_argument("--no-install", action="store_true",
-                        help="use bench/.venv-peers as it is")
-    parser.add_argument("--budget", type=float,
-                        help="seconds after which no new round starts "
-                             f"(default {FULL_BUDGET}; quick {QUICK_BUDGET})")
+    parser.add_argument(
+        "--duration",
+        type=int,
+        help="seconds per hello and 64 KiB run (default 5; quick 3); "
+        "echo and stream runs take 3/5 of it, at least 2",
+    )
+    parser.add_argument(
+        "--servers",
+        help="comma-separated server names (default: all "
+        "but gunicorn-sync; quick: a subset); see bench/servers.py",
+    )
+    parser.add_argument("--no-install", action="store_true", help="use bench/.venv-peers as it is")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="seconds after which no new round starts "
+        f"(default {FULL_BUDGET}; quick {QUICK_BUDGET})",
+    )
     return parser.parse_args(argv)
 
 
@@ -106,15 +115,26 @@ def run(args):
     log(f"server logs in {logDir}")
     extra = servers.gracehttpExtraOptions()
 
-    results = {"meta": {
-        "date": datetime.date.today().isoformat(),
-        "rounds": 0, "duration": duration, "shortDuration": shortDuration,
-        "serverCPU": serverCPU, "clientCPU": clientCPU,
-        "cpuModel": _cpuModel(), "python": platform.python_version(),
-        "gracehttpCommit": _commit(), "gracehttpOptions": extra,
-        "versions": peers.versions(), "loadavgStart": _loadavg(),
-        "cpus": os.cpu_count(),
-    }, "runs": [], "memory": {}, "failures": []}
+    results = {
+        "meta": {
+            "date": datetime.date.today().isoformat(),
+            "rounds": 0,
+            "duration": duration,
+            "shortDuration": shortDuration,
+            "serverCPU": serverCPU,
+            "clientCPU": clientCPU,
+            "cpuModel": _cpuModel(),
+            "python": platform.python_version(),
+            "gracehttpCommit": _commit(),
+            "gracehttpOptions": extra,
+            "versions": peers.versions(),
+            "loadavgStart": _loadavg(),
+            "cpus": os.cpu_count(),
+        },
+        "runs": [],
+        "memory": {},
+        "failures": [],
+    }
 
     started = time.monotonic()
     roundTime = 0.0
@@ -122,17 +142,31 @@ def run(args):
         elapsed = time.monotonic() - started
         if r and elapsed + roundTime > budget:
             results["failures"].append(
-                f"stopped after {r} round(s): another would pass the {budget:.0f} s budget")
+                f"stopped after {r} round(s): another would pass the {budget:.0f} s budget"
+            )
             break
         roundStart = time.monotonic()
-        order = chosen[r % len(chosen):] + chosen[:r % len(chosen)]
+        order = chosen[r % len(chosen) :] + chosen[: r % len(chosen)]
         for server in order:
             if time.monotonic() - started > budget + 60:
                 results["failures"].append(
-                    f"round {r + 1}: {server.name} skipped: past the {budget:.0f} s budget")
+                    f"round {r + 1}: {server.name} skipped: past the {budget:.0f} s budget"
+                )
                 continue
-            _serve(server, r, results, logDir, extra, serverCPU, clientCPU,
-                   duration, shortDuration, measure, report, servers)
+            _serve(
+                server,
+                r,
+                results,
+                logDir,
+                extra,
+                serverCPU,
+                clientCPU,
+                duration,
+                shortDuration,
+                measure,
+                report,
+                servers,
+            )
         results["meta"]["rounds"] = r + 1
         roundTime = time.monotonic() - roundStart
         log(f"round {r + 1} took {roundTime:.0f} s")
@@ -154,12 +188,23 @@ def run(args):
         os.makedirs(os.path.dirname(png), exist_ok=True)
     report.plot(results, png)
     sys.stdout.write(text)
-    log(f"wrote {resultsDir}/{name}.md, {name}.json and {png} "
-        f"in {results['meta']['seconds']} s")
+    log(f"wrote {resultsDir}/{name}.md, {name}.json and {png} in {results['meta']['seconds']} s")
 
 
-def _serve(server, r, results, logDir, extra, serverCPU, clientCPU,
-           duration, shortDuration, measure, report, servers):
+def _serve(
+    server,
+    r,
+    results,
+    logDir,
+    extra,
+    serverCPU,
+    clientCPU,
+    duration,
+    shortDuration,
+    measure,
+    report,
+    servers,
+):
     """
     Start one server, run the memory checks (first round only) and every
     scenario against it, stop it.
@@ -175,29 +220,33 @@ def _serve(server, r, results, logDir, extra, serverCPU, clientCPU,
             idle = measure.idleConnections(running)
             slow = measure.slowReader(running)
             results["memory"][server.name] = {"idle": idle, "slow": slow}
-            log(f"{server.name}: 1,000 idle: {idle['idle'] / 2**20:.1f} MiB "
+            log(
+                f"{server.name}: 1,000 idle: {idle['idle'] / 2**20:.1f} MiB "
                 f"({idle['open']}/{idle['opened']} open); slow reader "
-                f"{slow['growth']:+.1%}")
+                f"{slow['growth']:+.1%}"
+            )
         for scenario, target, script, _ in report.SCENARIOS:
             seconds = duration if scenario in ("hello", "64k") else shortDuration
             if script:
                 script = os.path.join(peers.BENCH, script)
             with measure.PeakRSS(running) as peak:
-                figures = measure.wrk(running.port, target, seconds, clientCPU,
-                                      script=script)
+                figures = measure.wrk(running.port, target, seconds, clientCPU, script=script)
             if running.process.poll() is not None:
-                results["failures"].append(
-                    f"round {r + 1}: {server.name} died during {scenario}")
+                results["failures"].append(f"round {r + 1}: {server.name} died during {scenario}")
             output = figures.pop("output")
             if figures["rps"] is None:
                 results["failures"].append(
-                    f"round {r + 1}: {server.name} {scenario}: no wrk figures")
+                    f"round {r + 1}: {server.name} {scenario}: no wrk figures"
+                )
                 log(output)
-            results["runs"].append(dict(figures, round=r + 1, server=server.name,
-                                        scenario=scenario, peakRSS=peak.peak))
-            log(f"{server.name} {scenario}: {figures['rps'] or 0:,.0f} req/s, "
+            results["runs"].append(
+                dict(figures, round=r + 1, server=server.name, scenario=scenario, peakRSS=peak.peak)
+            )
+            log(
+                f"{server.name} {scenario}: {figures['rps'] or 0:,.0f} req/s, "
                 f"p99 {figures['p99']} ms, {figures['errors']} errors, "
-                f"{peak.peak / 2**20:.1f} MiB")
+                f"{peak.peak / 2**20:.1f} MiB"
+            )
     finally:
         running.stop()
 
@@ -224,10 +273,15 @@ def _loadavg():
 
 def _commit():
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=peers.REPO,
-                                capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"],
-                               cwd=peers.REPO, capture_output=True, text=True).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=peers.REPO, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=peers.REPO,
+            capture_output=True,
+            text=True,
+        ).stdout
         return commit + ("+dirty" if dirty.strip() else "")
     except OSError:
         return "-"

@@ -70,9 +70,21 @@ def _gracehttp(app):
 def _uvicorn(loop, http):
     def argv(port, extra):
         return [
-            _bin("uvicorn"), "apps:asgi_app", "--host", HOST, "--port", str(port),
-            "--workers", "1", "--loop", loop, "--http", http,
-            "--no-access-log", "--log-level", "warning",
+            _bin("uvicorn"),
+            "apps:asgi_app",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--loop",
+            loop,
+            "--http",
+            http,
+            "--no-access-log",
+            "--log-level",
+            "warning",
         ]
 
     return argv
@@ -81,9 +93,21 @@ def _uvicorn(loop, http):
 def _gunicorn(worker, app, *options):
     def argv(port, extra):
         return [
-            _bin("gunicorn"), "-k", worker, "-w", "1", "-b", f"{HOST}:{port}",
-            "--keep-alive", "5", "--worker-connections", "2000",
-            "--log-level", "warning", *options, app,
+            _bin("gunicorn"),
+            "-k",
+            worker,
+            "-w",
+            "1",
+            "-b",
+            f"{HOST}:{port}",
+            "--keep-alive",
+            "5",
+            "--worker-connections",
+            "2000",
+            "--log-level",
+            "warning",
+            *options,
+            app,
         ]
 
     return argv
@@ -92,46 +116,110 @@ def _gunicorn(worker, app, *options):
 def _granian(interface, app):
     def argv(port, extra):
         return [
-            _bin("granian"), "--interface", interface, "--host", HOST,
-            "--port", str(port), "--workers", "1", "--no-access-log",
-            "--log-level", "warning", app,
+            _bin("granian"),
+            "--interface",
+            interface,
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            app,
         ]
 
     return argv
 
 
 SERVERS = [
-    Server("gracehttp-asgi", "gracehttp (ASGI)", "asgi",
-           _gracehttp("apps:asgi_app"), quick=True, gracehttp=True),
-    Server("uvicorn", "uvicorn (httptools + uvloop)", "asgi",
-           _uvicorn("uvloop", "httptools"), quick=True),
-    Server("uvicorn-h11", "uvicorn (h11 + asyncio)", "asgi",
-           _uvicorn("asyncio", "h11")),
-    Server("gunicorn-asgi", "gunicorn -k asgi", "asgi",
-           _gunicorn("asgi", "apps:asgi_app")),
-    Server("hypercorn", "hypercorn", "asgi",
-           lambda port, extra: [_bin("hypercorn"), "-w", "1", "-b",
-                                f"{HOST}:{port}", "apps:asgi_app"]),
-    Server("daphne", "daphne", "asgi",
-           lambda port, extra: [_bin("daphne"), "-v", "0", "-b", HOST,
-                                "-p", str(port), "apps:asgi_app"], quick=True),
-    Server("granian-asgi", "granian (ASGI)", "asgi",
-           _granian("asgi", "apps:asgi_app")),
-    Server("gracehttp-wsgi", "gracehttp (WSGI)", "wsgi",
-           _gracehttp("apps:wsgi_app"), quick=True, gracehttp=True),
-    Server("waitress", "waitress", "wsgi",
-           lambda port, extra: [_bin("waitress-serve"), f"--listen={HOST}:{port}",
-                                "--connection-limit=2000", "apps:wsgi_app"], quick=True),
-    Server("gunicorn-gthread", "gunicorn gthread (4 threads)", "wsgi",
-           _gunicorn("gthread", "apps:wsgi_app", "--threads", "4")),
-    Server("gunicorn-sync", "gunicorn sync", "wsgi",
-           _gunicorn("sync", "apps:wsgi_app"), default=False),
-    Server("twist-web", "twist web --wsgi", "wsgi",
-           lambda port, extra: [_bin("twist", GRACEHTTP_VENV), "--log-level=warn", "web",
-                                "--listen", f"tcp:{port}:interface={HOST}",
-                                "--wsgi", "apps.wsgi_app"], quick=True),
-    Server("granian-wsgi", "granian (WSGI)", "wsgi",
-           _granian("wsgi", "apps:wsgi_app")),
+    Server(
+        "gracehttp-asgi",
+        "gracehttp (ASGI)",
+        "asgi",
+        _gracehttp("apps:asgi_app"),
+        quick=True,
+        gracehttp=True,
+    ),
+    Server(
+        "uvicorn",
+        "uvicorn (httptools + uvloop)",
+        "asgi",
+        _uvicorn("uvloop", "httptools"),
+        quick=True,
+    ),
+    Server("uvicorn-h11", "uvicorn (h11 + asyncio)", "asgi", _uvicorn("asyncio", "h11")),
+    Server("gunicorn-asgi", "gunicorn -k asgi", "asgi", _gunicorn("asgi", "apps:asgi_app")),
+    Server(
+        "hypercorn",
+        "hypercorn",
+        "asgi",
+        lambda port, extra: [_bin("hypercorn"), "-w", "1", "-b", f"{HOST}:{port}", "apps:asgi_app"],
+    ),
+    Server(
+        "daphne",
+        "daphne",
+        "asgi",
+        lambda port, extra: [
+            _bin("daphne"),
+            "-v",
+            "0",
+            "-b",
+            HOST,
+            "-p",
+            str(port),
+            "apps:asgi_app",
+        ],
+        quick=True,
+    ),
+    Server("granian-asgi", "granian (ASGI)", "asgi", _granian("asgi", "apps:asgi_app")),
+    Server(
+        "gracehttp-wsgi",
+        "gracehttp (WSGI)",
+        "wsgi",
+        _gracehttp("apps:wsgi_app"),
+        quick=True,
+        gracehttp=True,
+    ),
+    Server(
+        "waitress",
+        "waitress",
+        "wsgi",
+        lambda port, extra: [
+            _bin("waitress-serve"),
+            f"--listen={HOST}:{port}",
+            "--connection-limit=2000",
+            "apps:wsgi_app",
+        ],
+        quick=True,
+    ),
+    Server(
+        "gunicorn-gthread",
+        "gunicorn gthread (4 threads)",
+        "wsgi",
+        _gunicorn("gthread", "apps:wsgi_app", "--threads", "4"),
+    ),
+    Server(
+        "gunicorn-sync", "gunicorn sync", "wsgi", _gunicorn("sync", "apps:wsgi_app"), default=False
+    ),
+    Server(
+        "twist-web",
+        "twist web --wsgi",
+        "wsgi",
+        lambda port, extra: [
+            _bin("twist", GRACEHTTP_VENV),
+            "--log-level=warn",
+            "web",
+            "--listen",
+            f"tcp:{port}:interface={HOST}",
+            "--wsgi",
+            "apps.wsgi_app",
+        ],
+        quick=True,
+    ),
+    Server("granian-wsgi", "granian (WSGI)", "wsgi", _granian("wsgi", "apps:wsgi_app")),
 ]
 
 BY_NAME = {server.name: server for server in SERVERS}
@@ -147,7 +235,10 @@ def gracehttpExtraOptions():
     """
     result = subprocess.run(
         [_bin("twist", GRACEHTTP_VENV), "gracehttp", "--help"],
-        capture_output=True, text=True, timeout=60, cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=BENCH,
     )
     extra = []
     if "--access-log" in result.stdout:
@@ -193,7 +284,7 @@ class Running:
                     stat = f.read()
             except OSError:
                 continue
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             if int(fields[3]) == session:
                 found.append(int(entry))
         return found
@@ -243,7 +334,7 @@ def start(server, logDir, extra, cpu, timeout=30.0):
     port = freePort()
     argv = server.argv(port, extra)
     if cpu is not None:
-        argv = ["taskset", "-c", str(cpu)] + argv
+        argv = ["taskset", "-c", str(cpu), *argv]
     env = dict(os.environ)
     env["PYTHONPATH"] = BENCH
     env["PATH"] = os.path.join(VENV, "bin") + os.pathsep + env.get("PATH", "")
@@ -253,8 +344,13 @@ def start(server, logDir, extra, cpu, timeout=30.0):
         log.write(("$ " + " ".join(argv) + "\n").encode())
         log.flush()
         process = subprocess.Popen(
-            argv, cwd=BENCH, env=env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            argv,
+            cwd=BENCH,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     running = Running(server, port, process, logPath)
     deadline = time.monotonic() + timeout

@@ -65,7 +65,7 @@ def wsgiApp(environ, start_response):
         body = b"%d" % read
     elif path == "/big":
         start_response("200 OK", [("Content-Length", str(BIG))])
-        return (_BIG_BODY[i:i + 16384] for i in range(0, BIG, 16384))
+        return (_BIG_BODY[i : i + 16384] for i in range(0, BIG, 16384))
     elif path == "/sleep":
         environ["gracehttp.disconnected"].wait(0.3)
         body = b"slept"
@@ -98,11 +98,17 @@ async def asgiApp(scope, receive, send):
                 break
         body = b"%d" % read
     elif path == "/big":
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", b"%d" % BIG)]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % BIG)],
+            }
+        )
         for i in range(0, BIG, 16384):
-            await send({"type": "http.response.body", "body": _BIG_BODY[i:i + 16384],
-                        "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": _BIG_BODY[i : i + 16384], "more_body": True}
+            )
         await send({"type": "http.response.body"})
         return
     elif path == "/sleep":
@@ -110,8 +116,13 @@ async def asgiApp(scope, receive, send):
         body = b"slept"
     else:
         body = _HELLO
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-length", b"%d" % len(body))]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", b"%d" % len(body))],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -129,16 +140,36 @@ def startServer(interface):
     root = os.path.dirname(here)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(root, "src"), root, here] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        [os.path.join(root, "src"), root, here]
+        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
     env["PYTHONUNBUFFERED"] = "1"
     app = "soak:wsgiApp" if interface == "wsgi" else "soak:asgiApp"
     process = subprocess.Popen(
-        [sys.executable, "-m", "twisted", "--log-format=text", "gracehttp", "--app", app,
-         "--interface", interface, "--listen", f"tcp:0:interface={HOST}",
-         "--access-log", "off", "--disconnect-grace-period", "1"],
-        cwd=here, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, errors="replace",
+        [
+            sys.executable,
+            "-m",
+            "twisted",
+            "--log-format=text",
+            "gracehttp",
+            "--app",
+            app,
+            "--interface",
+            interface,
+            "--listen",
+            f"tcp:0:interface={HOST}",
+            "--access-log",
+            "off",
+            "--disconnect-grace-period",
+            "1",
+        ],
+        cwd=here,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
     )
     tail = collections.deque(maxlen=200)
     found = threading.Event()
@@ -231,8 +262,10 @@ def readResponse(sock, buffered=b"", slow=False):
 
 
 def request(method, path, body=b"", extra=b""):
-    return (b"%s %s HTTP/1.1\r\nHost: soak\r\nContent-Length: %d\r\n%s\r\n"
-            % (method, path, len(body), extra)) + body
+    return (
+        b"%s %s HTTP/1.1\r\nHost: soak\r\nContent-Length: %d\r\n%s\r\n"
+        % (method, path, len(body), extra)
+    ) + body
 
 
 def keepAlive(port, stats, rng):
@@ -279,8 +312,10 @@ def close(sock, rng):
 
 def abortMidRequest(port, stats, rng):
     sock = connect(port)
-    sock.sendall(b"POST /echo HTTP/1.1\r\nHost: soak\r\nContent-Length: 100000\r\n\r\n"
-                 + b"q" * rng.randint(0, 50_000))
+    sock.sendall(
+        b"POST /echo HTTP/1.1\r\nHost: soak\r\nContent-Length: 100000\r\n\r\n"
+        + b"q" * rng.randint(0, 50_000)
+    )
     close(sock, rng)
 
 
@@ -369,11 +404,17 @@ def settle(pid, fdsAtStart, limit=15.0):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--interface", choices=["wsgi", "asgi"], default="wsgi")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of traffic (default 60)")
+    parser.add_argument(
+        "--duration", type=float, default=60.0, help="seconds of traffic (default 60)"
+    )
     parser.add_argument("--quick", action="store_true", help="10 s of traffic")
     parser.add_argument("--clients", type=int, default=16, help="client threads (default 16)")
-    parser.add_argument("--max-rss-growth", type=float, default=20.0,
-                        help="MiB of RSS growth allowed after warm-up (default 20)")
+    parser.add_argument(
+        "--max-rss-growth",
+        type=float,
+        default=20.0,
+        help="MiB of RSS growth allowed after warm-up (default 20)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     duration = 10.0 if args.quick else args.duration
@@ -403,10 +444,14 @@ def main(argv=None):
                 process.wait()
 
     growth = (rssEnd - rssWarm) / 1024
-    print(f"soak: {args.interface}, {duration:.0f} s, {args.clients} clients, "
-          f"seed {args.seed}, server exit {process.returncode}")
-    print(f"RSS (MiB): start {rssStart / 1024:.1f}, after {warmup:.0f} s warm-up "
-          f"{rssWarm / 1024:.1f}, end {rssEnd / 1024:.1f} (growth after warm-up {growth:+.1f})")
+    print(
+        f"soak: {args.interface}, {duration:.0f} s, {args.clients} clients, "
+        f"seed {args.seed}, server exit {process.returncode}"
+    )
+    print(
+        f"RSS (MiB): start {rssStart / 1024:.1f}, after {warmup:.0f} s warm-up "
+        f"{rssWarm / 1024:.1f}, end {rssEnd / 1024:.1f} (growth after warm-up {growth:+.1f})"
+    )
     print(f"open fds: start {fdsStart}, end {fdsEnd}")
     print(f"requests served: {stats.served}")
     print("scenarios: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.scenarios.items())))

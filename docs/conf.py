@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from gracehttp._version import __version__  # noqa: E402
+from gracehttp._version import __version__
 
 project = "gracehttp"
 author = "The gracehttp developers"

@@ -83,8 +83,7 @@ class RecordingChannel:
             self.pauses += 1
 
 
-def makeExchange(clock, grace=3.0, method="GET", path=b"/", query=b"",
-                 headers=(), body=None):
+def makeExchange(clock, grace=3.0, method="GET", path=b"/", query=b"", headers=(), body=None):
     """
     Build an exchange on a L{RecordingChannel}, as the HTTP/1.1 protocol
     would after parsing a request head.

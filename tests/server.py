@@ -199,7 +199,7 @@ def makeCertificate(directory):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     certificate = (
         x509.CertificateBuilder()
@@ -339,8 +339,7 @@ class Subprocess:
                 if self._ended or remaining <= 0:
                     why = "exited" if self._ended else f"timed out after {timeout} s"
                     raise AssertionError(
-                        f"{pattern.pattern!r} not seen ({why}); output:\n"
-                        + "".join(self._lines)
+                        f"{pattern.pattern!r} not seen ({why}); output:\n" + "".join(self._lines)
                     )
                 self._changed.wait(remaining)
 
@@ -412,7 +411,7 @@ def runTwist(*args, cwd=None, env=None):
     @rtype: L{Subprocess}
     """
     return Subprocess(
-        twistCommand() + ["--log-format=text", *args], cwd=cwd, env=childEnvironment(env)
+        [*twistCommand(), "--log-format=text", *args], cwd=cwd, env=childEnvironment(env)
     )
 
 
@@ -435,9 +434,7 @@ def startSubprocess(appRef, *extraArgs, cwd=None, env=None, timeout=30.0, listen
     @raise AssertionError: it exited or did not listen in time (it is
         stopped; the message has its output).
     """
-    child = runTwist(
-        "gracehttp", "--app", appRef, "--listen", listen, *extraArgs, cwd=cwd, env=env
-    )
+    child = runTwist("gracehttp", "--app", appRef, "--listen", listen, *extraArgs, cwd=cwd, env=env)
     try:
         child.port = int(child.waitFor(_LISTENING, timeout).group(1))
     except BaseException:

@@ -70,7 +70,7 @@ class AccessLogTestCase(unittest.TestCase):
         kwargs.setdefault(
             "headers", [(b"referer", b"http://example.com/"), (b"user-agent", b"curl/8.0")]
         )
-        exchange, channel = makeExchange(self.clock, grace=3.0, body=b"", **kwargs)
+        exchange, _channel = makeExchange(self.clock, grace=3.0, body=b"", **kwargs)
         return exchange
 
     def respond(self, exchange, status=200, body=b"hello"):
@@ -121,7 +121,9 @@ class DefaultFormatTests(AccessLogTestCase):
             self.clock.advance(3 if graceRunsOut else 1)
             exchange.appFinished()
             line = formatEvent(self.log(exchange))
-            self.assertTrue(line.endswith(" 200 5 \"http://example.com/\" \"curl/8.0\" 7.0 completed"), line)
+            self.assertTrue(
+                line.endswith(' 200 5 "http://example.com/" "curl/8.0" 7.0 completed'), line
+            )
 
     def test_shutdown(self):
         """
@@ -131,7 +133,7 @@ class DefaultFormatTests(AccessLogTestCase):
         for graceRunsOut in (False, True):
             exchange = self.exchange()
             cancelled = []
-            exchange.appStarted(lambda: cancelled.append(True))
+            exchange.appStarted(lambda cancelled=cancelled: cancelled.append(True))
             self.clock.advance(30)
             exchange.disconnect(SHUTDOWN)
             self.clock.advance(3 if graceRunsOut else 1)
@@ -150,7 +152,9 @@ class DefaultFormatTests(AccessLogTestCase):
         exchange.abort()
         exchange.appFinished()
         line = formatEvent(self.log(exchange))
-        self.assertTrue(line.endswith(" 200 4 \"http://example.com/\" \"curl/8.0\" 500.0 aborted"), line)
+        self.assertTrue(
+            line.endswith(' 200 4 "http://example.com/" "curl/8.0" 500.0 aborted'), line
+        )
 
     def test_clientDisconnected(self):
         """A client that left before the application finished: 'client-disconnected'."""
@@ -239,13 +243,14 @@ class FieldTests(AccessLogTestCase):
         )
 
     def test_timeComputedOncePerSecond(self):
-        """The Apache timestamp is a string, computed once for all the requests that start within one second."""
+        """
+        The Apache timestamp is a string, computed once for all the requests that start within one
+        second.
+        """
         calls = []
         real = _accesslog._commonLogTime
         accessLog = AccessLog(self.clock, "{time}", self.events.append)
-        with mock.patch.object(
-            _accesslog, "_commonLogTime", lambda t: calls.append(t) or real(t)
-        ):
+        with mock.patch.object(_accesslog, "_commonLogTime", lambda t: calls.append(t) or real(t)):
             for advance in (0, 0.5, 0.2, 0.1):
                 self.clock.advance(advance)
                 exchange = self.exchange()
@@ -274,7 +279,10 @@ class FieldTests(AccessLogTestCase):
         self.assertEqual(restored["time"], apacheTime(START))
 
     def test_jsonFileObserver(self):
-        """Through jsonFileLogObserver (what twist writes when stdout is no terminal) every field is a plain JSON value, time included."""
+        """
+        Through jsonFileLogObserver (what twist writes when stdout is no terminal) every field is a
+        plain JSON value, time included.
+        """
         exchange = self.exchange()
         self.respond(exchange)
         exchange.appFinished()
@@ -332,9 +340,7 @@ class FileObserverTests(AccessLogTestCase):
                 accessLog(exchange)
             observer._outFile.close()
             with open(path) as f:
-                self.assertEqual(
-                    f.read(), "old\nGET 200 completed\nGET 404 completed\n"
-                )
+                self.assertEqual(f.read(), "old\nGET 200 completed\nGET 404 completed\n")
 
 
 def _wsgiApp(environ, start_response):
@@ -376,15 +382,17 @@ class EndToEndTests(unittest.TestCase):
             with open(path) as f:
                 [line] = f.read().splitlines()
         self.assertRegex(
-            line, r'^127\.0\.0\.1 - - \[.+\] "GET /file\?x=1 HTTP/1\.1" 200 2 "-" "e2e" [\d.]+ completed$'
+            line,
+            r'^127\.0\.0\.1 - - \[.+\] "GET /file\?x=1 HTTP/1\.1" 200 2 "-" "e2e" '
+            r"[\d.]+ completed$",
         )
         self.assertNotIn("GET /file", server.output())
 
     def test_json(self):
         """twist --log-format json: the access event is a JSON object with its fields."""
         child = Subprocess(
-            twistCommand()
-            + [
+            [
+                *twistCommand(),
                 "--log-format=json",
                 "gracehttp",
                 "--app",
@@ -481,7 +489,9 @@ class OutcomeEndToEndTests(unittest.TestCase):
                         while not received.endswith(b"hello"):
                             received += s.recv(65536)
                     deadline = time.monotonic() + 10
-                    while server.call(lambda: len(state.connections)) and time.monotonic() < deadline:
+                    while (
+                        server.call(lambda: len(state.connections)) and time.monotonic() < deadline
+                    ):
                         pass
                     proceed.set()
             finally:

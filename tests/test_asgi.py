@@ -22,9 +22,9 @@ from gracehttp._apps.asgi.adapter import (
     isASGI3,
     requireAsyncioReactor,
 )
-from gracehttp._errors import ClientDisconnected
 from gracehttp._core.exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED
 from gracehttp._core.interfaces import IAppAdapter
+from gracehttp._errors import ClientDisconnected
 
 from .fakes import makeExchange
 
@@ -52,8 +52,7 @@ async def respond(send, status=200, body=b"ok", headers=()):
     """
     Send a complete response.
     """
-    await send({"type": "http.response.start", "status": status,
-                "headers": list(headers)})
+    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -90,8 +89,7 @@ class ASGITestCase(SynchronousTestCase):
 
     def assertNoErrorLogged(self):
         self.assertFalse(
-            [level for level in self.levels()
-             if level in (LogLevel.error, LogLevel.critical)],
+            [level for level in self.levels() if level in (LogLevel.error, LogLevel.critical)],
             self.logged,
         )
 
@@ -99,8 +97,10 @@ class ASGITestCase(SynchronousTestCase):
 class InterfaceTests(ASGITestCase):
     def test_verifyObject(self):
         """ASGIAdapter provides IAppAdapter."""
+
         async def app(scope, receive, send):
             pass
+
         adapter = self.adapter(app)
         self.assertTrue(verifyObject(IAppAdapter, adapter))
 
@@ -127,25 +127,36 @@ class ScopeTests(ASGITestCase):
 
         adapter = self.adapter(app, rootPath="/api")
         headers = [(b"host", b"example.com"), (b"x-a", b"1")]
-        self.serve(app, adapter=adapter, method="POST",
-                   path=b"/caf%C3%A9/x%2Fy", query=b"a=1&b=%20",
-                   headers=headers, body=b"")
-        self.assertEqual(scopes, [{
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.5"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/api/caf\u00e9/x/y",
-            "raw_path": b"/caf%C3%A9/x%2Fy",
-            "query_string": b"a=1&b=%20",
-            "root_path": "/api",
-            "headers": headers,
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-            "state": {},
-            "extensions": {"http.response.pathsend": {}},
-        }])
+        self.serve(
+            app,
+            adapter=adapter,
+            method="POST",
+            path=b"/caf%C3%A9/x%2Fy",
+            query=b"a=1&b=%20",
+            headers=headers,
+            body=b"",
+        )
+        self.assertEqual(
+            scopes,
+            [
+                {
+                    "type": "http",
+                    "asgi": {"version": "3.0", "spec_version": "2.5"},
+                    "http_version": "1.1",
+                    "method": "POST",
+                    "scheme": "http",
+                    "path": "/api/caf\u00e9/x/y",
+                    "raw_path": b"/caf%C3%A9/x%2Fy",
+                    "query_string": b"a=1&b=%20",
+                    "root_path": "/api",
+                    "headers": headers,
+                    "client": ("127.0.0.1", 50000),
+                    "server": ("127.0.0.1", 8000),
+                    "state": {},
+                    "extensions": {"http.response.pathsend": {}},
+                }
+            ],
+        )
 
     def test_rawUTF8Path(self):
         """A path sent as raw UTF-8 bytes is decoded too."""
@@ -186,7 +197,7 @@ class ScopeTests(ASGITestCase):
             with self.subTest(rawPath=rawPath):
                 scopes = []
 
-                async def app(scope, receive, send):
+                async def app(scope, receive, send, scopes=scopes):
                     scopes.append(scope)
                     await respond(send)
 
@@ -220,11 +231,14 @@ class ReceiveTests(ASGITestCase):
         spin(self.loop)
         exchange.endBody()
         spin(self.loop)
-        self.assertEqual(received, [
-            {"type": "http.request", "body": b"ab", "more_body": True},
-            {"type": "http.request", "body": b"cdef", "more_body": True},
-            {"type": "http.request", "body": b"", "more_body": False},
-        ])
+        self.assertEqual(
+            received,
+            [
+                {"type": "http.request", "body": b"ab", "more_body": True},
+                {"type": "http.request", "body": b"cdef", "more_body": True},
+                {"type": "http.request", "body": b"", "more_body": False},
+            ],
+        )
         self.assertTrue(channel.finished)
 
     def test_completeBodyInOneEvent(self):
@@ -236,9 +250,12 @@ class ReceiveTests(ASGITestCase):
             await respond(send)
 
         self.serve(app, method="POST", body=b"hello")
-        self.assertEqual(received, [
-            {"type": "http.request", "body": b"hello", "more_body": False},
-        ])
+        self.assertEqual(
+            received,
+            [
+                {"type": "http.request", "body": b"hello", "more_body": False},
+            ],
+        )
 
     def test_receiveAfterBodyWaitsForDisconnect(self):
         """After the body, receive() waits until the client disconnects."""
@@ -248,7 +265,7 @@ class ReceiveTests(ASGITestCase):
             received.append(await receive())
             received.append(await receive())
 
-        exchange, channel, _ = self.serve(app, body=b"")
+        exchange, _channel, _ = self.serve(app, body=b"")
         spin(self.loop, 100)
         self.assertEqual(len(received), 1)
         exchange.disconnect()
@@ -257,7 +274,9 @@ class ReceiveTests(ASGITestCase):
         self.assertEqual(exchange.outcome, CLIENT_DISCONNECTED)
 
     def test_receiveAfterBodyReturnsWhenResponseComplete(self):
-        """A receive() waiting after the body returns http.disconnect once the response is complete."""
+        """
+        A receive() waiting after the body returns http.disconnect once the response is complete.
+        """
         received = []
 
         async def listen(receive):
@@ -285,15 +304,18 @@ class ReceiveTests(ASGITestCase):
             received.append(await receive())
             received.append(await receive())
 
-        exchange, channel = makeExchange(self.clock, method="POST")
+        exchange, _channel = makeExchange(self.clock, method="POST")
         self.adapter(app).handle(exchange)
         exchange.receiveBody(b"xy")
         exchange.disconnect()
         spin(self.loop)
-        self.assertEqual(received, [
-            {"type": "http.request", "body": b"xy", "more_body": True},
-            {"type": "http.disconnect"},
-        ])
+        self.assertEqual(
+            received,
+            [
+                {"type": "http.request", "body": b"xy", "more_body": True},
+                {"type": "http.disconnect"},
+            ],
+        )
 
     def test_pendingReceiveWokenByDisconnect(self):
         """A receive() waiting for body returns http.disconnect when the client leaves."""
@@ -302,7 +324,7 @@ class ReceiveTests(ASGITestCase):
         async def app(scope, receive, send):
             received.append(await receive())
 
-        exchange, channel, _ = self.serve(app, method="POST")
+        exchange, _channel, _ = self.serve(app, method="POST")
         self.assertEqual(received, [])
         exchange.disconnect()
         spin(self.loop)
@@ -325,9 +347,12 @@ class ReceiveTests(ASGITestCase):
         exchange.receiveBody(b"data")
         exchange.endBody()
         spin(self.loop)
-        self.assertEqual(received, [
-            {"type": "http.request", "body": b"data", "more_body": False},
-        ])
+        self.assertEqual(
+            received,
+            [
+                {"type": "http.request", "body": b"data", "more_body": False},
+            ],
+        )
         self.assertEqual(channel.continues, 1)
 
     def test_receiveDoesNotSwallowCancel(self):
@@ -341,7 +366,7 @@ class ReceiveTests(ASGITestCase):
                 seen.append("cancelled")
                 raise
 
-        exchange, channel = makeExchange(self.clock, grace=1.0, method="POST")
+        exchange, _channel = makeExchange(self.clock, grace=1.0, method="POST")
         self.adapter(app).handle(exchange)
         spin(self.loop)
         exchange.disconnect()
@@ -355,7 +380,9 @@ class ReceiveTests(ASGITestCase):
 
 class FastPathTests(ASGITestCase):
     def test_noFuturesWithoutWaiting(self):
-        """receive() of a buffered complete body and send() without backpressure create no futures."""
+        """
+        receive() of a buffered complete body and send() without backpressure create no futures.
+        """
         created = []
         createFuture = self.loop.create_future
 
@@ -367,12 +394,11 @@ class FastPathTests(ASGITestCase):
         async def app(scope, receive, send):
             await receive()
             await send({"type": "http.response.start", "status": 200})
-            await send({"type": "http.response.body", "body": b"a",
-                        "more_body": True})
+            await send({"type": "http.response.body", "body": b"a", "more_body": True})
             await send({"type": "http.response.body", "body": b"b"})
 
         self.loop.create_future = countingCreateFuture
-        exchange, channel, _ = self.serve(app, method="POST", body=b"x")
+        _exchange, channel, _ = self.serve(app, method="POST", body=b"x")
         self.assertEqual(channel.body, b"ab")
         self.assertEqual(created, [])
 
@@ -380,14 +406,18 @@ class FastPathTests(ASGITestCase):
 class SendTests(ASGITestCase):
     def test_response(self):
         """Start and body events become the exchange's head, body and finish."""
+
         async def app(scope, receive, send):
-            await send({"type": "http.response.start", "status": 201,
-                        "headers": [[b"Content-Type", b"text/plain"]],
-                        "trailers": False})
-            await send({"type": "http.response.body", "body": b"hel",
-                        "more_body": True})
-            await send({"type": "http.response.body", "body": b"",
-                        "more_body": True})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 201,
+                    "headers": [[b"Content-Type", b"text/plain"]],
+                    "trailers": False,
+                }
+            )
+            await send({"type": "http.response.body", "body": b"hel", "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": True})
             await send({"type": "http.response.body", "body": b"lo"})
 
         exchange, channel, adapter = self.serve(app)
@@ -404,21 +434,27 @@ class SendTests(ASGITestCase):
         Hop-by-hop headers from an ASGI application are not sent, as for
         WSGI; its C{connection: close} ends keep-alive.
         """
-        async def app(scope, receive, send):
-            await respond(send, headers=[
-                (b"connection", b"close"),
-                (b"transfer-encoding", b"chunked"),
-                (b"keep-alive", b"timeout=5"),
-                (b"x-a", b"1"),
-            ])
 
-        exchange, channel, adapter = self.serve(app)
+        async def app(scope, receive, send):
+            await respond(
+                send,
+                headers=[
+                    (b"connection", b"close"),
+                    (b"transfer-encoding", b"chunked"),
+                    (b"keep-alive", b"timeout=5"),
+                    (b"x-a", b"1"),
+                ],
+            )
+
+        exchange, channel, _adapter = self.serve(app)
         self.assertEqual(channel.head, (200, [(b"x-a", b"1")]))
         self.assertFalse(exchange.keepAlive)
         self.assertEqual(channel.body, b"ok")
 
     def test_sendAfterDisconnectRaises(self):
-        """send() after the disconnect raises ClientDisconnected, an OSError, not logged as an error."""
+        """
+        send() after the disconnect raises ClientDisconnected, an OSError, not logged as an error.
+        """
         caught = []
 
         async def app(scope, receive, send):
@@ -450,8 +486,7 @@ class SendTests(ASGITestCase):
             await receive()
             for body in b"", b"late":
                 try:
-                    await send({"type": "http.response.body", "body": body,
-                                "more_body": True})
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
                 except ClientDisconnected as e:
                     caught.append(e)
 
@@ -468,8 +503,7 @@ class SendTests(ASGITestCase):
 
         async def app(scope, receive, send):
             await send({"type": "http.response.start", "status": 200})
-            await send({"type": "http.response.body", "body": b"a",
-                        "more_body": True})
+            await send({"type": "http.response.body", "body": b"a", "more_body": True})
             sent.append("a")
             await send({"type": "http.response.body", "body": b"b"})
             sent.append("b")
@@ -493,13 +527,12 @@ class SendTests(ASGITestCase):
         async def app(scope, receive, send):
             await send({"type": "http.response.start", "status": 200})
             try:
-                await send({"type": "http.response.body", "body": b"a",
-                            "more_body": True})
+                await send({"type": "http.response.body", "body": b"a", "more_body": True})
             except ClientDisconnected as e:
                 caught.append(e)
                 raise
 
-        exchange, channel = makeExchange(self.clock)
+        exchange, _channel = makeExchange(self.clock)
         exchange.pauseWriting()
         self.adapter(app).handle(exchange)
         spin(self.loop)
@@ -520,8 +553,7 @@ class SendTests(ASGITestCase):
         async def app(scope, receive, send):
             listener = asyncio.ensure_future(listen(receive))
             await send({"type": "http.response.start", "status": 200})
-            await send({"type": "http.response.body", "body": b"a",
-                        "more_body": True})
+            await send({"type": "http.response.body", "body": b"a", "more_body": True})
             await send({"type": "http.response.body", "body": b"b"})
             await listener
 
@@ -605,8 +637,13 @@ class PathSendTests(ASGITestCase):
 
     def app(self, path):
         async def app(scope, receive, send):
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-length", b"%d" % len(self.content))]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"%d" % len(self.content))],
+                }
+            )
             await send({"type": "http.response.pathsend", "path": path})
 
         return app
@@ -647,8 +684,7 @@ class PathSendTests(ASGITestCase):
 
 class OutcomeTests(ASGITestCase):
     def errorsLogged(self):
-        return [event for event in self.logged
-                if event["log_level"] == LogLevel.error]
+        return [event for event in self.logged if event["log_level"] == LogLevel.error]
 
     def assert500(self, channel):
         status, headers = channel.head
@@ -660,6 +696,7 @@ class OutcomeTests(ASGITestCase):
 
     def test_returnWithoutResponse(self):
         """An application returning without a response gets a 500, logged."""
+
         async def app(scope, receive, send):
             pass
 
@@ -670,10 +707,11 @@ class OutcomeTests(ASGITestCase):
 
     def test_raiseBeforeStart(self):
         """An exception before the response starts gives a 500 and logs the traceback."""
+
         async def app(scope, receive, send):
             raise ZeroDivisionError("boom")
 
-        exchange, channel, adapter = self.serve(app)
+        _exchange, channel, adapter = self.serve(app)
         self.assert500(channel)
         [event] = self.errorsLogged()
         self.assertTrue(event["log_failure"].check(ZeroDivisionError))
@@ -681,13 +719,13 @@ class OutcomeTests(ASGITestCase):
 
     def test_raiseAfterStart(self):
         """An exception after the response started aborts it and is logged."""
+
         async def app(scope, receive, send):
             await send({"type": "http.response.start", "status": 200})
-            await send({"type": "http.response.body", "body": b"part",
-                        "more_body": True})
+            await send({"type": "http.response.body", "body": b"part", "more_body": True})
             raise ZeroDivisionError("boom")
 
-        exchange, channel, _ = self.serve(app)
+        _exchange, channel, _ = self.serve(app)
         self.assertEqual(channel.head[0], 200)
         self.assertTrue(channel.aborted)
         self.assertFalse(channel.finished)
@@ -699,9 +737,9 @@ class OutcomeTests(ASGITestCase):
         An exception after http.response.start but before any body byte
         gives a 500: nothing of the application's response was sent.
         """
+
         async def app(scope, receive, send):
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"x-a", b"1")]})
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1")]})
             await send({"type": "http.response.body", "body": b"", "more_body": True})
             raise ZeroDivisionError("boom")
 
@@ -714,40 +752,44 @@ class OutcomeTests(ASGITestCase):
 
     def test_returnAfterStartWithoutFinish(self):
         """An application returning after a start with no body gets a 500 instead."""
+
         async def app(scope, receive, send):
             await send({"type": "http.response.start", "status": 200})
 
-        exchange, channel, _ = self.serve(app)
+        _exchange, channel, _ = self.serve(app)
         self.assert500(channel)
         self.assertEqual(len(self.errorsLogged()), 1)
 
     def test_returnMidBody(self):
         """An application returning mid-body has its response aborted."""
+
         async def app(scope, receive, send):
             await send({"type": "http.response.start", "status": 200})
             await send({"type": "http.response.body", "body": b"x", "more_body": True})
 
-        exchange, channel, _ = self.serve(app)
+        _exchange, channel, _ = self.serve(app)
         self.assertTrue(channel.aborted)
         self.assertEqual(channel.head[0], 200)
         self.assertEqual(len(self.errorsLogged()), 1)
 
     def test_invalidHeader(self):
         """A response header with CR/LF is never emitted: the client gets a 500."""
+
         async def app(scope, receive, send):
             await respond(send, headers=[(b"x-bad", b"a\r\nset-cookie: x")])
 
-        exchange, channel, _ = self.serve(app)
+        _exchange, channel, _ = self.serve(app)
         self.assert500(channel)
         self.assertEqual(len(self.errorsLogged()), 1)
 
     def test_inFlight(self):
         """A running task's Deferred is in inFlight until the task is done, then fires."""
+
         async def app(scope, receive, send):
             await receive()
             await receive()
 
-        exchange, channel, adapter = self.serve(app, body=b"")
+        exchange, _channel, adapter = self.serve(app, body=b"")
         [done] = adapter.inFlight
         self.assertNoResult(done)
         exchange.disconnect()
@@ -757,6 +799,7 @@ class OutcomeTests(ASGITestCase):
 
     def test_errorAfterDisconnectIsLogged(self):
         """An exception unrelated to the disconnect is logged as an error even after it."""
+
         async def app(scope, receive, send):
             await receive()
             await receive()
@@ -770,7 +813,11 @@ class OutcomeTests(ASGITestCase):
         self.assertIsNone(channel.head)
 
     def test_wrappedDisconnectNotLogged(self):
-        """A framework exception chained to ClientDisconnected, or a group of disconnect errors, is logged at info."""
+        """
+        A framework exception chained to ClientDisconnected, or a group of disconnect errors, is
+        logged at info.
+        """
+
         class FrameworkDisconnect(Exception):
             pass
 
@@ -788,11 +835,11 @@ class OutcomeTests(ASGITestCase):
             try:
                 await respond(send)
             except OSError as e:
-                raise ExceptionGroup("tasks", [e, ClientDisconnected()])
+                raise ExceptionGroup("tasks", [e, ClientDisconnected()]) from None
 
         for app in wrapping, grouping:
             del self.logged[:]
-            exchange, channel, _ = self.serve(app, body=b"")
+            exchange, _channel, _ = self.serve(app, body=b"")
             exchange.disconnect()
             spin(self.loop)
             self.assertEqual(self.levels(), [LogLevel.info])
@@ -804,7 +851,7 @@ class OutcomeTests(ASGITestCase):
         async def app(scope, receive, send):
             calls.append(scope)
 
-        exchange, channel = makeExchange(self.clock)
+        exchange, _channel = makeExchange(self.clock)
         exchange.disconnect()
         adapter = self.adapter(app)
         adapter.handle(exchange)
@@ -815,24 +862,28 @@ class OutcomeTests(ASGITestCase):
 
 
 class GraceTests(ASGITestCase):
-    EPSILON = 2 ** -10
+    EPSILON = 2**-10
 
     def stubbornApp(self, seen):
         """
         An application that ignores the disconnect and works forever.
         """
+
         async def app(scope, receive, send):
             try:
                 await asyncio.Event().wait()
             except asyncio.CancelledError:
                 seen.append("cancelled")
                 raise
+
         return app
 
     def test_cancelAtGrace(self):
-        """At grace minus epsilon nothing is cancelled; at grace the app sees asyncio.CancelledError."""
+        """
+        At grace minus epsilon nothing is cancelled; at grace the app sees asyncio.CancelledError.
+        """
         seen = []
-        exchange, channel, adapter = self.serve(self.stubbornApp(seen), grace=3.0)
+        exchange, _channel, adapter = self.serve(self.stubbornApp(seen), grace=3.0)
         exchange.disconnect()
         self.clock.advance(3.0 - self.EPSILON)
         spin(self.loop)
@@ -848,11 +899,12 @@ class GraceTests(ASGITestCase):
 
     def test_finishEarlyLeavesNoDelayedCall(self):
         """An app that finishes within the grace period leaves no delayed call behind."""
+
         async def app(scope, receive, send):
             await receive()
             await receive()
 
-        exchange, channel, adapter = self.serve(app, body=b"")
+        exchange, _channel, _adapter = self.serve(app, body=b"")
         exchange.disconnect()
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
         spin(self.loop)
@@ -863,7 +915,7 @@ class GraceTests(ASGITestCase):
     def test_graceZeroCancelsAtOnce(self):
         """With grace 0 the app is cancelled as soon as the client leaves."""
         seen = []
-        exchange, channel, _ = self.serve(self.stubbornApp(seen), grace=0)
+        exchange, _channel, _ = self.serve(self.stubbornApp(seen), grace=0)
         exchange.disconnect()
         self.assertEqual(self.clock.getDelayedCalls(), [])
         spin(self.loop)
@@ -873,10 +925,10 @@ class GraceTests(ASGITestCase):
     def test_negativeGraceNeverCancels(self):
         """With a negative grace the app is never cancelled."""
         seen = []
-        exchange, channel, adapter = self.serve(self.stubbornApp(seen), grace=-1)
+        exchange, _channel, adapter = self.serve(self.stubbornApp(seen), grace=-1)
         exchange.disconnect()
         self.assertEqual(self.clock.getDelayedCalls(), [])
-        self.clock.advance(10 ** 6)
+        self.clock.advance(10**6)
         spin(self.loop)
         self.assertEqual(seen, [])
         self.assertEqual(len(adapter.inFlight), 1)
@@ -896,13 +948,14 @@ class ASGI2Tests(ASGITestCase):
                 await respond(send, body=message["body"].upper())
 
         self.assertFalse(isASGI3(App))
-        exchange, channel, _ = self.serve(App, method="POST", body=b"hi")
+        _exchange, channel, _ = self.serve(App, method="POST", body=b"hi")
         self.assertEqual(scopes[0]["asgi"], {"version": "2.0", "spec_version": "2.5"})
         self.assertEqual(channel.body, b"HI")
         self.assertTrue(channel.finished)
 
     def test_isASGI3(self):
         """Coroutine functions, async __call__ instances and awaitable classes are ASGI 3."""
+
         async def function(scope, receive, send):
             pass
 
@@ -927,6 +980,7 @@ class ASGI2Tests(ASGITestCase):
 
     def test_forcedASGI3(self):
         """asgi3=True overrides detection."""
+
         class Awaited:
             def __init__(self, scope, receive, send):
                 self.send = send
@@ -934,8 +988,7 @@ class ASGI2Tests(ASGITestCase):
             def __await__(self):
                 return respond(self.send).__await__()
 
-        exchange, channel, _ = self.serve(
-            None, adapter=self.adapter(Awaited, asgi3=True))
+        _exchange, channel, _ = self.serve(None, adapter=self.adapter(Awaited, asgi3=True))
         self.assertEqual(channel.body, b"ok")
 
 
@@ -948,11 +1001,13 @@ class ReactorTests(SynchronousTestCase):
 
     def test_asyncioReactorLoop(self):
         """The asyncio reactor's loop is returned."""
+
         class FakeAsyncioReactor:
             _asyncioEventloop = object()
 
-        self.assertIs(requireAsyncioReactor(FakeAsyncioReactor()),
-                      FakeAsyncioReactor._asyncioEventloop)
+        self.assertIs(
+            requireAsyncioReactor(FakeAsyncioReactor()), FakeAsyncioReactor._asyncioEventloop
+        )
 
 
 class FrameworkTests(ASGITestCase):
@@ -970,18 +1025,21 @@ class FrameworkTests(ASGITestCase):
         async def echo(payload: dict):
             return {"got": payload}
 
-        exchange, channel, adapter = self.serve(
-            api, path=b"/items/caf%C3%A9", query=b"q=7")
+        _exchange, channel, adapter = self.serve(api, path=b"/items/caf%C3%A9", query=b"q=7")
         status, headers = channel.head
         self.assertEqual(status, 200)
         self.assertIn((b"content-type", b"application/json"), headers)
         self.assertEqual(json.loads(channel.body), {"item": "caf\u00e9", "q": 7})
         self.assertTrue(channel.finished)
 
-        exchange, channel, _ = self.serve(
-            api, adapter=adapter, method="POST", path=b"/echo",
+        _exchange, channel, _ = self.serve(
+            api,
+            adapter=adapter,
+            method="POST",
+            path=b"/echo",
             headers=[(b"content-type", b"application/json")],
-            body=b'{"a": [1, 2]}')
+            body=b'{"a": [1, 2]}',
+        )
         self.assertEqual(channel.head[0], 200)
         self.assertEqual(json.loads(channel.body), {"got": {"a": [1, 2]}})
         self.assertNoErrorLogged()

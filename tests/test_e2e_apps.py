@@ -250,7 +250,7 @@ class DjangoWSGITests(ChunkedUploadMixin, AppTestsMixin, TestCase):
         Django's 4 KiB ones) and closed.
         """
         size = 3 * MiB + 12345
-        response = self.get("/file?size=%d&seed=7" % size)
+        response = self.get(f"/file?size={size}&seed=7")
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.headers["content-length"], str(size))
         self.assertEqual(response.content, random.Random(7).randbytes(size))

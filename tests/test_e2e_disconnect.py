@@ -78,7 +78,9 @@ def timedRequests(base, path, count):
     """
     start = time.monotonic()
     with ThreadPoolExecutor(10) as pool:
-        statuses = list(pool.map(lambda _: requests.get(base + path, timeout=30).status_code, range(count)))
+        statuses = list(
+            pool.map(lambda _: requests.get(base + path, timeout=30).status_code, range(count))
+        )
     return statuses, time.monotonic() - start
 
 
@@ -186,9 +188,7 @@ class WSGIDisconnectScenarioTests(DisconnectScenarioMixin, TestCase):
         sentAt = time.monotonic()
         running = {
             int(match.group(1))
-            for match in self.server.waitForMatches(
-                r"/hold started for client port (\d+)", THREADS
-            )
+            for match in self.server.waitForMatches(r"/hold started for client port (\d+)", THREADS)
         }
         time.sleep(max(0.0, HANG_UP_AFTER - (time.monotonic() - sentAt)))
         waiting = [s for s in sockets if s.getsockname()[1] not in running]

@@ -130,8 +130,11 @@ def makeASGIApp(recorder):
         else:
             body = b"hello"
         await send(
-            {"type": "http.response.start", "status": 200,
-             "headers": [(b"content-length", b"%d" % len(body))]}
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % len(body))],
+            }
         )
         await send({"type": "http.response.body", "body": body})
 
@@ -157,7 +160,7 @@ def readAll(s, timeout=5.0):
             if not data:
                 return b"".join(chunks), True
             chunks.append(data)
-    except socket.timeout:
+    except TimeoutError:
         return b"".join(chunks), False
     except ConnectionResetError:
         return b"".join(chunks), True
@@ -190,7 +193,7 @@ class LimitsMixin:
     @classmethod
     def setUpClass(cls):
         cls.recorder = Recorder()
-        host, cls.port, cls.stop = startInProcess(cls.makeApp(cls.recorder), **SETTINGS)
+        _host, cls.port, cls.stop = startInProcess(cls.makeApp(cls.recorder), **SETTINGS)
 
     @classmethod
     def tearDownClass(cls):
@@ -240,7 +243,9 @@ class LimitsMixin:
         starts; so does a chunked body once it goes over.
         """
         s = connect(self.port)
-        s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % (BODY_LIMIT + 1))
+        s.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % (BODY_LIMIT + 1)
+        )
         data, closed = readAll(s)
         s.close()
         self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data[:60])
@@ -265,8 +270,7 @@ class LimitsMixin:
         """
         s = connect(self.port)
         s.sendall(
-            b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n"
-            + b"u" * 1000
+            b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + b"u" * 1000
         )
         data, closed = readAll(s)
         s.close()
@@ -291,7 +295,7 @@ class LimitsMixin:
                 s.send(head[index : index + 1])
                 data = s.recv(65536)
                 break
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break
@@ -309,7 +313,7 @@ class LimitsMixin:
         """
         s = connect(self.port)
         s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        head, body = readResponse(s)
+        head, _body = readResponse(s)
         self.assertTrue(head.startswith(b"HTTP/1.1 200 "))
         start = time.monotonic()
         data, closed = readAll(s)
@@ -358,7 +362,7 @@ class LimitsMixin:
         From a trusted peer (127.0.0.1) X-Forwarded-For and -Proto become
         the client address and scheme the application sees.
         """
-        head, body = self.get(
+        _head, body = self.get(
             b"/client", b"X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n"
         )
         self.assertEqual(body, b"203.0.113.7 https")
@@ -371,8 +375,7 @@ class LimitsMixin:
         """
         s = connect(self.port)
         s.sendall(
-            b"POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
-            % (PART_BODY * 2)
+            b"POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % (PART_BODY * 2)
             + b"x" * PART_BODY
         )
         # Once started (a WSGI request whose client left before a thread
@@ -401,7 +404,6 @@ class WSGILimitsTests(LimitsMixin, TestCase):
         self.assertTrue(closed)
         self.assertEqual(self.recorder.paths, ["/echo"])
         self.assertServing()
-
 
     def test_chunkedOverLimitWhileSpooling(self):
         """
@@ -432,8 +434,7 @@ class WSGILimitsTests(LimitsMixin, TestCase):
         """
         s = connect(self.port)
         s.sendall(
-            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"5\r\nhello\r\n"
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
         )
         data, closed = readAll(s)
         s.close()

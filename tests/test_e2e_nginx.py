@@ -22,8 +22,9 @@ import httpx
 
 from .server import startInProcess
 
-HOWTO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                     "docs", "howto", "nginx.rst")
+HOWTO = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "howto", "nginx.rst"
+)
 
 
 def howtoBlocks():
@@ -79,12 +80,14 @@ class NginxMixin:
             if os.environ.get("GRACEHTTP_REQUIRE_NGINX") == "1":
                 raise AssertionError("nginx is required (GRACEHTTP_REQUIRE_NGINX=1) and not found")
             raise SkipTest("nginx is not installed")
-        host, port, cls.stopApp = startInProcess(cls.appRef, rootPath="/api")
+        _host, port, cls.stopApp = startInProcess(cls.appRef, rootPath="/api")
         cls.directory = tempfile.mkdtemp()
         cls.ports = {"passed": freePort(), "stripped": freePort()}
         cls.nginx = subprocess.Popen(
             [nginx, "-p", cls.directory, "-c", cls.writeConfig(port), "-e", "stderr"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for nginxPort in cls.ports.values():
             waitForPort(nginxPort, cls.nginx)
@@ -106,9 +109,7 @@ class NginxMixin:
         servers = []
         for name, location in (("passed", passed), ("stripped", stripped)):
             location = location.replace("/etc/nginx/gracehttp_params", paramsPath)
-            servers.append(
-                f"server {{ listen 127.0.0.1:{cls.ports[name]}; {location} }}"
-            )
+            servers.append(f"server {{ listen 127.0.0.1:{cls.ports[name]}; {location} }}")
         config = f"""
             daemon off;
             master_process off;
@@ -119,7 +120,7 @@ class NginxMixin:
                 client_body_temp_path {cls.directory}/body;
                 proxy_temp_path {cls.directory}/proxy;
                 upstream myproject {{ server 127.0.0.1:{appPort}; keepalive 32; }}
-                {' '.join(servers)}
+                {" ".join(servers)}
             }}
         """
         path = os.path.join(cls.directory, "nginx.conf")

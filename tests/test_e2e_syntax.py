@@ -54,8 +54,13 @@ def asgiApp(calls):
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", b"%d" % len(body))]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % len(body))],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -67,7 +72,7 @@ class ServerMixin:
     @classmethod
     def setUpClass(cls):
         cls.calls = []
-        host, cls.port, cls.stop = startInProcess(cls.makeApp(cls.calls), **SETTINGS)
+        _host, cls.port, cls.stop = startInProcess(cls.makeApp(cls.calls), **SETTINGS)
 
     @classmethod
     def tearDownClass(cls):
@@ -161,7 +166,9 @@ class WSGIHostTests(ServerMixin, TestCase):
         A second Host field is answered 400; the WSGI application is never
         called (it used to see C{HTTP_HOST=localhost,evil.example.com}).
         """
-        self.assertRefused(b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: evil.example.com\r\n\r\n", 400)
+        self.assertRefused(
+            b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: evil.example.com\r\n\r\n", 400
+        )
 
     def test_missingOrInvalidHost(self):
         """

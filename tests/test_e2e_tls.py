@@ -492,8 +492,16 @@ class TwistTLSTests(TestCase):
             if CURL is None:
                 self.skipTest("no curl")
             result = subprocess.run(
-                [CURL, "-sS", "-v", "--max-time", str(WAIT), "--cacert", CERT,
-                 f"https://127.0.0.1:{server.port}/"],
+                [
+                    CURL,
+                    "-sS",
+                    "-v",
+                    "--max-time",
+                    str(WAIT),
+                    "--cacert",
+                    CERT,
+                    f"https://127.0.0.1:{server.port}/",
+                ],
                 capture_output=True,
                 timeout=WAIT * 2,
             )
@@ -510,8 +518,10 @@ class TwistTLSTests(TestCase):
         """
         server = startSubprocess(
             "tests.test_e2e_tls:wsgiApp",
-            "--limit-connections", "1",
-            "--timeout-keep-alive", "30",
+            "--limit-connections",
+            "1",
+            "--timeout-keep-alive",
+            "30",
             cwd=REPO,
             listen=tlsEndpoint(KEY, CERT),
         )

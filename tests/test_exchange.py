@@ -210,7 +210,7 @@ class BodyAndResponseTests(TestCase):
         """
         Body bytes and the end of the body wake the adapter.
         """
-        exchange, channel = makeExchange(self.clock)
+        exchange, _channel = makeExchange(self.clock)
         wakes = []
         exchange.wake = lambda: wakes.append(exchange.bodyComplete)
         exchange.receiveBody(b"x")
@@ -279,9 +279,9 @@ class BodyAndResponseTests(TestCase):
             (b"transfer-encoding", b"chunked"),
             (b"upgrade", b"websocket"),
         ]
-        for round in range(2):
+        for _round in range(2):
             exchange, channel = makeExchange(self.clock)
-            exchange.startResponse(200, [(b"x-a", b"1")] + hopByHop + [(b"x-b", b"2")])
+            exchange.startResponse(200, [(b"x-a", b"1"), *hopByHop, (b"x-b", b"2")])
             self.assertEqual(channel.head, (200, [(b"x-a", b"1"), (b"x-b", b"2")]))
             self.assertFalse(exchange.keepAlive)
         self.assertEqual(

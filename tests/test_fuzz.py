@@ -25,6 +25,7 @@ minutes.
 
 import os
 from collections import namedtuple
+from itertools import pairwise
 from unittest import TestCase
 
 from hypothesis import HealthCheck, given, settings
@@ -34,10 +35,10 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from gracehttp._errors import ClientDisconnected
 from gracehttp._core.exchange import CANCELLED, CLIENT_DISCONNECTED, COMPLETED, REJECTED
-from gracehttp._protocols.http11 import HTTPFactory
 from gracehttp._core.interfaces import IAppAdapter
+from gracehttp._errors import ClientDisconnected
+from gracehttp._protocols.http11 import HTTPFactory
 from gracehttp._settings import HTTPSettings
 
 _EXAMPLES = int(os.environ.get("GRACEHTTP_FUZZ_EXAMPLES", "0"))
@@ -302,8 +303,22 @@ class Request:
     A valid HTTP/1.1 (or 1.0) request, and what L{EchoApp} answers to it.
     """
 
-    def __init__(self, method, target, path, query, version, headers, body,
-                 framing, chunks, extensions, trailers, expect, close):
+    def __init__(
+        self,
+        method,
+        target,
+        path,
+        query,
+        version,
+        headers,
+        body,
+        framing,
+        chunks,
+        extensions,
+        trailers,
+        expect,
+        close,
+    ):
         self.method = method
         self.target = target
         self.path = path
@@ -344,7 +359,7 @@ class Request:
         if self.framing != "chunked":
             return head
         out = [head]
-        for index, (chunk, extension) in enumerate(zip(self.chunks, self.extensions)):
+        for index, (chunk, extension) in enumerate(zip(self.chunks, self.extensions, strict=True)):
             size = b"%x" % len(chunk)
             if chunkSize is not None and index == 0:
                 size = chunkSize
@@ -364,12 +379,19 @@ class Request:
         return body, (b"keep-alive" if self.version == b"HTTP/1.0" else None)
 
 
-headerNames = st.text(_TOKEN, min_size=1, max_size=12).map(str.encode).filter(
-    lambda name: name.lower() not in _SPECIAL
+headerNames = (
+    st.text(_TOKEN, min_size=1, max_size=12)
+    .map(str.encode)
+    .filter(lambda name: name.lower() not in _SPECIAL)
 )
 headerValues = st.builds(
     lambda parts, separator: separator.join(parts),
-    st.lists(st.binary(min_size=1, max_size=8).map(lambda b: bytes(_VISIBLE[x % len(_VISIBLE)] for x in b)), max_size=3),
+    st.lists(
+        st.binary(min_size=1, max_size=8).map(
+            lambda b: bytes(_VISIBLE[x % len(_VISIBLE)] for x in b)
+        ),
+        max_size=3,
+    ),
     st.sampled_from([b" ", b"\t", b"  "]),
 )
 headerFields = st.lists(st.tuples(headerNames, headerValues), max_size=5)
@@ -396,15 +418,27 @@ def requests(draw, close=False):
     if draw(st.booleans()):
         target = b"http://example.com" + target
     version = b"HTTP/1.0" if draw(st.integers(0, 4)) == 0 else b"HTTP/1.1"
-    framing = draw(st.sampled_from(["none", "length"] if version == b"HTTP/1.0" else ["none", "length", "chunked"]))
+    framing = draw(
+        st.sampled_from(
+            ["none", "length"] if version == b"HTTP/1.0" else ["none", "length", "chunked"]
+        )
+    )
     body = draw(bodies) if framing != "none" else b""
     chunks, extensions, trailers = [], [], []
     if framing == "chunked":
-        cuts = sorted(draw(st.sets(st.integers(1, max(1, len(body) - 1)), max_size=4))) if len(body) > 1 else []
+        cuts = (
+            sorted(draw(st.sets(st.integers(1, max(1, len(body) - 1)), max_size=4)))
+            if len(body) > 1
+            else []
+        )
         bounds = [0, *cuts, len(body)] if body else [0]
-        chunks = [body[a:b] for a, b in zip(bounds, bounds[1:])]
+        chunks = [body[a:b] for a, b in pairwise(bounds)]
         extensions = [
-            draw(st.sampled_from([b"", b";a=b", b";x", b';n="v w"', b" ;a", b"; a = b", b'\t;\tn\t=\t"v"']))
+            draw(
+                st.sampled_from(
+                    [b"", b";a=b", b";x", b';n="v w"', b" ;a", b"; a = b", b'\t;\tn\t=\t"v"']
+                )
+            )
             for _ in chunks
         ]
         trailers = draw(st.lists(st.tuples(headerNames, headerValues), max_size=2))
@@ -412,8 +446,21 @@ def requests(draw, close=False):
     headers = draw(headerFields)
     if version == b"HTTP/1.1" or draw(st.booleans()):
         headers.insert(draw(st.integers(0, len(headers))), (b"Host", draw(hosts)))
-    return Request(method, target, path, query, version, headers, body, framing,
-                   chunks, extensions, trailers, expect, close)
+    return Request(
+        method,
+        target,
+        path,
+        query,
+        version,
+        headers,
+        body,
+        framing,
+        chunks,
+        extensions,
+        trailers,
+        expect,
+        close,
+    )
 
 
 @st.composite
@@ -423,7 +470,9 @@ def pipelines(draw, maxSize=4):
     it.
     """
     count = draw(st.integers(1, maxSize))
-    return [draw(requests()) for _ in range(count - 1)] + [draw(requests(close=draw(st.booleans())))]
+    return [draw(requests()) for _ in range(count - 1)] + [
+        draw(requests(close=draw(st.booleans())))
+    ]
 
 
 class Chunks(list):
@@ -446,10 +495,10 @@ def splits(draw, data):
     C{data} cut at random points (sometimes into single bytes).
     """
     if len(data) < 300 and draw(st.integers(0, 9)) == 0:
-        return Chunks(data[i:i + 1] for i in range(len(data)))
+        return Chunks(data[i : i + 1] for i in range(len(data)))
     cuts = sorted(draw(st.sets(st.integers(1, max(1, len(data) - 1)), max_size=12)))
     bounds = [0, *cuts, len(data)]
-    return Chunks(data[a:b] for a, b in zip(bounds, bounds[1:]) if a < b)
+    return Chunks(data[a:b] for a, b in pairwise(bounds) if a < b)
 
 
 def modes():
@@ -492,7 +541,7 @@ def _bareLF(request, data):
     head = serialized.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
     ends = [i for i in range(len(head)) if head.startswith(b"\r\n", i)]
     where = data.draw(st.sampled_from(ends))
-    return serialized[:where] + serialized[where + 1:]
+    return serialized[:where] + serialized[where + 1 :]
 
 
 def _chunked(request, data):
@@ -535,37 +584,63 @@ def _noHost(request):
 
 
 _SPOILERS = {
-    "cl+te": lambda r, d: _chunked(r, d).serialize(extraHeaders=[b"Content-Length: %d" % len(r.body)]),
+    "cl+te": lambda r, d: _chunked(r, d).serialize(
+        extraHeaders=[b"Content-Length: %d" % len(r.body)]
+    ),
     "duplicate-cl": lambda r, d: _length(r).serialize(
         extraHeaders=[b"Content-Length: %d" % (len(r.body) + d.draw(st.integers(0, 1)))]
     ),
     "bad-cl": lambda r, d: _noFraming(r).serialize(
-        extraHeaders=[b"Content-Length: " + d.draw(st.sampled_from([b"-1", b"+3", b"0x3", b"3, 3", b"3 3", b"abc", b""]))]
+        extraHeaders=[
+            b"Content-Length: "
+            + d.draw(st.sampled_from([b"-1", b"+3", b"0x3", b"3, 3", b"3 3", b"abc", b""]))
+        ]
     ),
     "bad-chunk-size": lambda r, d: _firstChunkBare(r, d).serialize(
         chunkSize=d.draw(st.sampled_from([b"zz", b"-3", b"fffffffffffffffffff", b"", b" 3", b"3 "]))
     ),
     "bad-chunk-ext": lambda r, d: _firstChunkBare(r, d).serialize(
         chunkSize=b"%x" % len(r.chunks[0])
-        + d.draw(st.sampled_from([b";a\x01", b";x=", b";=b", b";a=b ", b"; ", b";a b", b";a\rb", b';a="b']))
+        + d.draw(
+            st.sampled_from(
+                [b";a\x01", b";x=", b";=b", b";a=b ", b"; ", b";a b", b";a\rb", b';a="b']
+            )
+        )
     ),
-    "chunk-without-crlf": lambda r, d: _chunked(r, d).serialize(chunkEnd=d.draw(st.sampled_from([b"X", b"\n", b"\rX"]))),
-    "obs-fold": lambda r, d: r.serialize(extraHeaders=[b"X-Fold: a", d.draw(st.sampled_from([b" b", b"\tb"]))]),
-    "space-before-colon": lambda r, d: r.serialize(extraHeaders=[b"X-Space" + d.draw(st.sampled_from([b" ", b"\t"])) + b": a"]),
+    "chunk-without-crlf": lambda r, d: _chunked(r, d).serialize(
+        chunkEnd=d.draw(st.sampled_from([b"X", b"\n", b"\rX"]))
+    ),
+    "obs-fold": lambda r, d: r.serialize(
+        extraHeaders=[b"X-Fold: a", d.draw(st.sampled_from([b" b", b"\tb"]))]
+    ),
+    "space-before-colon": lambda r, d: r.serialize(
+        extraHeaders=[b"X-Space" + d.draw(st.sampled_from([b" ", b"\t"])) + b": a"]
+    ),
     "bare-lf": _bareLF,
     "bare-cr": lambda r, d: r.serialize(extraHeaders=[b"X-CR: a\rb"]),
     "control-in-value": lambda r, d: r.serialize(
-        extraHeaders=[b"X-Ctl: a" + d.draw(st.sampled_from([b"\x00", b"\x01", b"\x7f", b"\x1b"])) + b"b"]
+        extraHeaders=[
+            b"X-Ctl: a" + d.draw(st.sampled_from([b"\x00", b"\x01", b"\x7f", b"\x1b"])) + b"b"
+        ]
     ),
     "bad-name": lambda r, d: r.serialize(
-        extraHeaders=[d.draw(st.sampled_from([b"X(Y", b"X@Y", b"X Y", b"", b"X\x01Y", b"\xffX"])) + b": a"]
+        extraHeaders=[
+            d.draw(st.sampled_from([b"X(Y", b"X@Y", b"X Y", b"", b"X\x01Y", b"\xffX"])) + b": a"
+        ]
     ),
     "bad-method": lambda r, d: _withHead(
-        r, lambda head: d.draw(st.sampled_from([b"G@T", b"GET\x00", b"", b"G(T", b"FOO\x01"])) + head[len(r.method):]
+        r,
+        lambda head: (
+            d.draw(st.sampled_from([b"G@T", b"GET\x00", b"", b"G(T", b"FOO\x01"]))
+            + head[len(r.method) :]
+        ),
     ),
     "unknown-method": lambda r, d: _withHead(
-        r, lambda head: d.draw(st.sampled_from([b"get", b"FOO", b"BREW", b"GETS", b"DESCRIBE", b"X-Y"]))
-        + head[len(r.method):]
+        r,
+        lambda head: (
+            d.draw(st.sampled_from([b"get", b"FOO", b"BREW", b"GETS", b"DESCRIBE", b"X-Y"]))
+            + head[len(r.method) :]
+        ),
     ),
     "two-hosts": lambda r, d: _withHost(r, d).serialize(
         extraHeaders=[b"Host: " + d.draw(st.sampled_from([b"evil.example.com", b"example.com"]))]
@@ -576,33 +651,69 @@ _SPOILERS = {
         _withHost(r, d), lambda head: head.replace(r.target, b"http://user@example.com" + r.path, 1)
     ),
     "bad-target": lambda r, d: _withHead(
-        r, lambda head: head.replace(r.target, r.target + d.draw(st.sampled_from([b" x", b"\x01", b"\x7f", b"\xff"])), 1)
+        r,
+        lambda head: head.replace(
+            r.target, r.target + d.draw(st.sampled_from([b" x", b"\x01", b"\x7f", b"\xff"])), 1
+        ),
     ),
     "bad-version": lambda r, d: _withHead(
-        r, lambda head: head.replace(r.version, d.draw(st.sampled_from([b"HTTP/1.2", b"HTTP/3.0", b"http/1.1", b"HTTP/1.1x", b"HTTP/11", b"HTTP/"])), 1)
+        r,
+        lambda head: head.replace(
+            r.version,
+            d.draw(
+                st.sampled_from(
+                    [b"HTTP/1.2", b"HTTP/3.0", b"http/1.1", b"HTTP/1.1x", b"HTTP/11", b"HTTP/"]
+                )
+            ),
+            1,
+        ),
     ),
     "unsupported-version": lambda r, d: _withHead(
-        r, lambda head: head.replace(r.version, d.draw(st.sampled_from([b"HTTP/2.0", b"HTTP/0.9"])), 1)
+        r,
+        lambda head: head.replace(
+            r.version, d.draw(st.sampled_from([b"HTTP/2.0", b"HTTP/0.9"])), 1
+        ),
     ),
     "http10-chunked": lambda r, d: _http10(_chunked(r, d)).serialize(),
-    "bad-transfer-coding": lambda r, d: _noFraming(r).serialize(
-        extraHeaders=d.draw(st.sampled_from([
-            [b"Transfer-Encoding: gzip"],
-            [b"Transfer-Encoding: blegh"],
-            [b"Transfer-Encoding: identity"],
-            [b"Transfer-Encoding: chunked, gzip"],
-            [b"Transfer-Encoding: chunked", b"Transfer-Encoding: chunked"],
-            [b"Transfer-Encoding: chunked", b"Transfer-Encoding: gzip"],
-        ]))
-    ) + b"0\r\n\r\n",
-    "unsupported-transfer-coding": lambda r, d: _noFraming(_http11(_withHost(r, d))).serialize(
-        extraHeaders=d.draw(st.sampled_from([
-            [b"Transfer-Encoding: gzip, chunked"],
-            [b"Transfer-Encoding: identity, chunked"],
-            [b"Transfer-Encoding: gzip", b"Transfer-Encoding: chunked"],
-        ]))
-    ) + b"0\r\n\r\n",
-    "space-before-first-header": lambda r, d: _withHead(r, lambda head: head.replace(b"\r\n", b"\r\n X-Lead: a\r\n", 1) if b"\r\n" in head else head + b"\r\n X-Lead: a"),
+    "bad-transfer-coding": lambda r, d: (
+        _noFraming(r).serialize(
+            extraHeaders=d.draw(
+                st.sampled_from(
+                    [
+                        [b"Transfer-Encoding: gzip"],
+                        [b"Transfer-Encoding: blegh"],
+                        [b"Transfer-Encoding: identity"],
+                        [b"Transfer-Encoding: chunked, gzip"],
+                        [b"Transfer-Encoding: chunked", b"Transfer-Encoding: chunked"],
+                        [b"Transfer-Encoding: chunked", b"Transfer-Encoding: gzip"],
+                    ]
+                )
+            )
+        )
+        + b"0\r\n\r\n"
+    ),
+    "unsupported-transfer-coding": lambda r, d: (
+        _noFraming(_http11(_withHost(r, d))).serialize(
+            extraHeaders=d.draw(
+                st.sampled_from(
+                    [
+                        [b"Transfer-Encoding: gzip, chunked"],
+                        [b"Transfer-Encoding: identity, chunked"],
+                        [b"Transfer-Encoding: gzip", b"Transfer-Encoding: chunked"],
+                    ]
+                )
+            )
+        )
+        + b"0\r\n\r\n"
+    ),
+    "space-before-first-header": lambda r, d: _withHead(
+        r,
+        lambda head: (
+            head.replace(b"\r\n", b"\r\n X-Lead: a\r\n", 1)
+            if b"\r\n" in head
+            else head + b"\r\n X-Lead: a"
+        ),
+    ),
 }
 
 
@@ -653,7 +764,9 @@ class FuzzTestsMixin:
         self.assertEqual(harness.factory.serverState.requestsInFlight, 0)
         for app in harness.adapter.apps:
             self.assertTrue(app.done)
-            self.assertIn(app.exchange.outcome, (COMPLETED, CLIENT_DISCONNECTED, CANCELLED, REJECTED))
+            self.assertIn(
+                app.exchange.outcome, (COMPLETED, CLIENT_DISCONNECTED, CANCELLED, REJECTED)
+            )
         self.assertEqual(harness.reactor.getDelayedCalls(), [])
 
     def assertWellBehaved(self, harness):
@@ -683,7 +796,7 @@ class FuzzTestsMixin:
         C{responses} are L{EchoApp}'s answers to C{pipeline}, in order.
         """
         self.assertEqual(len(responses), len(pipeline))
-        for response, request in zip(responses, pipeline):
+        for response, request in zip(responses, pipeline, strict=True):
             body, connection = request.expected()
             self.assertEqual(response.status, 200)
             self.assertEqual(response.headers[b"content-length"], b"%d" % len(body))
@@ -717,16 +830,29 @@ class ArbitraryInputTests(FuzzTestsMixin, TestCase):
         for _ in range(data.draw(st.integers(1, 4))):
             where = data.draw(st.integers(0, len(stream)))
             action = data.draw(st.sampled_from(["insert", "replace", "delete"]))
-            noise = data.draw(st.binary(min_size=1, max_size=4) | st.sampled_from(
-                [b"\r", b"\n", b"\r\n", b":", b" ", b"\x00", b"0", b"\r\n\r\n", b"Content-Length: 5\r\n",
-                 b"Transfer-Encoding: chunked\r\n"]
-            ))
+            noise = data.draw(
+                st.binary(min_size=1, max_size=4)
+                | st.sampled_from(
+                    [
+                        b"\r",
+                        b"\n",
+                        b"\r\n",
+                        b":",
+                        b" ",
+                        b"\x00",
+                        b"0",
+                        b"\r\n\r\n",
+                        b"Content-Length: 5\r\n",
+                        b"Transfer-Encoding: chunked\r\n",
+                    ]
+                )
+            )
             if action == "insert":
                 stream[where:where] = noise
             elif action == "replace":
-                stream[where:where + len(noise)] = noise
+                stream[where : where + len(noise)] = noise
             else:
-                del stream[where:where + len(noise)]
+                del stream[where : where + len(noise)]
         harness = Harness(*mode)
         harness.deliver(data.draw(splits(bytes(stream))))
         self.assertWellBehaved(harness)
@@ -756,7 +882,6 @@ class InvalidRequestTests(FuzzTestsMixin, TestCase):
         # Nothing invalid reaches an application.
         self.assertLessEqual(len(harness.adapter.apps), len(before) + (kind in _IN_BODY))
         self.assertAllFinished(harness)
-
 
     @fuzz(200)
     @given(

@@ -11,6 +11,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from gracehttp._core.exchange import BODY_BUFFER_SIZE
+from gracehttp._core.interfaces import IAppAdapter, IExchangeChannel
 from gracehttp._protocols.http11 import (
     HOLD_SIZE,
     LARGE_BODY_READ_SIZE,
@@ -18,7 +19,6 @@ from gracehttp._protocols.http11 import (
     HTTPChannel,
     HTTPFactory,
 )
-from gracehttp._core.interfaces import IAppAdapter, IExchangeChannel
 from gracehttp._settings import HTTPSettings
 
 
@@ -61,7 +61,9 @@ class ChannelTestsMixin:
         self.reactor = MemoryReactorClock()
         self.reactor.advance(1_000_000_000)
         self.adapter = ManualAdapter()
-        self.factory = HTTPFactory(self.adapter, self.reactor, HTTPSettings(disconnectGracePeriod=3.0))
+        self.factory = HTTPFactory(
+            self.adapter, self.reactor, HTTPSettings(disconnectGracePeriod=3.0)
+        )
         self.channel, self.transport = self.connect()
 
     def connect(self):
@@ -224,7 +226,10 @@ class FramingTests(ChannelTestsMixin, TestCase):
         An application's C{connection: close} closes after the response.
         """
         self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        respond(self.adapter.exchanges[0], headers=[(b"content-length", b"2"), (b"connection", b"close")])
+        respond(
+            self.adapter.exchanges[0],
+            headers=[(b"content-length", b"2"), (b"connection", b"close")],
+        )
         self.assertTrue(self.transport.disconnecting)
 
     def test_retractHeadBeforeBody(self):
@@ -268,7 +273,9 @@ class FramingTests(ChannelTestsMixin, TestCase):
         self.reactor.advance(0.5)
         self.assertIs(self.factory.serverState.dateHeader(), first)
         self.reactor.advance(0.5)
-        self.assertEqual(self.factory.serverState.dateHeader(), b"date: Sun, 09 Sep 2001 01:46:41 GMT\r\n")
+        self.assertEqual(
+            self.factory.serverState.dateHeader(), b"date: Sun, 09 Sep 2001 01:46:41 GMT\r\n"
+        )
 
 
 class KeepAliveAndPipeliningTests(ChannelTestsMixin, TestCase):
@@ -501,7 +508,9 @@ class ReadSizeTests(ChannelTestsMixin, TestCase):
         the body is complete; the next, small, request leaves it alone.
         """
         size = BODY_BUFFER_SIZE + 1
-        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+        )
         self.assertEqual(self.transport.bufferSize, LARGE_BODY_READ_SIZE)
         self.channel.dataReceived(b"x" * (size - 1))
         self.assertEqual(self.transport.bufferSize, LARGE_BODY_READ_SIZE)
@@ -528,7 +537,9 @@ class ReadSizeTests(ChannelTestsMixin, TestCase):
         A chunked body (of unknown size) raises the read size until its
         last chunk.
         """
-        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         self.assertEqual(self.transport.bufferSize, LARGE_BODY_READ_SIZE)
         self.channel.dataReceived(b"5\r\nhello\r\n0\r\n\r\n")
         self.assertEqual(self.transport.bufferSize, 65536)
@@ -679,20 +690,16 @@ SMUGGLING = {
         b"fffffffffffffffff1\r\nhello\r\n0\r\n\r\n"
     ),
     "chunk size with space": (
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"5 \r\nhello\r\n0\r\n\r\n"
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"
     ),
     "chunk size 0x": (
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"0x5\r\nhello\r\n0\r\n\r\n"
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n"
     ),
     "chunk without CRLF after data": (
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"5\r\nhelloXX0\r\n\r\n"
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"
     ),
     "bare LF in chunked body": (
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"5\nhello\n0\n\n"
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n"
     ),
     "control character in chunk extension": (
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -716,8 +723,7 @@ SMUGGLING = {
     ),
     "two Host fields": b"GET / HTTP/1.1\r\nHost: x\r\nHost: evil.example.com\r\n\r\n",
     "obs-fold in trailer": (
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"0\r\nX-T: 1\r\n 2\r\n\r\n"
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n 2\r\n\r\n"
     ),
     "space in target": b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
     "control character in target": b"GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -756,7 +762,9 @@ class StrictnessTests(ChannelTestsMixin, TestCase):
         An HTTP version other than 1.0 and 1.1 is answered 505 and the
         connection closes (RFC 9110 section 15.6.6).
         """
-        self.channel.dataReceived(b"GET / HTTP/2.0\r\nHost: x\r\n\r\n" + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.channel.dataReceived(
+            b"GET / HTTP/2.0\r\nHost: x\r\n\r\n" + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 505 "))
         self.assertTrue(self.transport.disconnecting)
         self.assertEqual(self.adapter.exchanges, [])
@@ -780,7 +788,9 @@ class StrictnessTests(ChannelTestsMixin, TestCase):
         A bad request behind a valid pipelined one: the valid one is answered
         first, then 400, then the connection closes.
         """
-        self.channel.dataReceived(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost : x\r\n\r\n")
+        self.channel.dataReceived(
+            b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost : x\r\n\r\n"
+        )
         [exchange] = self.adapter.exchanges
         self.assertEqual(self.transport.value(), b"")
         respond(exchange, b"fine")
@@ -944,31 +954,61 @@ class ClosingTests(ChannelTestsMixin, TestCase):
         return [
             ("400", lambda: self.channel.dataReceived(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n")),
             ("505", lambda: self.channel.dataReceived(b"GET / HTTP/1.2\r\nHost: x\r\n\r\n")),
-            ("413", lambda: self.channel.dataReceived(
-                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n")),
-            ("431", lambda: self.channel.dataReceived(
-                b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: %b\r\n\r\n" % (b"p" * 1024))),
-            ("408", lambda: (
-                self.channel.dataReceived(b"GET / HTTP/1.1\r\n"),
-                self.reactor.advance(timeoutHeader))),
-            ("upgrade", lambda: (
-                self.channel.dataReceived(
-                    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n"),
-                self.respondTo())),
-            ("400 after a pipelined request", lambda: (
-                self.channel.dataReceived(
-                    b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nBad Header: x\r\n\r\n"),
-                self.respondTo())),
+            (
+                "413",
+                lambda: self.channel.dataReceived(
+                    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n"
+                ),
+            ),
+            (
+                "431",
+                lambda: self.channel.dataReceived(
+                    b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: %b\r\n\r\n" % (b"p" * 1024)
+                ),
+            ),
+            (
+                "408",
+                lambda: (
+                    self.channel.dataReceived(b"GET / HTTP/1.1\r\n"),
+                    self.reactor.advance(timeoutHeader),
+                ),
+            ),
+            (
+                "upgrade",
+                lambda: (
+                    self.channel.dataReceived(
+                        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n"
+                    ),
+                    self.respondTo(),
+                ),
+            ),
+            (
+                "400 after a pipelined request",
+                lambda: (
+                    self.channel.dataReceived(
+                        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nBad Header: x\r\n\r\n"
+                    ),
+                    self.respondTo(),
+                ),
+            ),
             ("connection: close", lambda: (self.channel.dataReceived(CLOSE), self.respondTo())),
-            ("keep-alive timeout", lambda: (
-                self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-                self.respondTo(),
-                self.reactor.advance(timeoutKeepAlive))),
+            (
+                "keep-alive timeout",
+                lambda: (
+                    self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+                    self.respondTo(),
+                    self.reactor.advance(timeoutKeepAlive),
+                ),
+            ),
             ("idle at shutdown", lambda: self.factory.serverState.closeIdleConnections()),
-            ("aborted response", lambda: (
-                self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-                self.adapter.exchanges[0].startResponse(200, []),
-                self.adapter.exchanges[0].abort())),
+            (
+                "aborted response",
+                lambda: (
+                    self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+                    self.adapter.exchanges[0].startResponse(200, []),
+                    self.adapter.exchanges[0].abort(),
+                ),
+            ),
             ("transport paused by held bytes", self.heldThenClose),
         ]
 

@@ -6,12 +6,18 @@ parser does not know.  Driven with L{StringTransport}, as in
 L{tests.test_http11}.
 """
 
+from itertools import pairwise
 from unittest import TestCase
 
 from gracehttp._core.accesslog import AccessLog
 from gracehttp._protocols.http11 import HTTPFactory
+from gracehttp._protocols.syntax import (
+    CHUNK_LINE_LIMIT,
+    methodStatus,
+    transferCodingStatus,
+    validHost,
+)
 from gracehttp._settings import HTTPSettings
-from gracehttp._protocols.syntax import CHUNK_LINE_LIMIT, methodStatus, transferCodingStatus, validHost
 
 from .test_http11 import ChannelTestsMixin, respond
 
@@ -141,10 +147,23 @@ class HostTests(RejectionTestsMixin, TestCase):
             with self.subTest(value):
                 exchange = self.assertServed(b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % value)
                 self.assertEqual(exchange.headers, [(b"host", value)])
-        invalid = [b"a b", b"a/b", b"u@a", b"a:b", b"a:1:2", b"[::1", b"[zz::1]", b"%zz", b"a\tb", b"\xff"]
+        invalid = [
+            b"a b",
+            b"a/b",
+            b"u@a",
+            b"a:b",
+            b"a:1:2",
+            b"[::1",
+            b"[zz::1]",
+            b"%zz",
+            b"a\tb",
+            b"\xff",
+        ]
         for value in invalid:
             with self.subTest(value):
-                self.assertRejected(b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % value, 400, b"Bad Request")
+                self.assertRejected(
+                    b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % value, 400, b"Bad Request"
+                )
 
     def test_hostCheckedOnEveryRequest(self):
         """
@@ -183,7 +202,9 @@ class HostTests(RejectionTestsMixin, TestCase):
         """
         for target in [b"http://user@example.org/", b"http:///p", b"http://:80/", b"http://a%zz/"]:
             with self.subTest(target):
-                self.assertRejected(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target, 400, b"Bad Request")
+                self.assertRejected(
+                    b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target, 400, b"Bad Request"
+                )
         self.assertRejected(b"GET http://example.org/ HTTP/1.1\r\n\r\n", 400, b"Bad Request")
 
     def test_validHost(self):
@@ -239,7 +260,7 @@ class ChunkExtensionTests(RejectionTestsMixin, TestCase):
         """
         stream = CHUNKED + chunks + NEXT
         bounds = [0, *(pieces or []), len(stream)]
-        for start, end in zip(bounds, bounds[1:]):
+        for start, end in pairwise(bounds):
             self.channel.dataReceived(stream[start:end])
         [exchange] = self.adapter.exchanges
         self.assertTrue(exchange.bodyComplete, self.transport.value())
@@ -252,7 +273,7 @@ class ChunkExtensionTests(RejectionTestsMixin, TestCase):
         Whitespace (BWS) before C{;} and around C{=} in chunk extensions is
         valid (RFC 9112 section 7.1.1).
         """
-        for extension in [b" ;a", b"; a = b", b"\t;\ta\t=\t\"q s\"", b" ; a=b ; c", b";a=b;c=\"\\\"\""]:
+        for extension in [b" ;a", b"; a = b", b'\t;\ta\t=\t"q s"', b" ; a=b ; c", b';a=b;c="\\""']:
             with self.subTest(extension):
                 self.setUp()
                 self.assertBody(b"5%s\r\nhello\r\n6\r\n world\r\n0\r\n\r\n" % extension)
@@ -267,7 +288,9 @@ class ChunkExtensionTests(RejectionTestsMixin, TestCase):
             with self.subTest(extension):
                 self.adapter.exchanges = []
                 channel, transport = self.connect()
-                channel.dataReceived(CHUNKED + b"20%s\r\n" % extension + b"x" * 32 + b"\r\n0\r\n\r\n" + NEXT)
+                channel.dataReceived(
+                    CHUNKED + b"20%s\r\n" % extension + b"x" * 32 + b"\r\n0\r\n\r\n" + NEXT
+                )
                 self.assertTrue(transport.value().startswith(b"HTTP/1.1 400 "), extension)
                 self.assertTrue(transport.disconnecting)
                 [exchange] = self.adapter.exchanges
@@ -321,16 +344,16 @@ class ChunkExtensionTests(RejectionTestsMixin, TestCase):
         upload = self.adapter.exchanges[2]
         self.assertEqual(upload.readBody(), b"hello")
         respond(upload)
-        self.assertEqual([e.rawPath for e in self.adapter.exchanges], [b"/1", b"/2", b"/up", b"/next"])
+        self.assertEqual(
+            [e.rawPath for e in self.adapter.exchanges], [b"/1", b"/2", b"/up", b"/next"]
+        )
 
     def test_headOverReadsAfterBody(self):
         """
         A chunked request whose head began in an earlier read, behind a
         Content-Length body, is read from its own head.
         """
-        self.channel.dataReceived(
-            b"POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
-        )
+        self.channel.dataReceived(b"POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
         self.channel.dataReceived(b"hello" + CHUNKED[:20])
         self.channel.dataReceived(CHUNKED[20:] + b"b ; x=y\r\nhello world\r\n0\r\n\r\n" + NEXT)
         respond(self.adapter.exchanges[0])
@@ -365,12 +388,30 @@ class MethodTests(RejectionTestsMixin, TestCase):
         bad request line, is answered 400, as soon as it is seen.  No
         application is started.
         """
-        for method in [b"FOO", b"BREW", b"get", b"GETS", b"M-SEARCHX", b"DESCRIBE", b"X!#$%&'*+-.^_`|~1"]:
+        for method in [
+            b"FOO",
+            b"BREW",
+            b"get",
+            b"GETS",
+            b"M-SEARCHX",
+            b"DESCRIBE",
+            b"X!#$%&'*+-.^_`|~1",
+        ]:
             with self.subTest(method):
-                self.assertRejected(b"%s /pot HTTP/1.1\r\nHost: x\r\n\r\n" % method, 501, b"Not Implemented")
-        for line in [b"G(T / HTTP/1.1", b"GET\x01 / HTTP/1.1", b"G\x7fT / HTTP/1.1", b" / HTTP/1.1",
-                     b"FOO /a b HTTP/1.1", b"FOO / HTTP/1.1 x", b"FOO  / HTTP/1.1", b"FOO /",
-                     b"PLAY /a b HTTP/1.1"]:
+                self.assertRejected(
+                    b"%s /pot HTTP/1.1\r\nHost: x\r\n\r\n" % method, 501, b"Not Implemented"
+                )
+        for line in [
+            b"G(T / HTTP/1.1",
+            b"GET\x01 / HTTP/1.1",
+            b"G\x7fT / HTTP/1.1",
+            b" / HTTP/1.1",
+            b"FOO /a b HTTP/1.1",
+            b"FOO / HTTP/1.1 x",
+            b"FOO  / HTTP/1.1",
+            b"FOO /",
+            b"PLAY /a b HTTP/1.1",
+        ]:
             with self.subTest(line):
                 self.assertRejected(line + b"\r\nHost: x\r\n\r\n", 400, b"Bad Request")
         self.assertRejected(b"FOO / HTTP/1.1\nHost: x\n\n", 400, b"Bad Request")

@@ -139,14 +139,12 @@ class TableTests(TestCase):
         self.assertEqual([row[0] for row in rows], [state.name for state in STATES])
         for name, *cells in rows:
             state = getattr(lifecycle, name)
-            for event, cell in zip(EVENTS, cells):
+            for event, cell in zip(EVENTS, cells, strict=True):
                 if cell in (".", "(ignored)"):
                     self.assertNotIn(event, TRANSITIONS[state], (state, event))
                 else:
                     self.assertIs(TRANSITIONS[state][event], getattr(lifecycle, cell))
-                self.assertEqual(
-                    cell == "(ignored)", event is DISCONNECT and state in DISCONNECTED
-                )
+                self.assertEqual(cell == "(ignored)", event is DISCONNECT and state in DISCONNECTED)
 
     def test_legalTransitions(self):
         """Every move in TRANSITIONS leads where the table says."""
@@ -164,9 +162,7 @@ class TableTests(TestCase):
         """
         for state in STATES:
             for event in EVENTS:
-                if event in TRANSITIONS[state] or (
-                    event is DISCONNECT and state in DISCONNECTED
-                ):
+                if event in TRANSITIONS[state] or (event is DISCONNECT and state in DISCONNECTED):
                     continue
                 with self.subTest(state=state, event=event):
                     unit = reach(state)
@@ -193,7 +189,7 @@ class DisconnectTests(TestCase):
         A second disconnect, in any state, changes nothing: no wake, no
         second delayed call, the first reason kept.
         """
-        for state in DISCONNECTED + [DONE]:
+        for state in [*DISCONNECTED, DONE]:
             with self.subTest(state=state):
                 unit = reach(state)
                 if not unit.disconnected:

@@ -11,8 +11,8 @@ from twisted.logger import Logger, LogLevel
 
 from gracehttp._apps.asgi import lifespan as _lifespan
 from gracehttp._apps.asgi.adapter import ASGIAdapter
-from gracehttp._errors import LifespanFailure, LifespanTimeout
 from gracehttp._apps.asgi.lifespan import Lifespan
+from gracehttp._errors import LifespanFailure, LifespanTimeout
 
 from .fakes import makeExchange
 from .test_asgi import ASGITestCase, respond, spin
@@ -45,8 +45,9 @@ class LifespanTestCase(ASGITestCase):
         return [event["log_level"] for event in self.logged]
 
 
-def answeringApp(received, startup="lifespan.startup.complete",
-                 shutdown="lifespan.shutdown.complete", fill=None):
+def answeringApp(
+    received, startup="lifespan.startup.complete", shutdown="lifespan.shutdown.complete", fill=None
+):
     """
     A lifespan application that records what it receives and answers each
     phase with the given message types.
@@ -65,7 +66,9 @@ def answeringApp(received, startup="lifespan.startup.complete",
 
 class StartupTests(LifespanTestCase):
     def test_scope(self):
-        """The lifespan scope is typed lifespan, version 3.0 / spec 2.0, and carries the state dict."""
+        """
+        The lifespan scope is typed lifespan, version 3.0 / spec 2.0, and carries the state dict.
+        """
         scopes = []
 
         async def app(scope, receive, send):
@@ -76,11 +79,16 @@ class StartupTests(LifespanTestCase):
 
         lifespan = self.lifespan(app)
         self.startup(lifespan)
-        self.assertEqual(scopes, [{
-            "type": "lifespan",
-            "asgi": {"version": "3.0", "spec_version": "2.0"},
-            "state": {},
-        }])
+        self.assertEqual(
+            scopes,
+            [
+                {
+                    "type": "lifespan",
+                    "asgi": {"version": "3.0", "spec_version": "2.0"},
+                    "state": {},
+                }
+            ],
+        )
         self.assertIs(scopes[0]["state"], lifespan.state)
         self.shutdown(lifespan)
 
@@ -101,8 +109,7 @@ class StartupTests(LifespanTestCase):
     def test_startupFailed(self):
         """lifespan.startup.failed fails startup with LifespanFailure in auto and on."""
         for mode in "auto", "on":
-            lifespan = self.lifespan(
-                answeringApp([], startup="lifespan.startup.failed"), mode=mode)
+            lifespan = self.lifespan(answeringApp([], startup="lifespan.startup.failed"), mode=mode)
             failure = self.failureResultOf(self.startup(lifespan), LifespanFailure)
             self.assertNotIsInstance(failure.value, LifespanTimeout)
             self.assertEqual(str(failure.value), "no database")
@@ -110,7 +117,10 @@ class StartupTests(LifespanTestCase):
             self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_startupFailedWithTraceback(self):
-        """A multi-line startup.failed message (Starlette's traceback) is summed up by its last line and kept whole as details."""
+        """
+        A multi-line startup.failed message (Starlette's traceback) is summed up by its last line
+        and kept whole as details.
+        """
         traceback = (
             "Traceback (most recent call last):\n"
             '  File "app.py", line 6, in lifespan\n'
@@ -135,7 +145,10 @@ class StartupTests(LifespanTestCase):
         self.assertIsNone(failure.value.details)
 
     def test_raiseInAuto(self):
-        """An app raising on the lifespan scope in auto mode means unsupported: startup succeeds, info logged."""
+        """
+        An app raising on the lifespan scope in auto mode means unsupported: startup succeeds, info
+        logged.
+        """
         calls = []
 
         async def app(scope, receive, send):
@@ -153,6 +166,7 @@ class StartupTests(LifespanTestCase):
 
     def test_raiseInOn(self):
         """An app raising before answering startup in on mode fails startup, traceback logged."""
+
         async def app(scope, receive, send):
             raise ValueError("no lifespan here")
 
@@ -165,6 +179,7 @@ class StartupTests(LifespanTestCase):
 
     def test_returnWithoutAnswerInOn(self):
         """An app returning without answering startup fails it in on mode."""
+
         async def app(scope, receive, send):
             await receive()
 
@@ -172,7 +187,10 @@ class StartupTests(LifespanTestCase):
         self.failureResultOf(self.startup(lifespan), LifespanFailure)
 
     def test_startupTimeout(self):
-        """No answer within the timeout fails startup with LifespanTimeout at exactly the timeout, cancelling the app."""
+        """
+        No answer within the timeout fails startup with LifespanTimeout at exactly the timeout,
+        cancelling the app.
+        """
         seen = []
 
         async def app(scope, receive, send):
@@ -185,10 +203,10 @@ class StartupTests(LifespanTestCase):
 
         lifespan = self.lifespan(app, timeout=10)
         d = self.startup(lifespan)
-        self.clock.advance(10 - 2 ** -10)
+        self.clock.advance(10 - 2**-10)
         spin(self.loop)
         self.assertNoResult(d)
-        self.clock.advance(2 ** -10)
+        self.clock.advance(2**-10)
         self.failureResultOf(d, LifespanTimeout)
         spin(self.loop)
         self.assertEqual(seen, ["cancelled"])
@@ -231,15 +249,13 @@ class ShutdownTests(LifespanTestCase):
         self.assertNoResult(d)
         spin(self.loop)
         self.assertIsNone(self.successResultOf(d))
-        self.assertEqual(received, [{"type": "lifespan.startup"},
-                                    {"type": "lifespan.shutdown"}])
+        self.assertEqual(received, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.assertEqual(self.logged, [])
 
     def test_shutdownFailed(self):
         """lifespan.shutdown.failed is logged as an error; shutdown still completes."""
-        lifespan = self.lifespan(
-            answeringApp([], shutdown="lifespan.shutdown.failed"))
+        lifespan = self.lifespan(answeringApp([], shutdown="lifespan.shutdown.failed"))
         self.startup(lifespan)
         self.assertIsNone(self.successResultOf(self.shutdown(lifespan)))
         [event] = self.logged
@@ -252,12 +268,17 @@ class ShutdownTests(LifespanTestCase):
         raises (Starlette does) is logged once: its message carries the
         traceback.
         """
+
         async def app(scope, receive, send):
             await receive()
             await send({"type": "lifespan.startup.complete"})
             await receive()
-            await send({"type": "lifespan.shutdown.failed",
-                        "message": "Traceback ...\nValueError: close failed"})
+            await send(
+                {
+                    "type": "lifespan.shutdown.failed",
+                    "message": "Traceback ...\nValueError: close failed",
+                }
+            )
             raise ValueError("close failed")
 
         lifespan = self.lifespan(app)
@@ -270,6 +291,7 @@ class ShutdownTests(LifespanTestCase):
 
     def test_shutdownRaises(self):
         """An app raising during shutdown is logged as an error; shutdown completes."""
+
         async def app(scope, receive, send):
             await receive()
             await send({"type": "lifespan.startup.complete"})
@@ -284,7 +306,10 @@ class ShutdownTests(LifespanTestCase):
         self.assertTrue(event["log_failure"].check(ValueError))
 
     def test_shutdownTimeout(self):
-        """No answer to shutdown within the timeout: logged, shutdown completes at exactly the timeout, app cancelled."""
+        """
+        No answer to shutdown within the timeout: logged, shutdown completes at exactly the timeout,
+        app cancelled.
+        """
         seen = []
 
         async def app(scope, receive, send):
@@ -300,9 +325,9 @@ class ShutdownTests(LifespanTestCase):
         lifespan = self.lifespan(app, timeout=4)
         self.startup(lifespan)
         d = self.shutdown(lifespan)
-        self.clock.advance(4 - 2 ** -10)
+        self.clock.advance(4 - 2**-10)
         self.assertNoResult(d)
-        self.clock.advance(2 ** -10)
+        self.clock.advance(2**-10)
         self.assertIsNone(self.successResultOf(d))
         spin(self.loop)
         self.assertEqual(seen, ["cancelled"])
@@ -310,6 +335,7 @@ class ShutdownTests(LifespanTestCase):
 
     def test_appEndedEarly(self):
         """If the lifespan task ended after startup, shutdown does nothing."""
+
         async def app(scope, receive, send):
             await receive()
             await send({"type": "lifespan.startup.complete"})
@@ -331,8 +357,7 @@ class AdapterLifespanTests(LifespanTestCase):
 
         async def app(scope, receive, send):
             if scope["type"] == "lifespan":
-                await answeringApp([], fill={"pool": pool, "name": "db"})(
-                    scope, receive, send)
+                await answeringApp([], fill={"pool": pool, "name": "db"})(scope, receive, send)
                 return
             scopes.append(scope)
             scope["state"]["name"] = "changed"
@@ -366,14 +391,17 @@ class AdapterLifespanTests(LifespanTestCase):
 
         adapter = self.adapter(app)
         self.successResultOf(self.startup(adapter))
-        exchange, channel = makeExchange(self.clock)
+        exchange, _channel = makeExchange(self.clock)
         adapter.handle(exchange)
         spin(self.loop)
         self.assertEqual(scopes[0]["state"], {})
         self.successResultOf(self.shutdown(adapter))
 
     def test_unsupportedLifespanStateNotPassed(self):
-        """State left by a lifespan that raised (unsupported, auto mode) is not passed to requests: theirs is empty."""
+        """
+        State left by a lifespan that raised (unsupported, auto mode) is not passed to requests:
+        theirs is empty.
+        """
         scopes = []
 
         async def app(scope, receive, send):
@@ -385,19 +413,19 @@ class AdapterLifespanTests(LifespanTestCase):
 
         adapter = self.adapter(app)
         self.successResultOf(self.startup(adapter))
-        exchange, channel = makeExchange(self.clock)
+        exchange, _channel = makeExchange(self.clock)
         adapter.handle(exchange)
         spin(self.loop)
         self.assertEqual(scopes[0]["state"], {})
 
     def test_adapterStartupFailure(self):
         """The adapter's startup fails when the lifespan does."""
-        adapter = self.adapter(
-            answeringApp([], startup="lifespan.startup.failed"), lifespan="on")
+        adapter = self.adapter(answeringApp([], startup="lifespan.startup.failed"), lifespan="on")
         self.failureResultOf(self.startup(adapter), LifespanFailure)
 
     def test_adapterLifespanOptions(self):
         """The adapter passes its lifespan mode and timeout on."""
+
         async def app(scope, receive, send):
             await asyncio.Event().wait()
 
@@ -426,7 +454,10 @@ class AdapterLifespanTests(LifespanTestCase):
         self.successResultOf(self.shutdown(adapter))
 
     def test_fastAPILifespan(self):
-        """A FastAPI lifespan= context manager runs at startup and shutdown, and its state reaches requests."""
+        """
+        A FastAPI lifespan= context manager runs at startup and shutdown, and its state reaches
+        requests.
+        """
         from fastapi import FastAPI, Request
 
         events = []

@@ -146,7 +146,11 @@ class HeaderCountTests(LimitTestsMixin, TestCase):
     settings = HTTPSettings(limitRequestHeaders=5)
 
     def request(self, fields):
-        return b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(fields - 1)) + b"\r\n"
+        return (
+            b"GET / HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-%d: v\r\n" % i for i in range(fields - 1))
+            + b"\r\n"
+        )
 
     def test_atLimit(self):
         """
@@ -193,7 +197,9 @@ class BodySizeTests(LimitTestsMixin, TestCase):
         """
         A Content-Length equal to limitRequestBody is served.
         """
-        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789")
+        self.channel.dataReceived(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"
+        )
         [exchange] = self.adapter.exchanges
         self.assertEqual(exchange.readBody(), b"0123456789")
 
@@ -424,7 +430,7 @@ class BodyTimeoutTests(LimitTestsMixin, TestCase):
     def test_tricklingBodyIsNotStalled(self):
         """A body that keeps arriving, however slowly, is never cut."""
         exchange = self.startUpload()
-        for second in range(60):
+        for _second in range(60):
             self.reactor.advance(6)
             self.channel.dataReceived(b"a")
         self.assertFalse(exchange.disconnected)
@@ -438,9 +444,7 @@ class BodyTimeoutTests(LimitTestsMixin, TestCase):
         paused) the client is not late; once it reads, the body is timed
         again from then.
         """
-        self.channel.dataReceived(
-            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 500000\r\n\r\n"
-        )
+        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 500000\r\n\r\n")
         [exchange] = self.adapter.exchanges
         self.channel.dataReceived(b"a" * (BODY_BUFFER_SIZE + 1))
         self.channel.dataReceived(b"a")
@@ -456,9 +460,7 @@ class BodyTimeoutTests(LimitTestsMixin, TestCase):
 
     def test_completeBodyNotTimed(self):
         """Once the body is complete, a slow application is not the client's fault."""
-        self.channel.dataReceived(
-            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\na"
-        )
+        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\na")
         self.channel.dataReceived(b"b")
         [exchange] = self.adapter.exchanges
         self.reactor.advance(100)
@@ -501,12 +503,21 @@ class RejectedLogTests(LimitTestsMixin, TestCase):
     def test_rejectedHeads(self):
         """400, 431, 413 and 408 heads are logged with what was parsed of them."""
         cases = [
-            (b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400,
-             ("GET", b"/a", b"b=1", "1.1")),
-            (b"GET /" + b"x" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 431,
-             ("GET", b"/" + b"x" * 1023, b"", "1.1")),
-            (b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n", 413,
-             ("POST", b"/up", b"", "1.1")),
+            (
+                b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",
+                400,
+                ("GET", b"/a", b"b=1", "1.1"),
+            ),
+            (
+                b"GET /" + b"x" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                431,
+                ("GET", b"/" + b"x" * 1023, b"", "1.1"),
+            ),
+            (
+                b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n",
+                413,
+                ("POST", b"/up", b"", "1.1"),
+            ),
             (b"\x01\x02", 400, (None, b"", b"", None)),
         ]
         for data, status, (method, path, query, version) in cases:
@@ -517,8 +528,14 @@ class RejectedLogTests(LimitTestsMixin, TestCase):
                 self.assertRejected(status, transport)
                 [record] = self.logged
                 self.assertEqual(
-                    (record.status, record.outcome, record.method, record.rawPath,
-                     record.queryString, record.httpVersion),
+                    (
+                        record.status,
+                        record.outcome,
+                        record.method,
+                        record.rawPath,
+                        record.queryString,
+                        record.httpVersion,
+                    ),
                     (status, REJECTED, method, path, query, version),
                 )
         self.assertEqual(self.factory.serverState.requestsInFlight, 0)
@@ -581,7 +598,7 @@ class ConcurrencyTests(LimitTestsMixin, TestCase):
         application.
         """
         self.channel.dataReceived(GET)
-        channel, transport = self.connect()
+        channel, _transport = self.connect()
         channel.dataReceived(GET)
         self.assertEqual(len(self.adapter.exchanges), 2)
 
@@ -612,7 +629,7 @@ class ConcurrencyTests(LimitTestsMixin, TestCase):
         self.channel.dataReceived(GET)
         self.connect()[0].dataReceived(GET)
         respond(self.adapter.exchanges[0])
-        channel, transport = self.connect()
+        channel, _transport = self.connect()
         channel.dataReceived(GET)
         self.assertEqual(len(self.adapter.exchanges), 3)
 

@@ -34,9 +34,7 @@ class _ModuleDirectory(unittest.TestCase):
         sys.path.insert(0, self.path)
         self.addCleanup(sys.path.remove, self.path)
         before = set(sys.modules)
-        self.addCleanup(
-            lambda: [sys.modules.pop(name) for name in set(sys.modules) - before]
-        )
+        self.addCleanup(lambda: [sys.modules.pop(name) for name in set(sys.modules) - before])
 
     def writeModule(self, name, source):
         """
@@ -206,7 +204,10 @@ class DetectInterfaceTests(unittest.TestCase):
         self.assertEqual(detectInterface(App()), "asgi3")
 
     def test_syncCallReturningCoroutine(self):
-        """A plain def __call__(self, scope, receive, send) that returns a coroutine (middleware) is ASGI 3."""
+        """
+        A plain def __call__(self, scope, receive, send) that returns a coroutine (middleware) is
+        ASGI 3.
+        """
 
         async def inner(scope, receive, send):
             pass
@@ -330,7 +331,10 @@ class DetectInterfaceTests(unittest.TestCase):
         self.assertEqual(detectInterface(functools.partial(app, {})), "asgi3")
 
     def test_wrappedKeepsSignature(self):
-        """A functools.wraps decorator around a plain ASGI 3 callable is ASGI 3 (its __wrapped__ is read)."""
+        """
+        A functools.wraps decorator around a plain ASGI 3 callable is ASGI 3 (its __wrapped__ is
+        read).
+        """
 
         def app(scope, receive, send):
             pass
@@ -351,7 +355,9 @@ class DetectInterfaceTests(unittest.TestCase):
         self.assertEqual(detectInterface(max), "wsgi")
 
     def test_defaultsNotCounted(self):
-        """Parameters with defaults are not required: (environ, start_response, extra=None) is WSGI."""
+        """
+        Parameters with defaults are not required: (environ, start_response, extra=None) is WSGI.
+        """
 
         def app(environ, start_response, extra=None):
             pass
@@ -397,7 +403,10 @@ class DetectInterfaceTests(unittest.TestCase):
         self.assertEqual(detectInterface(FastAPI()), "asgi3")
 
     def test_django(self):
-        """Django's WSGI handler is WSGI and its ASGI handler ASGI 3 (set up in a child: Django configures itself once per process)."""
+        """
+        Django's WSGI handler is WSGI and its ASGI handler ASGI 3 (set up in a child: Django
+        configures itself once per process).
+        """
         try:
             import django  # noqa: F401
         except ImportError:
@@ -454,7 +463,10 @@ class DetectASGIVersionTests(unittest.TestCase):
         self.assertEqual(detectASGIVersion(ASGI2), "asgi2")
 
     def test_undecidable(self):
-        """What is not recognisably ASGI is ASGI 3 unless it is a class (which cannot be ASGI 3 without __await__)."""
+        """
+        What is not recognisably ASGI is ASGI 3 unless it is a class (which cannot be ASGI 3 without
+        __await__).
+        """
 
         def anything(*args):
             pass

@@ -67,9 +67,16 @@ class WheelTests(unittest.TestCase):
         out = os.path.join(cls.directory.name, "dist")
         result = subprocess.run(
             [
-                sys.executable, "-m", "pip", "wheel",
-                "--no-deps", "--no-build-isolation", "--no-cache-dir",
-                "--wheel-dir", out, source,
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "--no-cache-dir",
+                "--wheel-dir",
+                out,
+                source,
             ],
             capture_output=True,
             text=True,
@@ -112,7 +119,10 @@ class WheelTests(unittest.TestCase):
         self.assertFalse([n for n in self.names if n.startswith("tests/")])
 
     def test_everyModuleIncluded(self):
-        """Every module of the source tree is in the wheel (a subpackage missing from setup.cfg's packages is not)."""
+        """
+        Every module of the source tree is in the wheel (a subpackage missing from setup.cfg's
+        packages is not).
+        """
         source = os.path.join(REPO, "src")
         modules = set()
         for root, dirs, files in os.walk(os.path.join(source, "gracehttp")):

@@ -10,8 +10,8 @@ from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from zope.interface import directlyProvides
 
-from gracehttp._protocols.http11 import HTTPFactory
 from gracehttp._core.proxy import TrustedProxies, forwarded, parseForwarded
+from gracehttp._protocols.http11 import HTTPFactory
 from gracehttp._settings import HTTPSettings
 
 from .test_http11 import ManualAdapter
@@ -138,7 +138,9 @@ class ForwardedTests(TestCase):
         names, whitespace.
         """
         self.assertEqual(
-            parseForwarded('for=192.0.2.60;Proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711"'),
+            parseForwarded(
+                'for=192.0.2.60;Proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711"'
+            ),
             [
                 {"for": "192.0.2.60", "proto": "http", "by": "203.0.113.43"},
                 {"for": "[2001:db8:cafe::17]:4711"},
@@ -176,9 +178,7 @@ class ForwardedTests(TestCase):
         An obfuscated identifier (RFC 7239 section 6.3) is passed on as the
         client host; an obfuscated port becomes 0.
         """
-        self.assertEqual(
-            apply([(b"forwarded", b'for="_hidden:_port"')])[0], ("_hidden", 0)
-        )
+        self.assertEqual(apply([(b"forwarded", b'for="_hidden:_port"')])[0], ("_hidden", 0))
 
     def test_unknown(self):
         """
@@ -192,7 +192,10 @@ class ForwardedTests(TestCase):
         with its own proto.
         """
         headers = [
-            (b"forwarded", b"for=1.1.1.1;proto=http, for=203.0.113.7;proto=https, for=10.0.0.2;proto=http")
+            (
+                b"forwarded",
+                b"for=1.1.1.1;proto=http, for=203.0.113.7;proto=https, for=10.0.0.2;proto=http",
+            )
         ]
         self.assertEqual(apply(headers), (("203.0.113.7", 0), "https"))
 

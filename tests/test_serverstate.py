@@ -35,13 +35,18 @@ class ServerStateTests(TestCase):
         self.clock.advance(1_000_000_000)
 
     def test_interfaces(self):
-        """ServerState provides IServerState; the HTTP/1.1 channel and the test double provide IConnection."""
+        """
+        ServerState provides IServerState; the HTTP/1.1 channel and the test double provide
+        IConnection.
+        """
         self.assertTrue(verifyObject(IServerState, ServerState(self.clock)))
         self.assertTrue(verifyObject(IConnection, RecordingConnection()))
         self.assertTrue(IConnection.implementedBy(HTTPChannel))
 
     def test_connectionLimit(self):
-        """Past limitConnections a new connection is refused and not counted; a closed one makes room."""
+        """
+        Past limitConnections a new connection is refused and not counted; a closed one makes room.
+        """
         state = ServerState(self.clock, limitConnections=2)
         first, second, third = RecordingConnection(), RecordingConnection(), RecordingConnection()
         self.assertTrue(state.connectionOpened(first))

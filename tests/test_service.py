@@ -20,10 +20,10 @@ from zope.interface import implementer
 
 import gracehttp
 from gracehttp import _service
-from gracehttp._errors import AppLoadError, LifespanFailure
-from gracehttp._protocols.http11 import HTTPFactory
 from gracehttp._core.interfaces import IAppAdapter
 from gracehttp._core.serverstate import ServerState
+from gracehttp._errors import AppLoadError, LifespanFailure
+from gracehttp._protocols.http11 import HTTPFactory
 
 
 @implementer(IAppAdapter)
@@ -200,15 +200,16 @@ class StartTests(ServiceTestCase):
             self.adapter.starting.callback(None)
         [message] = [formatEvent(event) for event in events]
         self.assertTrue(
-            message.startswith(
-                "gracehttp listening on http://127.0.0.1:8003, http://[::1]:8004; "
-            ),
+            message.startswith("gracehttp listening on http://127.0.0.1:8003, http://[::1]:8004; "),
             message,
         )
         self.assertEqual(events[0]["urls"], ["http://127.0.0.1:8003", "http://[::1]:8004"])
 
     def test_startupLine(self):
-        """The start-up line gives gracehttp's version, the interface and how it was picked, the WSGI threads, the reactor and the pid."""
+        """
+        The start-up line gives gracehttp's version, the interface and how it was picked, the WSGI
+        threads, the reactor and the pid.
+        """
         service = _service.HTTPService(
             self.adapter,
             self.factory,
@@ -260,7 +261,7 @@ class StartTests(ServiceTestCase):
         service.startService()
         self.assertEqual(self.reactor.tcpServers, [])
         self.adapter.starting.callback(None)
-        [(port, factory, backlog, interface)] = self.reactor.tcpServers
+        [(port, factory, _backlog, interface)] = self.reactor.tcpServers
         self.assertEqual((port, interface), (0, "127.0.0.1"))
         self.assertIs(factory, self.factory)
 
@@ -339,7 +340,9 @@ class StartFailureTests(ServiceTestCase):
         self.atexit.register.assert_called_once_with(_service._exitWithStatus1)
 
     def test_anyListenErrorIsOneLine(self):
-        """Whatever listen() fails with, the log gets one line naming the endpoint and the reason."""
+        """
+        Whatever listen() fails with, the log gets one line naming the endpoint and the reason.
+        """
         cases = [
             (OverflowError("bind(): port must be 0-65535."), "bind(): port must be 0-65535."),
             (FileNotFoundError(2, "No such file or directory"), "No such file or directory"),
@@ -376,7 +379,10 @@ class StartFailureTests(ServiceTestCase):
                 self.assertIs(self.result(service.whenListening()).value, error)
 
     def test_lifespanFailureDetails(self):
-        """A lifespan failure with details (a traceback) is one summary line, then the traceback's own lines, in one event."""
+        """
+        A lifespan failure with details (a traceback) is one summary line, then the traceback's own
+        lines, in one event.
+        """
         details = (
             "Traceback (most recent call last):\n"
             '  File "app.py", line 6, in lifespan\n'
@@ -392,8 +398,7 @@ class StartFailureTests(ServiceTestCase):
         [event] = events
         self.assertEqual(
             formatEvent(event).splitlines(),
-            ["gracehttp failed to start: RuntimeError: database is down"]
-            + details.splitlines(),
+            ["gracehttp failed to start: RuntimeError: database is down", *details.splitlines()],
         )
 
     def test_unexpectedErrorLogsTraceback(self):
@@ -478,7 +483,9 @@ class StopTests(ServiceTestCase):
         self.assertEqual(self.events[-1], "shutdown")
 
     def test_gracefulTimeout(self):
-        """At the graceful timeout minus a little requests still run; at it they are disconnected."""
+        """
+        At the graceful timeout minus a little requests still run; at it they are disconnected.
+        """
         service = self.startedService(gracefulTimeout=30.0)
         self.state.requestsInFlight = 2
         d = service.stopService()
@@ -496,7 +503,10 @@ class StopTests(ServiceTestCase):
         self.assertEqual(self.events.count("disconnectAll"), 1)
 
     def test_waitsForConnectionsToClose(self):
-        """After the last request the stop waits for its connection to close (its response written out)."""
+        """
+        After the last request the stop waits for its connection to close (its response written
+        out).
+        """
         service = self.startedService()
         self.state.connections.update(["busy", "closing"])
         self.state.requestsInFlight = 1
@@ -602,9 +612,7 @@ class StopTests(ServiceTestCase):
     def test_stopAfterListenFailureShutsDown(self):
         """After startup() succeeded but listening failed, shutdown() still runs."""
         error = CannotListenError("127.0.0.1", 8000, OSError(98, "in use"))
-        service = self.makeService(
-            [StubEndpoint(self.events, 8000, error)], exitOnFailure=False
-        )
+        service = self.makeService([StubEndpoint(self.events, 8000, error)], exitOnFailure=False)
         service.startService()
         self.adapter.starting.callback(None)
         d = service.stopService()
@@ -657,9 +665,7 @@ class ProcessExitTests(ServiceTestCase):
         """Off the main thread (in-process use) no handler is installed."""
         self.interruptPatch.stop()
         results = []
-        thread = threading.Thread(
-            target=lambda: results.append(_service._exitOnSecondInterrupt())
-        )
+        thread = threading.Thread(target=lambda: results.append(_service._exitOnSecondInterrupt()))
         thread.start()
         thread.join(10)
         self.assertEqual(results, [None])
@@ -695,9 +701,7 @@ class URLTests(unittest.TestCase):
 
     def test_unix(self):
         """A UNIX socket is unix:PATH."""
-        self.assertEqual(
-            _service._url(None, UNIXAddress(b"/run/app.sock")), "unix:/run/app.sock"
-        )
+        self.assertEqual(_service._url(None, UNIXAddress(b"/run/app.sock")), "unix:/run/app.sock")
 
 
 def _wsgiApp(environ, start_response):
@@ -747,7 +751,9 @@ class MakeServiceTests(unittest.TestCase):
                 self.assertOneLineValueError(fragment, **kwargs)
 
     def test_badWSGIChunkedBody(self):
-        """wsgiChunkedBody other than spool or stream is a one-line ValueError; both are accepted."""
+        """
+        wsgiChunkedBody other than spool or stream is a one-line ValueError; both are accepted.
+        """
         self.assertOneLineValueError(
             "wsgi chunked body must be one of spool, stream, not 'buffer'",
             wsgiChunkedBody="buffer",
@@ -769,7 +775,8 @@ class MakeServiceTests(unittest.TestCase):
             gracehttp.makeService("nosuchmodule_gracehttp:app", reactor=MemoryReactorClock())
 
     @unittest.skipUnless(
-        importlib.util.find_spec("gracehttp._apps.wsgi.adapter"), "gracehttp._apps.wsgi.adapter not written yet"
+        importlib.util.find_spec("gracehttp._apps.wsgi.adapter"),
+        "gracehttp._apps.wsgi.adapter not written yet",
     )
     def test_wsgiService(self):
         """A WSGI application gets a WSGI adapter with its own thread pool."""
@@ -846,7 +853,7 @@ class EndToEndSmokeTests(unittest.TestCase):
         """makeService on the test reactor serves a WSGI app."""
         from .server import startInProcess
 
-        host, port, stop = startInProcess(tinyWSGIApp, threads=2)
+        _host, port, stop = startInProcess(tinyWSGIApp, threads=2)
         try:
             response = _get(port, "/hello")
         finally:
@@ -863,7 +870,7 @@ class EndToEndSmokeTests(unittest.TestCase):
 
         with self.assertRaises(LifespanFailure):
             startInProcess(failing)
-        host, port, stop = startInProcess(tinyASGIApp)
+        _host, port, stop = startInProcess(tinyASGIApp)
         try:
             self.assertEqual(_get(port, "/again").text, "asgi /again")
         finally:
@@ -937,7 +944,7 @@ class InterfaceEndToEndTests(unittest.TestCase):
 
         for interface in ["auto", "asgi", "asgi3"]:
             with self.subTest(interface=interface):
-                host, port, stop = startInProcess(plainCallASGI3App, interface=interface)
+                _host, port, stop = startInProcess(plainCallASGI3App, interface=interface)
                 try:
                     response = _get(port, "/plain")
                 finally:
@@ -948,7 +955,7 @@ class InterfaceEndToEndTests(unittest.TestCase):
         """interface asgi2 serves an ASGI 2 app that detection cannot recognise."""
         from .server import startInProcess
 
-        host, port, stop = startInProcess(hiddenASGI2App, interface="asgi2")
+        _host, port, stop = startInProcess(hiddenASGI2App, interface="asgi2")
         try:
             response = _get(port, "/two")
         finally:
@@ -956,7 +963,10 @@ class InterfaceEndToEndTests(unittest.TestCase):
         self.assertEqual((response.status_code, response.text), (200, "asgi /two"))
 
     def test_plainCallASGI3Subprocess(self):
-        """twist gracehttp serves a plain-__call__ ASGI 3 app 200 with --interface auto and asgi3, and its start-up line says so."""
+        """
+        twist gracehttp serves a plain-__call__ ASGI 3 app 200 with --interface auto and asgi3, and
+        its start-up line says so.
+        """
         from .server import startSubprocess
 
         for interface, how in [("auto", "detected"), ("asgi3", "given")]:

@@ -86,7 +86,9 @@ def request(port, path, keepAlive=False):
     """
     s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
     connection = b"keep-alive" if keepAlive else b"close"
-    s.sendall(b"GET %s HTTP/1.1\r\nHost: test\r\nConnection: %s\r\n\r\n" % (path.encode(), connection))
+    s.sendall(
+        b"GET %s HTTP/1.1\r\nHost: test\r\nConnection: %s\r\n\r\n" % (path.encode(), connection)
+    )
     return s
 
 
@@ -171,7 +173,10 @@ class GracefulShutdownMixin:
         return output
 
     def test_sigtermDrains(self):
-        """SIGTERM with a 1 s request in flight: it gets 200, idle and new connections are closed or refused, exit 0."""
+        """
+        SIGTERM with a 1 s request in flight: it gets 200, idle and new connections are closed or
+        refused, exit 0.
+        """
         self.sigtermScenario()
 
     def gracefulTimeoutScenario(self):
@@ -186,7 +191,11 @@ class GracefulShutdownMixin:
         forever = InBackground(readAll, request(server.port, "/forever"))
         server.waitFor("MARK /forever started", TIMEOUT)
         server.process.send_signal(signal.SIGTERM)
-        server.waitFor(r"1 request\(s\) still running on 1 connection\(s\) after the graceful timeout of 0.2 s", TIMEOUT)
+        server.waitFor(
+            r"1 request\(s\) still running on 1 connection\(s\) "
+            r"after the graceful timeout of 0.2 s",
+            TIMEOUT,
+        )
         return server, forever
 
     def test_secondInterruptExitsAtOnce(self):
@@ -210,12 +219,20 @@ class ASGIShutdownTests(GracefulShutdownMixin, unittest.TestCase):
     appRef = "tests.test_shutdown:asgiApp"
 
     def test_sigtermDrains(self):
-        """SIGTERM with a 1 s request in flight: 200, refused connections, lifespan shutdown after, exit 0."""
+        """
+        SIGTERM with a 1 s request in flight: 200, refused connections, lifespan shutdown after,
+        exit 0.
+        """
         output = self.sigtermScenario()
-        self.assertLess(output.index("MARK /slow started"), output.index("MARK lifespan shutdown ran"))
+        self.assertLess(
+            output.index("MARK /slow started"), output.index("MARK lifespan shutdown ran")
+        )
 
     def test_gracefulTimeoutDisconnects(self):
-        """A request outliving --graceful-timeout is disconnected and cancelled; lifespan shutdown runs; exit 0."""
+        """
+        A request outliving --graceful-timeout is disconnected and cancelled; lifespan shutdown
+        runs; exit 0.
+        """
         server, forever = self.gracefulTimeoutScenario()
         self.assertClosedWithoutAnswer(forever.join())
         self.assertEqual(server.wait(TIMEOUT), 0, server.output())
@@ -230,7 +247,10 @@ class WSGIShutdownTests(GracefulShutdownMixin, unittest.TestCase):
     appRef = "tests.test_shutdown:wsgiApp"
 
     def test_gracefulTimeoutDisconnects(self):
-        """A WSGI request outliving --graceful-timeout is disconnected; its thread cannot be cancelled, so the stop waits."""
+        """
+        A WSGI request outliving --graceful-timeout is disconnected; its thread cannot be cancelled,
+        so the stop waits.
+        """
         server, forever = self.gracefulTimeoutScenario()
         self.assertClosedWithoutAnswer(forever.join())
         server.waitFor("a thread cannot be cancelled", TIMEOUT)

@@ -67,9 +67,7 @@ class SocketWriterTests(unittest.TestCase):
         self.ours, self.peer = _connectedPair()
         self.addCleanup(self.peer.close)
         self.reactor = MemoryReactorClock()
-        self.transport = Server(
-            self.ours, Protocol(), ("127.0.0.1", 1), None, 1, self.reactor
-        )
+        self.transport = Server(self.ours, Protocol(), ("127.0.0.1", 1), None, 1, self.reactor)
         self.transport.connected = True
         self.addCleanup(self.ours.close)
         self.writer = writerFor(self.transport)

@@ -128,9 +128,12 @@ class OptionsTests(unittest.TestCase):
     def test_listenRepeatable(self):
         """--listen may be given several times; all are kept, in order."""
         options = parse(
-            "--app", "tests.test_tap:wsgiApp",
-            "--listen", "tcp:8001:interface=127.0.0.1",
-            "--listen", "unix:/tmp/gracehttp-test.sock",
+            "--app",
+            "tests.test_tap:wsgiApp",
+            "--listen",
+            "tcp:8001:interface=127.0.0.1",
+            "--listen",
+            "unix:/tmp/gracehttp-test.sock",
         )
         self.assertEqual(
             options["listen"], ["tcp:8001:interface=127.0.0.1", "unix:/tmp/gracehttp-test.sock"]
@@ -138,9 +141,7 @@ class OptionsTests(unittest.TestCase):
 
     def test_graceAlias(self):
         """--asgi-disconnect-grace-period is an alias (gunicorn's name)."""
-        options = parse(
-            "--app", "tests.test_tap:wsgiApp", "--asgi-disconnect-grace-period", "1.5"
-        )
+        options = parse("--app", "tests.test_tap:wsgiApp", "--asgi-disconnect-grace-period", "1.5")
         self.assertEqual(options["disconnectGracePeriod"], 1.5)
 
     def test_graceZeroAndNegative(self):
@@ -167,7 +168,10 @@ class OptionsTests(unittest.TestCase):
         self.assertIs(parse("-a", "tests.test_tap:wsgiApp")["application"], wsgiApp)
 
     def test_usageErrors(self):
-        """Bad numbers, bad choices, unknown options and a missing --app are one-line usage errors, exit status 1."""
+        """
+        Bad numbers, bad choices, unknown options and a missing --app are one-line usage errors,
+        exit status 1.
+        """
         cases = [
             ((), "--app is required"),
             (("--no-such-option",), "no-such-option"),
@@ -183,7 +187,7 @@ class OptionsTests(unittest.TestCase):
         ]
         for args, fragment in cases:
             if args:
-                args = ("--app", "tests.test_tap:wsgiApp") + args
+                args = ("--app", "tests.test_tap:wsgiApp", *args)
             with self.subTest(args=args):
                 usageError(self, args, fragment)
 
@@ -337,7 +341,10 @@ class HardeningOptionsTests(unittest.TestCase):
         self.assertEqual(options["forwardedAllowIPs"], ("*",))
 
     def test_usageErrors(self):
-        """Bad numbers, ranges, addresses, formats and levels are one-line usage errors naming the option."""
+        """
+        Bad numbers, ranges, addresses, formats and levels are one-line usage errors naming the
+        option.
+        """
         cases = [
             (("--limit-request-header-size", "64K"), "--limit-request-header-size"),
             (("--limit-request-header-size", "0"), "limit request header size"),
@@ -359,7 +366,7 @@ class HardeningOptionsTests(unittest.TestCase):
         ]
         for args, fragment in cases:
             with self.subTest(args=args):
-                usageError(self, ("--app", "tests.test_tap:wsgiApp") + args, fragment)
+                usageError(self, ("--app", "tests.test_tap:wsgiApp", *args), fragment)
 
     def test_settingsReachFactory(self):
         """makeService builds the HTTP settings from the options."""
@@ -510,7 +517,7 @@ class OneLineErrorTests(unittest.TestCase):
     """
 
     def assertOneLineExit(self, *args, fragment, env=None):
-        result = runChild(twistCommand() + ["gracehttp", *args], env=env)
+        result = runChild([*twistCommand(), "gracehttp", *args], env=env)
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         lines = result.stderr.splitlines()
         self.assertEqual(len(lines), 1, result.stderr)
@@ -544,8 +551,10 @@ class OneLineErrorTests(unittest.TestCase):
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [directory, env.get("PYTHONPATH")]))
             self.assertOneLineExit(
-                "--app", "gracehttp.demo:app",
-                "--listen", "ssl:8443:privateKey=key.pem:certKey=cert.pem",
+                "--app",
+                "gracehttp.demo:app",
+                "--listen",
+                "ssl:8443:privateKey=key.pem:certKey=cert.pem",
                 fragment="cannot listen on 'ssl:8443:privateKey=key.pem:certKey=cert.pem': "
                 "TLS needs pyOpenSSL: pip install 'gracehttp[tls]'",
                 env=env,
@@ -554,7 +563,7 @@ class OneLineErrorTests(unittest.TestCase):
     def test_usageError(self):
         """A bad value is the one problem and a pointer to --help, not the whole help text."""
         result = runChild(
-            twistCommand() + ["gracehttp", "--app", "gracehttp.demo:app", "--threads", "x"]
+            [*twistCommand(), "gracehttp", "--app", "gracehttp.demo:app", "--threads", "x"]
         )
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         self.assertEqual(
@@ -566,9 +575,7 @@ class OneLineErrorTests(unittest.TestCase):
 
     def test_unknownOption(self):
         """An unknown option is one line too."""
-        self.assertOneLineExit(
-            "--app", "gracehttp.demo:app", "--no-such-option", fragment="--help"
-        )
+        self.assertOneLineExit("--app", "gracehttp.demo:app", "--no-such-option", fragment="--help")
 
     def test_missingApp(self):
         """No --app at all: one line."""
@@ -577,7 +584,7 @@ class OneLineErrorTests(unittest.TestCase):
     def test_asgiUnderOtherReactor(self):
         """An ASGI app under an explicitly chosen non-asyncio reactor names --reactor asyncio."""
         result = runChild(
-            twistCommand() + ["--reactor", "select", "gracehttp", "--app", "gracehttp.demo:app"]
+            [*twistCommand(), "--reactor", "select", "gracehttp", "--app", "gracehttp.demo:app"]
         )
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         [line] = result.stderr.splitlines()
@@ -651,8 +658,10 @@ class StartFailureExitTests(unittest.TestCase):
     def test_lifespanStartupFailed(self):
         """lifespan.startup.failed: its message is logged, exit status 1."""
         self.assertFailsToStart(
-            "--app", "tests.test_tap:failingStartupApp",
-            "--listen", "tcp:0:interface=127.0.0.1",
+            "--app",
+            "tests.test_tap:failingStartupApp",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
             fragment="database is down",
         )
 
@@ -674,9 +683,7 @@ class StartFailureExitTests(unittest.TestCase):
         self.assertFalse([line for line in output.splitlines() if line.startswith("\t")], output)
         [line] = [line for line in output.splitlines() if "failed to start" in line]
         self.assertTrue(
-            line.endswith(
-                f"gracehttp failed to start: cannot listen on {description!r}: {reason}"
-            ),
+            line.endswith(f"gracehttp failed to start: cannot listen on {description!r}: {reason}"),
             line,
         )
 
@@ -691,10 +698,16 @@ class StartFailureExitTests(unittest.TestCase):
         )
 
     def test_starletteLifespanTraceback(self):
-        """Starlette's failed lifespan startup: one summary line, then its traceback, readable and once."""
+        """
+        Starlette's failed lifespan startup: one summary line, then its traceback, readable and
+        once.
+        """
         child = runTwist(
-            "gracehttp", "--app", "tests.apps.failing_lifespan:app",
-            "--listen", "tcp:0:interface=127.0.0.1",
+            "gracehttp",
+            "--app",
+            "tests.apps.failing_lifespan:app",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
             cwd=REPO,
         )
         try:
@@ -721,8 +734,10 @@ class StartFailureExitTests(unittest.TestCase):
             taken.listen()
             port = taken.getsockname()[1]
             self.assertFailsToStart(
-                "--app", "gracehttp.demo:app",
-                "--listen", f"tcp:{port}:interface=127.0.0.1",
+                "--app",
+                "gracehttp.demo:app",
+                "--listen",
+                f"tcp:{port}:interface=127.0.0.1",
                 fragment=f"{port}",
             )
 
@@ -745,7 +760,9 @@ class TacTests(unittest.TestCase):
             env["GRACEHTTP_LISTEN"] = "tcp:0:interface=127.0.0.1"
             child = Subprocess([twistd, "-n", "-y", tac], cwd=directory, env=env)
             try:
-                port = int(child.waitFor(r"gracehttp listening on http://127\.0\.0\.1:(\d+)").group(1))
+                port = int(
+                    child.waitFor(r"gracehttp listening on http://127\.0\.0\.1:(\d+)").group(1)
+                )
                 with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
                     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                     response = b""

@@ -37,7 +37,9 @@ from gracehttp._apps.wsgi import bridge as _wsgibridge
 from gracehttp._apps.wsgi import environ as _wsgienviron
 from gracehttp._apps.wsgi import response as _wsgiresponse
 from gracehttp._apps.wsgi import spool as _wsgispool
-from gracehttp._errors import ClientDisconnected
+from gracehttp._apps.wsgi.adapter import WSGIAdapter
+from gracehttp._apps.wsgi.bridge import HIGH_WATER
+from gracehttp._apps.wsgi.response import FILE_BLOCK, FileWrapper
 from gracehttp._core.exchange import (
     ABORTED,
     BODY_BUFFER_SIZE,
@@ -47,9 +49,7 @@ from gracehttp._core.exchange import (
     REJECTED,
 )
 from gracehttp._core.interfaces import IAppAdapter
-from gracehttp._apps.wsgi.adapter import WSGIAdapter
-from gracehttp._apps.wsgi.bridge import HIGH_WATER
-from gracehttp._apps.wsgi.response import FILE_BLOCK, FileWrapper
+from gracehttp._errors import ClientDisconnected
 
 from .fakes import RecordingChannel, SynchronousThreadPool, makeExchange
 
@@ -233,9 +233,7 @@ class WSGITestCase(SynchronousTestCase):
         return [event for event in self.logged if event["log_level"] == level]
 
     def assertNoErrorLogged(self):
-        self.assertEqual(
-            self.levels(LogLevel.error) + self.levels(LogLevel.critical), []
-        )
+        self.assertEqual(self.levels(LogLevel.error) + self.levels(LogLevel.critical), [])
 
     def assertServerError(self, channel):
         self.assertEqual(channel.head[0], 500)
@@ -262,10 +260,8 @@ class AdapterTests(WSGITestCase):
     def test_queuedNotRunByHandle(self):
         """handle() only queues the call: the application runs on a thread."""
         calls = []
-        exchange, channel = makeExchange(self.reactor)
-        WSGIAdapter(lambda e, s: calls.append(e) or [], self.reactor, self.pool).handle(
-            exchange
-        )
+        exchange, _channel = makeExchange(self.reactor)
+        WSGIAdapter(lambda e, s: calls.append(e) or [], self.reactor, self.pool).handle(exchange)
         self.assertEqual(calls, [])
         self.assertEqual(self.pool.queue, [])
         self.reactor.advance(0)
@@ -314,8 +310,11 @@ class AdmissionTests(WSGITestCase):
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
     def test_newRequestDoesNotOvertakeWaiting(self):
-        """A request arriving while others wait for a thread queues behind them, even when a thread was just freed."""
-        first, _ = self.request(b"/a")
+        """
+        A request arriving while others wait for a thread queues behind them, even when a thread was
+        just freed.
+        """
+        _first, _ = self.request(b"/a")
         self.request(b"/b")
         self.runWorkers()
         self.assertEqual(self.ran, ["/a"])
@@ -328,7 +327,10 @@ class AdmissionTests(WSGITestCase):
         self.assertEqual(self.ran, ["/a", "/b", "/c"])
 
     def test_oneWakeUpPerTurn(self):
-        """Requests queued in one reactor turn wake one worker at the end of the turn, not one each; a worker that sees more waiting wakes one more, and one worker may run them all."""
+        """
+        Requests queued in one reactor turn wake one worker at the end of the turn, not one each; a
+        worker that sees more waiting wakes one more, and one worker may run them all.
+        """
         self.pool.max = 10
         for path in (b"/a", b"/b", b"/c"):
             self.request(path)
@@ -347,9 +349,9 @@ class AdmissionTests(WSGITestCase):
 
     def test_waitingRequestDroppedAtDisconnect(self):
         """A waiting request whose client left never takes a thread; the next one runs."""
-        first, firstChannel = self.request(b"/a")
+        _first, _firstChannel = self.request(b"/a")
         gone, goneChannel = self.request(b"/gone")
-        last, lastChannel = self.request(b"/c")
+        _last, lastChannel = self.request(b"/c")
         gone.disconnect()
         self.runWorkers()
         self.reactor.advance(0)
@@ -458,9 +460,7 @@ class EnvironTests(WSGITestCase):
 
     def test_underscoreHeaderDropped(self):
         """A field name with '_' cannot pose as the '-' field of the same CGI name."""
-        environ = self.environFor(
-            headers=[(b"x-real-ip", b"10.0.0.1"), (b"x_real_ip", b"6.6.6.6")]
-        )
+        environ = self.environFor(headers=[(b"x-real-ip", b"10.0.0.1"), (b"x_real_ip", b"6.6.6.6")])
         self.assertEqual(environ["HTTP_X_REAL_IP"], "10.0.0.1")
 
     def test_headerValueLatin1(self):
@@ -531,14 +531,14 @@ class ResponseTests(WSGITestCase):
         def echoView():
             return request.get_data()[::-1]
 
-        exchange, channel = self.serve(app, path=b"/hello", query=b"name=grace")
+        _exchange, channel = self.serve(app, path=b"/hello", query=b"name=grace")
         self.assertEqual(channel.head[0], 200)
         self.assertIn((b"content-type", b"text/html; charset=utf-8"), channel.head[1])
         self.assertEqual(channel.body, b"hello grace")
         self.assertTrue(channel.finished)
 
         body = b"0123456789" * 1000
-        exchange, channel = self.serve(
+        _exchange, channel = self.serve(
             app,
             method="POST",
             path=b"/echo",
@@ -548,7 +548,7 @@ class ResponseTests(WSGITestCase):
         self.assertEqual(channel.head[0], 200)
         self.assertEqual(channel.body, body[::-1])
 
-        exchange, channel = self.serve(app, path=b"/missing")
+        _exchange, channel = self.serve(app, path=b"/missing")
         self.assertEqual(channel.head[0], 404)
         self.assertNoErrorLogged()
 
@@ -612,7 +612,7 @@ class ResponseTests(WSGITestCase):
             yield b""
             yield b"two"
 
-        exchange, channel = self.serve(app, channel=channel)
+        _exchange, channel = self.serve(app, channel=channel)
         self.assertEqual(sentBefore, [b"one"])
         self.assertEqual(channel.body, b"onetwo")
         self.assertEqual(channel.head, (200, [(b"content-length", b"6")]))
@@ -633,7 +633,7 @@ class ResponseTests(WSGITestCase):
                 start_response("503 Service Unavailable", [("X-Second", "2")], sys.exc_info())
             yield b"sorry"
 
-        exchange, channel = self.serve(app, channel=channel)
+        _exchange, channel = self.serve(app, channel=channel)
         self.assertEqual(heads, [None])
         self.assertEqual(channel.head, (503, [(b"x-second", b"2")]))
         self.assertEqual(channel.body, b"sorry")
@@ -645,7 +645,7 @@ class ResponseTests(WSGITestCase):
             start_response("204 No Content", [])
             return []
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertEqual(channel.head, (204, []))
         self.assertEqual(channel.body, b"")
         self.assertTrue(channel.finished)
@@ -660,7 +660,7 @@ class ResponseTests(WSGITestCase):
             write(b"b")
             return [b"c"]
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertEqual(channel.body, b"abc")
         self.assertTrue(channel.finished)
 
@@ -680,7 +680,7 @@ class ResponseTests(WSGITestCase):
                     raised.append(e)
                     raise
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertEqual(len(raised), 1)
         self.assertEqual(channel.head[0], 200)
         self.assertEqual(channel.body, b"partial")
@@ -695,7 +695,7 @@ class ResponseTests(WSGITestCase):
             start_response("201 Created", [])
             return [b"x"]
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertServerError(channel)
         self.assertEqual(len(self.levels(LogLevel.error)), 1)
 
@@ -716,15 +716,13 @@ class ResponseTests(WSGITestCase):
             ("Trailer", "x-a", True),
         ):
 
-            def app(environ, start_response):
+            def app(environ, start_response, name=name, value=value):
                 start_response("200 OK", [(name, value), ("Proxy-Authenticate", "Basic")])
                 return [b"ok"]
 
             exchange, channel = self.serve(app)
             with self.subTest(name=name, value=value):
-                self.assertEqual(
-                    channel.head, (200, [(b"proxy-authenticate", b"Basic")])
-                )
+                self.assertEqual(channel.head, (200, [(b"proxy-authenticate", b"Basic")]))
                 self.assertEqual(channel.body, b"ok")
                 self.assertEqual(exchange.keepAlive, keepAlive)
         self.assertNoErrorLogged()
@@ -746,11 +744,11 @@ class ResponseTests(WSGITestCase):
         ]
         for status, headers in cases:
 
-            def app(environ, start_response):
+            def app(environ, start_response, status=status, headers=headers):
                 start_response(status, headers)
                 return [b"ok"]
 
-            exchange, channel = self.serve(app)
+            _exchange, channel = self.serve(app)
             self.assertServerError(channel)
         self.assertEqual(len(self.levels(LogLevel.error)), len(cases))
 
@@ -761,7 +759,7 @@ class ResponseTests(WSGITestCase):
             start_response("200", [])
             return [b"ok"]
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertEqual(channel.head, (200, []))
 
     def test_nonBytesChunk(self):
@@ -771,14 +769,14 @@ class ResponseTests(WSGITestCase):
             start_response("200 OK", [])
             return ["text"]
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertServerError(channel)
 
     def test_noStartResponse(self):
         """An application that never calls start_response gets a 500."""
-        exchange, channel = self.serve(lambda environ, start_response: [])
+        _exchange, channel = self.serve(lambda environ, start_response: [])
         self.assertServerError(channel)
-        exchange, channel = self.serve(lambda environ, start_response: [b"x", b"y"])
+        _exchange, channel = self.serve(lambda environ, start_response: [b"x", b"y"])
         self.assertServerError(channel)
 
     def test_appRaisesBeforeStart(self):
@@ -844,6 +842,7 @@ class ResponseTests(WSGITestCase):
         A client that leaves while close() still runs, after it got the
         whole response, does not make the request 'client-disconnected'.
         """
+
         class LeavingBody(Closing):
             def close(self):
                 # The client read everything and hung up meanwhile.
@@ -898,7 +897,7 @@ class ResponseTests(WSGITestCase):
             start_response("200 OK", [])
             return One([b"only"], closed)
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertEqual(channel.body, b"only")
         self.assertTrue(channel.finished)
         self.assertEqual(closed, [True])
@@ -929,7 +928,10 @@ class FileWrapperTests(WSGITestCase):
         self.assertIs(self.environFor()["wsgi.file_wrapper"], FileWrapper)
 
     def test_iterationAndClose(self):
-        """Iterated (as middleware would), the wrapper yields blocks of its block size; close() closes the file, and a file-like without close() is fine."""
+        """
+        Iterated (as middleware would), the wrapper yields blocks of its block size; close() closes
+        the file, and a file-like without close() is fine.
+        """
         data = RecordingBytesIO(b"abcdefg")
         wrapper = FileWrapper(data, 3)
         self.assertEqual(list(wrapper), [b"abc", b"def", b"g"])
@@ -940,7 +942,10 @@ class FileWrapperTests(WSGITestCase):
         self.assertEqual(FileWrapper(data).blksize, 8192)
 
     def test_sentInLargeBlocks(self):
-        """A wrapper returned by the app is sent whole, read in FILE_BLOCK blocks whatever its block size, and closed."""
+        """
+        A wrapper returned by the app is sent whole, read in FILE_BLOCK blocks whatever its block
+        size, and closed.
+        """
         body = os.urandom(2 * FILE_BLOCK + 100)
         data = RecordingBytesIO(body)
         wrapped = []
@@ -950,7 +955,7 @@ class FileWrapperTests(WSGITestCase):
             wrapped.append(environ["wsgi.file_wrapper"](data, 4096))
             return wrapped[0]
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertEqual(channel.head[0], 200)
         self.assertEqual(channel.body, body)
         self.assertTrue(channel.finished)
@@ -965,14 +970,14 @@ class FileWrapperTests(WSGITestCase):
             start_response("200 OK", [])
             return environ["wsgi.file_wrapper"](data, 4 * FILE_BLOCK)
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertEqual(channel.body, b"x" * 10)
         self.assertEqual(data.sizes, [4 * FILE_BLOCK] * 2)
 
     def test_stopsAtDisconnect(self):
         """Once the client is gone the file is read no further, and still closed."""
         data = RecordingBytesIO(b"y" * (3 * FILE_BLOCK))
-        exchange, channel = makeExchange(self.reactor)
+        exchange, _channel = makeExchange(self.reactor)
 
         class Channel(RecordingChannel):
             def writeBody(self, exchange, chunk):
@@ -994,7 +999,10 @@ class FileWrapperTests(WSGITestCase):
         self.assertNoErrorLogged()
 
     def test_flaskSendFile(self):
-        """Flask's send_file hands the server a FileWrapper: read in FILE_BLOCK blocks, sent whole, closed."""
+        """
+        Flask's send_file hands the server a FileWrapper: read in FILE_BLOCK blocks, sent whole,
+        closed.
+        """
         body = os.urandom(FILE_BLOCK + 1)
         data = RecordingBytesIO(body)
         flask = Flask(__name__)
@@ -1003,20 +1011,22 @@ class FileWrapperTests(WSGITestCase):
         def serve():
             return send_file(data, mimetype="application/octet-stream")
 
-        exchange, channel = self.serve(flask.wsgi_app, path=b"/file", body=b"")
+        _exchange, channel = self.serve(flask.wsgi_app, path=b"/file", body=b"")
         self.assertEqual((channel.head[0], channel.body), (200, body))
         # A block, the last byte, the end.
         self.assertEqual(data.sizes, [FILE_BLOCK] * 3)
         self.assertTrue(data.closed)
 
     def test_textFileIsAnError(self):
-        """A file that reads str, not bytes, is an application error: 500 before anything is sent."""
+        """
+        A file that reads str, not bytes, is an application error: 500 before anything is sent.
+        """
 
         def app(environ, start_response):
             start_response("200 OK", [])
             return environ["wsgi.file_wrapper"](io.StringIO("text"))
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertServerError(channel)
 
 
@@ -1039,7 +1049,7 @@ class ValidatorTests(WSGITestCase):
 
         with warnings.catch_warnings():
             warnings.simplefilter("error", WSGIWarning)
-            exchange, channel = self.serve(validator(app), **exchangeArgs)
+            _exchange, channel = self.serve(validator(app), **exchangeArgs)
         self.assertNoErrorLogged()
         self.assertEqual(channel.head[0], 200)
         self.assertTrue(channel.finished)
@@ -1047,12 +1057,12 @@ class ValidatorTests(WSGITestCase):
 
     def test_get(self):
         """GET passes the validator."""
-        body, channel = self.validated(path=b"/x", query=b"a=1")
+        _body, channel = self.validated(path=b"/x", query=b"a=1")
         self.assertEqual(channel.body, b"ok")
 
     def test_head(self):
         """HEAD passes the validator."""
-        body, channel = self.validated(method="HEAD")
+        body, _channel = self.validated(method="HEAD")
         self.assertEqual(body, b"")
 
     def test_post(self):
@@ -1137,7 +1147,10 @@ class InputTests(WSGITestCase):
         self.assertEqual(results, [b"", b""])
 
     def test_chunkedBodyStreamed(self):
-        """With chunkedBody="stream" a chunked body reaches the app as it arrives, without Content-Length, read to its end."""
+        """
+        With chunkedBody="stream" a chunked body reaches the app as it arrives, without
+        Content-Length, read to its end.
+        """
         seen = []
 
         def app(environ, start_response):
@@ -1147,7 +1160,7 @@ class InputTests(WSGITestCase):
             seen.append(environ["wsgi.input"].read())
             return hello(environ, start_response)
 
-        exchange, channel = makeExchange(
+        exchange, _channel = makeExchange(
             self.reactor, method="POST", headers=[(b"transfer-encoding", b"chunked")]
         )
         WSGIAdapter(app, self.reactor, self.pool, chunkedBody="stream").handle(exchange)
@@ -1166,9 +1179,7 @@ class DisconnectTests(WSGITestCase):
         """A request whose client left while queued is not started and is logged."""
         calls = []
         exchange, channel = makeExchange(self.reactor, grace=0)
-        WSGIAdapter(lambda e, s: calls.append(e) or [], self.reactor, self.pool).handle(
-            exchange
-        )
+        WSGIAdapter(lambda e, s: calls.append(e) or [], self.reactor, self.pool).handle(exchange)
         exchange.disconnect()
         self.runWorkers()
         self.assertEqual(calls, [])
@@ -1223,7 +1234,7 @@ class DisconnectTests(WSGITestCase):
             start_response("200 OK", [])
             return Closing(chunks(), closed)
 
-        exchange, defaultChannel = makeExchange(self.reactor)
+        exchange, _defaultChannel = makeExchange(self.reactor)
         exchange._channel = channel
         channel.onBody = lambda data: exchange.disconnect()
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
@@ -1271,7 +1282,7 @@ class DisconnectTests(WSGITestCase):
             seen.append(len(self.levels(LogLevel.warn)))
             return []
 
-        exchange, channel = makeExchange(self.reactor, grace=2.0)
+        exchange, _channel = makeExchange(self.reactor, grace=2.0)
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
         self.runWorkers()
         self.assertEqual(seen, [0, 1, 1])
@@ -1291,7 +1302,7 @@ class DisconnectTests(WSGITestCase):
             self.reactor.advance(1)
             return []
 
-        exchange, channel = makeExchange(self.reactor, grace=2.0)
+        exchange, _channel = makeExchange(self.reactor, grace=2.0)
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
         self.runWorkers()
         self.assertEqual(pending, [1])
@@ -1308,7 +1319,7 @@ class DisconnectTests(WSGITestCase):
             seen.append(len(self.levels(LogLevel.warn)))
             return []
 
-        exchange, channel = makeExchange(self.reactor, grace=0)
+        exchange, _channel = makeExchange(self.reactor, grace=0)
         WSGIAdapter(app, self.reactor, self.pool).handle(exchange)
         self.runWorkers()
         self.assertEqual(seen, [1])
@@ -1333,7 +1344,7 @@ class DisconnectTests(WSGITestCase):
         def app(environ, start_response):
             raise ClientDisconnected("not really")
 
-        exchange, channel = self.serve(app)
+        _exchange, channel = self.serve(app)
         self.assertServerError(channel)
         self.assertEqual(len(self.levels(LogLevel.error)), 1)
 
@@ -1410,7 +1421,10 @@ class SpoolTests(WSGITestCase):
         return exchange, channel, adapter
 
     def test_startsWhenBodyComplete(self):
-        """The app starts only once the chunked body is complete, and sees CONTENT_LENGTH and no Transfer-Encoding; the spool is closed at the end."""
+        """
+        The app starts only once the chunked body is complete, and sees CONTENT_LENGTH and no
+        Transfer-Encoding; the spool is closed at the end.
+        """
         exchange, channel, _ = self.start()
         exchange.receiveBody(b"part one, ")
         self.reactor.advance(0)
@@ -1427,7 +1441,10 @@ class SpoolTests(WSGITestCase):
         self.assertTrue(spool.closed)
 
     def test_bodyAlreadyComplete(self):
-        """A chunked body that arrived whole with its head is spooled at once; an empty one has CONTENT_LENGTH 0."""
+        """
+        A chunked body that arrived whole with its head is spooled at once; an empty one has
+        CONTENT_LENGTH 0.
+        """
         for body in [b"all of it", b""]:
             del self.seen[:]
             exchange, channel = makeExchange(
@@ -1439,10 +1456,13 @@ class SpoolTests(WSGITestCase):
             self.assertEqual(channel.body, b"hello")
 
     def test_largeBodyMovesToDisk(self):
-        """Past SPOOL_MEMORY bytes the spool moves to a temporary file; the app reads the body intact from it, in blocks."""
+        """
+        Past SPOOL_MEMORY bytes the spool moves to a temporary file; the app reads the body intact
+        from it, in blocks.
+        """
         self.patch(_wsgispool, "SPOOL_MEMORY", 1000)
         part = os.urandom(300)
-        exchange, channel, _ = self.start()
+        exchange, _channel, _ = self.start()
         for _ in range(3):
             exchange.receiveBody(part)
         [spool] = self.spools
@@ -1457,14 +1477,20 @@ class SpoolTests(WSGITestCase):
         self.assertTrue(spool.closed)
 
     def test_readingStaysOn(self):
-        """Spooling takes each part as it arrives: the exchange's buffer never stays full, so reading resumes at once."""
+        """
+        Spooling takes each part as it arrives: the exchange's buffer never stays full, so reading
+        resumes at once.
+        """
         exchange, channel, _ = self.start()
         channel.deliverBody(exchange, b"x" * (BODY_BUFFER_SIZE + 1))
         self.assertFalse(channel.readingPaused)
         self.assertEqual(exchange.bufferedBody, 0)
 
     def test_continueSentAtOnce(self):
-        """Expect: 100-continue is answered when spooling starts: the app cannot start before the body arrives."""
+        """
+        Expect: 100-continue is answered when spooling starts: the app cannot start before the body
+        arrives.
+        """
         exchange, channel = makeExchange(
             self.reactor, method="POST", headers=[(b"transfer-encoding", b"chunked")]
         )
@@ -1473,9 +1499,14 @@ class SpoolTests(WSGITestCase):
         self.assertEqual(channel.continues, 1)
 
     def test_otherCodingsKept(self):
-        """Only the final chunked coding is removed from HTTP_TRANSFER_ENCODING; other codings stay for the app."""
-        exchange, channel = makeExchange(
-            self.reactor, method="POST", headers=[(b"transfer-encoding", b"gzip, chunked")],
+        """
+        Only the final chunked coding is removed from HTTP_TRANSFER_ENCODING; other codings stay for
+        the app.
+        """
+        exchange, _channel = makeExchange(
+            self.reactor,
+            method="POST",
+            headers=[(b"transfer-encoding", b"gzip, chunked")],
             body=b"zz",
         )
         WSGIAdapter(self.app, self.reactor, self.pool).handle(exchange)
@@ -1486,7 +1517,10 @@ class SpoolTests(WSGITestCase):
         self.assertEqual(_wsgispool.withoutChunked("gzip,deflate , chunked"), "gzip, deflate")
 
     def test_disconnectWhileSpoolingNeverStarts(self):
-        """A client that leaves while its body is spooled: the app never starts, the exchange is finished and logged as dropped, the spool closed."""
+        """
+        A client that leaves while its body is spooled: the app never starts, the exchange is
+        finished and logged as dropped, the spool closed.
+        """
         exchange, channel, adapter = self.start()
         exchange.receiveBody(b"some")
         exchange.disconnect()
@@ -1505,12 +1539,15 @@ class SpoolTests(WSGITestCase):
         self.assertEqual(info["path"], "/upload")
 
     def test_droppedWhileWaitingForThread(self):
-        """A spooled request whose client leaves while it waits for a thread is dropped and its spool closed."""
+        """
+        A spooled request whose client leaves while it waits for a thread is dropped and its spool
+        closed.
+        """
         self.pool.max = 1
         adapter = WSGIAdapter(self.app, self.reactor, self.pool)
         first, _ = makeExchange(self.reactor, body=b"")
         adapter.handle(first)
-        exchange, channel = makeExchange(
+        exchange, _channel = makeExchange(
             self.reactor, method="POST", headers=[(b"transfer-encoding", b"chunked")], body=b"x"
         )
         adapter.handle(exchange)
@@ -1525,7 +1562,10 @@ class SpoolTests(WSGITestCase):
         self.assertTrue(spool.closed)
 
     def test_disconnectWhileRunning(self):
-        """Once the app runs, a disconnect sets the event and makes wsgi.input raise, though the body is all spooled; the spool is closed."""
+        """
+        Once the app runs, a disconnect sets the event and makes wsgi.input raise, though the body
+        is all spooled; the spool is closed.
+        """
         outcome = []
 
         def app(environ, start_response):
@@ -1539,7 +1579,7 @@ class SpoolTests(WSGITestCase):
                 outcome.append(e)
                 raise
 
-        exchange, channel, _ = self.start(app)
+        exchange, _channel, _ = self.start(app)
         exchange.receiveBody(b"abcdef")
         exchange.endBody()
         self.runWorkers()
@@ -1567,14 +1607,17 @@ class SpoolTests(WSGITestCase):
         stalled body is the HTTP channel's to time (one rule for every
         interface).
         """
-        exchange, channel, _ = self.start()
+        exchange, _channel, _ = self.start()
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         exchange.endBody()
         self.runWorkers()
         self.assertEqual(self.seen, [("0", None, b"")])
 
     def test_spoolWriteFails500(self):
-        """A spool that cannot be written (disk full) gets a 500 and a close, logged; the app never starts."""
+        """
+        A spool that cannot be written (disk full) gets a 500 and a close, logged; the app never
+        starts.
+        """
         exchange, channel, _ = self.start()
 
         def full(data):
@@ -1594,7 +1637,7 @@ class SpoolTests(WSGITestCase):
 
     def test_nonChunkedNotSpooled(self):
         """A request with a Content-Length (or no body) makes no spool and is admitted at once."""
-        exchange, channel = makeExchange(
+        exchange, _channel = makeExchange(
             self.reactor, method="POST", headers=[(b"content-length", b"2")]
         )
         WSGIAdapter(self.app, self.reactor, self.pool).handle(exchange)
@@ -1715,9 +1758,7 @@ class ThreadedTests(WSGITestCase):
             reads.append(environ["wsgi.input"].read())
             return hello(environ, start_response)
 
-        exchange, channel = self.start(
-            app, method="POST", headers=[(b"content-length", b"11")]
-        )
+        exchange, channel = self.start(app, method="POST", headers=[(b"content-length", b"11")])
         self.waitUntilBlocked()
         self.assertEqual(reads, [])
         exchange.receiveBody(b"he")
@@ -1743,9 +1784,7 @@ class ThreadedTests(WSGITestCase):
             reads.append(environ["wsgi.input"].read())
             return hello(environ, start_response)
 
-        exchange, channel = self.start(
-            app, method="POST", headers=[(b"content-length", b"2")]
-        )
+        exchange, channel = self.start(app, method="POST", headers=[(b"content-length", b"2")])
         exchange.expectContinue = True
         self.reactor.runOne()
         self.assertEqual(channel.continues, 0)
@@ -1771,9 +1810,7 @@ class ThreadedTests(WSGITestCase):
             finally:
                 closed.append(True)
 
-        exchange, channel = self.start(
-            app, method="POST", headers=[(b"content-length", b"100")]
-        )
+        exchange, channel = self.start(app, method="POST", headers=[(b"content-length", b"100")])
         exchange.receiveBody(b"only part of it")
         self.waitUntilBlocked()
         exchange.disconnect()
@@ -1790,6 +1827,7 @@ class ThreadedTests(WSGITestCase):
         part = os.urandom(64 * 1024)
         parts = 128
         expected = hashlib.sha256(part * parts).hexdigest()
+
         def app(environ, start_response):
             digest = hashlib.sha256()
             total = 0
@@ -1885,7 +1923,7 @@ class ThreadedTests(WSGITestCase):
                 progress.append(i)
             return []
 
-        exchange, channel = self.start(app)
+        _exchange, channel = self.start(app)
         self.waits.waitFor(1)
         self.assertEqual(progress, [0, 1])
         self.assertEqual(self.reactor.threadCalls.qsize(), 1)
@@ -2007,7 +2045,10 @@ class WorkerTests(WSGITestCase):
         self.assertEqual(self.pool.calls, 2)
 
     def test_blockingRequestsSpreadOverThreads(self):
-        """Requests queued in one turn that block (all wait for each other) still get a thread each, up to the pool's size."""
+        """
+        Requests queued in one turn that block (all wait for each other) still get a thread each, up
+        to the pool's size.
+        """
         self.shutdown()
         self.pool = CountingThreadPool(3, 3, name="test-wsgi-blocking")
         self.adapter = WSGIAdapter(hello, self.reactor, self.pool)
@@ -2025,7 +2066,9 @@ class WorkerTests(WSGITestCase):
         self.assertEqual(self.adapter._workers, 0)
 
     def test_notServingWorkerReturns(self):
-        """Before startup() a worker with nothing ready returns its thread: each request is a pool job."""
+        """
+        Before startup() a worker with nothing ready returns its thread: each request is a pool job.
+        """
         # The serving adapter set up for the other tests is not wanted here:
         # shut it down (joining its pool) before replacing it.
         self.shutdown()
@@ -2075,9 +2118,7 @@ class BodyWaitTests(WSGITestCase):
             start_response("200 OK", [])
             return [b"done"]
 
-        exchange, channel = self.start(
-            app, method="POST", headers=[(b"content-length", b"9")]
-        )
+        exchange, channel = self.start(app, method="POST", headers=[(b"content-length", b"9")])
         self.waitUntilBlocked()
         self.reactor.runPending()
         exchange.resumeWriting()

@@ -9,9 +9,9 @@ Serve from the command line with C{twist gracehttp --app module:app}, or
 from a C{.tac} file with L{makeService}.
 """
 
+from gracehttp import _version
 from gracehttp._errors import AppLoadError, ClientDisconnected, LifespanFailure, LifespanTimeout
 from gracehttp._service import makeService
-from gracehttp import _version
 from gracehttp.tap import Options
 
 __version__ = _version.__version__.public()

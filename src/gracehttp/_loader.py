@@ -50,13 +50,9 @@ def loadApp(reference):
         try:
             app = app()
         except Exception as e:
-            raise AppLoadError(
-                f"calling {reference!r} failed: {_describe(e)}"
-            ) from e
+            raise AppLoadError(f"calling {reference!r} failed: {_describe(e)}") from e
     if not callable(app):
-        raise AppLoadError(
-            f"{reference!r} is not callable (it is a {type(app).__name__})"
-        )
+        raise AppLoadError(f"{reference!r} is not callable (it is a {type(app).__name__})")
     return app
 
 
@@ -100,9 +96,9 @@ def detectInterface(app):
         if isCoroutineFunction(app.__call__) or _requiredPositional(app) == 1:
             return "asgi2"
         return "wsgi"
-    if isCoroutineFunction(app) or isCoroutineFunction(
-        getattr(app, "__call__", None)
-    ):
+    # The method itself, not whether app is callable.
+    call = getattr(app, "__call__", None)  # noqa: B004
+    if isCoroutineFunction(app) or isCoroutineFunction(call):
         return "asgi3"
     return _BY_POSITIONAL.get(_requiredPositional(app), "wsgi")
 
@@ -183,8 +179,7 @@ def isCoroutineFunction(obj):
     @rtype: L{bool}
     """
     return inspect.iscoroutinefunction(obj) or (
-        _COROUTINE_MARKER is not None
-        and getattr(obj, "_is_coroutine", None) is _COROUTINE_MARKER
+        _COROUTINE_MARKER is not None and getattr(obj, "_is_coroutine", None) is _COROUTINE_MARKER
     )
 
 
@@ -200,17 +195,11 @@ def _importModule(moduleName):
     except ModuleNotFoundError as e:
         # Only "the module itself (or a parent package) does not exist" is
         # reported as such; a missing import inside the module is its error.
-        if e.name is not None and (
-            moduleName == e.name or moduleName.startswith(e.name + ".")
-        ):
+        if e.name is not None and (moduleName == e.name or moduleName.startswith(e.name + ".")):
             raise AppLoadError(f"No module named {e.name!r}") from e
-        raise AppLoadError(
-            f"importing {moduleName!r} failed: {_describe(e)}"
-        ) from e
+        raise AppLoadError(f"importing {moduleName!r} failed: {_describe(e)}") from e
     except Exception as e:
-        raise AppLoadError(
-            f"importing {moduleName!r} failed: {_describe(e)}"
-        ) from e
+        raise AppLoadError(f"importing {moduleName!r} failed: {_describe(e)}") from e
 
 
 def _getAttributes(obj, path, names):

@@ -453,13 +453,8 @@ class HTTPService(Service):
 
     def _startedUp(self, ignored):
         self._adapterStarted = True
-        listening = [
-            maybeDeferred(endpoint.listen, self._factory)
-            for endpoint in self._endpoints
-        ]
-        return DeferredList(listening, consumeErrors=True).addCallback(
-            self._allListening
-        )
+        listening = [maybeDeferred(endpoint.listen, self._factory) for endpoint in self._endpoints]
+        return DeferredList(listening, consumeErrors=True).addCallback(self._allListening)
 
     def _allListening(self, results):
         ports = [result for ok, result in results if ok]
@@ -468,15 +463,12 @@ class HTTPService(Service):
             return ports
         self._failedEndpoint, failure = failures[0]
         stopping = [maybeDeferred(port.stopListening) for port in ports]
-        return DeferredList(stopping, consumeErrors=True).addCallback(
-            lambda ignored: failure
-        )
+        return DeferredList(stopping, consumeErrors=True).addCallback(lambda ignored: failure)
 
     def _listening(self, ports):
         self._ports = ports
-        self._logStarted(
-            [_url(endpoint, port.getHost()) for endpoint, port in zip(self._endpoints, ports)]
-        )
+        endpoints = zip(self._endpoints, ports, strict=True)
+        self._logStarted([_url(endpoint, port.getHost()) for endpoint, port in endpoints])
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.callback(list(ports))

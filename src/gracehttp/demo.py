@@ -192,8 +192,7 @@ async def _slow(scope, receive, send):
         await asyncio.wait({work, disconnect}, return_when=asyncio.FIRST_COMPLETED)
         if disconnect.done() and not ignoreDisconnect:
             log.info(
-                "demo: client left after {elapsed} s; rolling back connection "
-                "#{connection}",
+                "demo: client left after {elapsed} s; rolling back connection #{connection}",
                 elapsed=round(loop.time() - started, 2),
                 connection=connection,
             )
@@ -214,8 +213,7 @@ async def _slow(scope, receive, send):
         elapsed = loop.time() - started
         if disconnect.done():
             log.info(
-                "demo: finished the work after {elapsed} s for a client that "
-                "is gone",
+                "demo: finished the work after {elapsed} s for a client that is gone",
                 elapsed=round(elapsed, 2),
             )
         else:
@@ -234,8 +232,7 @@ async def _slow(scope, receive, send):
         disconnect.cancel()
         pool.release(connection)
         log.info(
-            "demo: connection #{connection} returned to the pool ({free} of "
-            "{size} free)",
+            "demo: connection #{connection} returned to the pool ({free} of {size} free)",
             connection=connection,
             free=pool.free,
             size=pool.size,

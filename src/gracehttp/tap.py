@@ -121,9 +121,7 @@ class Options(usage.Options):
             the chosen reactor is not the asyncio one.
         """
         if self["app"] is None:
-            raise usage.UsageError(
-                "--app is required (e.g. --app myproject.asgi:application)"
-            )
+            raise usage.UsageError("--app is required (e.g. --app myproject.asgi:application)")
         for setting in SETTINGS:
             if setting.kind.repeatable and not self[setting.name]:
                 self[setting.name] = list(setting.default)

@@ -117,4 +117,6 @@ def quick():
 @app.get("/stats")
 def getStats():
     with lock:
-        return jsonify(dict(stats, checkedOut=checkedOut, checkedOutByPool=engine.pool.checkedout()))
+        return jsonify(
+            dict(stats, checkedOut=checkedOut, checkedOutByPool=engine.pool.checkedout())
+        )

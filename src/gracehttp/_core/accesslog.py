@@ -84,9 +84,6 @@ def _commonLogTime(seconds):
     )
 
 
-
-
-
 def checkFormat(logFormat):
     """
     Check an access log format before serving with it.
@@ -101,7 +98,7 @@ def checkFormat(logFormat):
     if not isinstance(logFormat, str):
         raise ValueError(f"access log format must be a string, not {logFormat!r}")
     try:
-        for literal, field, spec, conversion in string.Formatter().parse(logFormat):
+        for _literal, field, _spec, _conversion in string.Formatter().parse(logFormat):
             if field is not None and field not in FIELDS:
                 raise ValueError(
                     f"unknown access log field {{{field}}}; fields: {', '.join(FIELDS)}"

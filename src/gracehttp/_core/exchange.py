@@ -128,10 +128,7 @@ or while the application waited for a body that turned out malformed, too
 large or stalled (the application was told the client disconnected).
 """
 
-TOKEN_CHARS = (
-    b"!#$%&'*+-.^_`|~0123456789"
-    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
+TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 """
 The characters of an RFC 9110 section 5.6.2 token (C{tchar}).  A header
 name is a token if deleting these characters from it leaves nothing.
@@ -234,31 +231,31 @@ class Exchange(Lifecycle):
     """
 
     __slots__ = (
-        "method",
-        "rawPath",
-        "queryString",
-        "httpVersion",
-        "headers",
-        "client",
-        "server",
-        "scheme",
-        "expectContinue",
-        "keepAlive",
-        "bodyComplete",
-        "writePaused",
-        "responseStarted",
-        "responseComplete",
-        "outcome",
-        "wake",
-        "status",
-        "startTime",
-        "endTime",
-        "bytesSent",
-        "_channel",
+        "_aborted",
         "_body",
         "_bodySize",
+        "_channel",
+        "bodyComplete",
+        "bytesSent",
+        "client",
+        "endTime",
+        "expectContinue",
+        "headers",
+        "httpVersion",
+        "keepAlive",
+        "method",
+        "outcome",
+        "queryString",
+        "rawPath",
         "reportConsumed",
-        "_aborted",
+        "responseComplete",
+        "responseStarted",
+        "scheme",
+        "server",
+        "startTime",
+        "status",
+        "wake",
+        "writePaused",
     )
 
     def __init__(self, channel, clock, grace):
@@ -518,7 +515,7 @@ class Exchange(Lifecycle):
     def retractResponse(self):
         """
         Take back a started response of which nothing reached the client
-        (see L{IExchangeChannel.retractHead<gracehttp._core.interfaces.IExchangeChannel.retractHead>}),
+        (see L{retractHead<gracehttp._core.interfaces.IExchangeChannel.retractHead>}),
         so that L{startResponse} may be called again.
 
         @return: whether it was taken back; C{False} if no response started,

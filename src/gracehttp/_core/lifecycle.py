@@ -298,9 +298,7 @@ class Lifecycle:
         @return: the error for C{event}, which the current state does not
             accept.
         """
-        return LifecycleError(
-            f"{event!r} is not allowed in state {self.lifecycleState!r}"
-        )
+        return LifecycleError(f"{event!r} is not allowed in state {self.lifecycleState!r}")
 
     def _wake(self) -> None:
         """

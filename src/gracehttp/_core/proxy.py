@@ -38,9 +38,7 @@ import re
 _SCHEMES = ("http", "https")
 
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_PAIR = re.compile(
-    r"[ \t]*(" + _TOKEN + r')=(' + _TOKEN + r'|"(?:[^"\\]|\\.)*")[ \t]*(?:([;,])|$)'
-)
+_PAIR = re.compile(r"[ \t]*(" + _TOKEN + r")=(" + _TOKEN + r'|"(?:[^"\\]|\\.)*")[ \t]*(?:([;,])|$)')
 _OBFUSCATED = re.compile(r"_[A-Za-z0-9._-]+")
 _PORT = re.compile(r"[0-9]{1,5}|_[A-Za-z0-9._-]+")
 
@@ -112,9 +110,7 @@ def trustedNetwork(spec):
             return ipaddress.ip_network(spec, strict=False)
         except ValueError:
             pass
-    raise ValueError(
-        f"forwarded allow IPs: {spec!r} is not an IP address, a CIDR network or '*'"
-    )
+    raise ValueError(f"forwarded allow IPs: {spec!r} is not an IP address, a CIDR network or '*'")
 
 
 def forwarded(headers, trusted, client, scheme):

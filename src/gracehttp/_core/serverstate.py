@@ -66,8 +66,7 @@ class IServerState(Interface):
         "Requests started and not finished, across all connections (L{int})."
     )
     requestLog = Attribute(
-        "Called with each finished or rejected request record (the access"
-        " log), or L{None}."
+        "Called with each finished or rejected request record (the access log), or L{None}."
     )
 
     def connectionOpened(connection):

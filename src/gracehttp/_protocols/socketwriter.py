@@ -55,7 +55,7 @@ class SocketWriter:
     @ivar transport: the connection.
     """
 
-    __slots__ = ("transport", "_send", "_sendmsg")
+    __slots__ = ("_send", "_sendmsg", "transport")
 
     def __init__(self, transport):
         """
@@ -129,9 +129,13 @@ def writerFor(transport):
         C{transport} itself; either has C{write(bytes)} and
         C{writeSequence(list of bytes)}.
     """
-    if isinstance(transport, Connection) and not transport.TLS and all(
-        hasattr(transport, name)
-        for name in ("socket", "dataBuffer", "_tempDataLen", "_aborting")
+    if (
+        isinstance(transport, Connection)
+        and not transport.TLS
+        and all(
+            hasattr(transport, name)
+            for name in ("socket", "dataBuffer", "_tempDataLen", "_aborting")
+        )
     ):
         return SocketWriter(transport)
     return transport

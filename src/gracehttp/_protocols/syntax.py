@@ -171,7 +171,7 @@ def methodStatus(head):
     @rtype: L{int} or L{None}
     """
     end = _methodPrefix(head).end()
-    if end == 0 and head or end < len(head) and head[end] != 0x20:
+    if (end == 0 and head) or (end < len(head) and head[end] != 0x20):
         return 400
     newline = head.find(b"\n")
     if newline < 0:

@@ -25,7 +25,13 @@ def item(request, number):
 
 
 def asJSON(request):
-    return JsonResponse({"path": request.path, "q": request.GET.get("q"), "script_name": request.META.get("SCRIPT_NAME")})
+    return JsonResponse(
+        {
+            "path": request.path,
+            "q": request.GET.get("q"),
+            "script_name": request.META.get("SCRIPT_NAME"),
+        }
+    )
 
 
 @csrf_exempt
@@ -97,8 +103,11 @@ def serveFile(request):
 
 def fileReadsSeen(request):
     return JsonResponse(
-        {"sizes": fileReads["sizes"], "closed": fileReads["closed"],
-         "fileWrapper": getattr(request.META.get("wsgi.file_wrapper"), "__qualname__", None)}
+        {
+            "sizes": fileReads["sizes"],
+            "closed": fileReads["closed"],
+            "fileWrapper": getattr(request.META.get("wsgi.file_wrapper"), "__qualname__", None),
+        }
     )
 
 

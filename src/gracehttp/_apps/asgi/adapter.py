@@ -21,14 +21,13 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from gracehttp._errors import ClientDisconnected
-from gracehttp._core.interfaces import IAppAdapter
 from gracehttp._apps.asgi.lifespan import Lifespan
 from gracehttp._apps.asgi.pathsend import EXTENSION, sendPath
+from gracehttp._core.interfaces import IAppAdapter
+from gracehttp._errors import ClientDisconnected
 from gracehttp._loader import detectASGIVersion
 
 _log = Logger()
-
 
 
 class AsyncioReactorRequired(RuntimeError):
@@ -91,7 +90,8 @@ def _returnsCoroutine(app):
     """
     return inspect.iscoroutinefunction(app) or (
         not inspect.isclass(app)
-        and inspect.iscoroutinefunction(getattr(app, "__call__", None))
+        # The method itself, not whether app is callable.
+        and inspect.iscoroutinefunction(getattr(app, "__call__", None))  # noqa: B004
     )
 
 
@@ -131,7 +131,7 @@ def scopePath(rootPath, rawPath):
         rawPath = unquote_to_bytes(rawPath)
     path = rawPath.decode("utf-8", "replace")
     if not rootPath or (
-        path.startswith(rootPath) and path[len(rootPath):len(rootPath) + 1] in ("", "/")
+        path.startswith(rootPath) and path[len(rootPath) : len(rootPath) + 1] in ("", "/")
     ):
         return path
     return rootPath + path
@@ -149,7 +149,6 @@ class ASGIAdapter:
     @ivar lifespan: the application's lifespan.
     @type lifespan: L{Lifespan}
     """
-
 
     def __init__(
         self,
@@ -267,9 +266,7 @@ class ASGIAdapter:
 
         @rtype: L{list} of L{Deferred}
         """
-        return [
-            Deferred.fromFuture(task).addErrback(_reported) for task in self._tasks
-        ]
+        return [Deferred.fromFuture(task).addErrback(_reported) for task in self._tasks]
 
     async def _call(self, scope, cycle):
         """
@@ -311,8 +308,7 @@ def _report(error, exchange):
     if error is not None:
         if exchange.disconnected and _fromDisconnect(error):
             _log.info(
-                "ASGI application stopped after the client disconnected "
-                "({error})",
+                "ASGI application stopped after the client disconnected ({error})",
                 error=type(error).__name__,
             )
         else:
@@ -382,7 +378,7 @@ class _Cycle:
     @ivar task: the asyncio task running the application for it.
     """
 
-    __slots__ = ("exchange", "task", "_loop", "_waiters", "_bodyDone")
+    __slots__ = ("_bodyDone", "_loop", "_waiters", "exchange", "task")
 
     def __init__(self, exchange, loop):
         self.exchange = exchange
@@ -477,8 +473,11 @@ class _Cycle:
             if not exchange.responseStarted or exchange.responseComplete:
                 raise RuntimeError(
                     "http.response.body sent "
-                    + ("after the response ended" if exchange.responseStarted
-                       else "before http.response.start")
+                    + (
+                        "after the response ended"
+                        if exchange.responseStarted
+                        else "before http.response.start"
+                    )
                 )
             body = message.get("body", b"")
             if body:

@@ -26,9 +26,10 @@ C{lifespan.shutdown} when L{Lifespan.shutdown} is called::
     the answer.  A phase that times out cancels the task.
   - C{lifespan.startup.failed} fails startup with L{LifespanFailure} in
     every mode; a multi-line message (a traceback) is summed up by its last
-    line and kept whole as the failure's C{details}.  An application that raises (or returns) before answering
-    startup does not support lifespan: in C{"auto"} that is logged at info
-    level and startup succeeds; in C{"on"} it is a L{LifespanFailure}.
+    line and kept whole as the failure's C{details}.  An application that
+    raises (or returns) before answering startup does not support
+    lifespan: in C{"auto"} that is logged at info level and startup
+    succeeds; in C{"on"} it is a L{LifespanFailure}.
   - Shutdown never fails: the process is stopping anyway.
     C{lifespan.shutdown.failed}, an exception and a timeout are logged as
     errors.  Shutdown does nothing unless startup completed and the task is
@@ -185,8 +186,7 @@ class Lifespan:
                 _FAILED,
                 Failure(
                     LifespanTimeout(
-                        f"lifespan startup did not complete within "
-                        f"{self._timeout} seconds"
+                        f"lifespan startup did not complete within {self._timeout} seconds"
                     )
                 ),
             )
@@ -237,8 +237,7 @@ class Lifespan:
             why = "it returned" if error is None else f"it raised {error!r}"
             if self._mode == "auto":
                 _log.info(
-                    "ASGI lifespan unsupported by the application ({why}); "
-                    "going on without it",
+                    "ASGI lifespan unsupported by the application ({why}); going on without it",
                     why=why,
                 )
                 self._answered(_UNSUPPORTED)
@@ -252,10 +251,7 @@ class Lifespan:
                 self._answered(
                     _FAILED,
                     Failure(
-                        LifespanFailure(
-                            f"the application did not answer lifespan startup "
-                            f"({why})"
-                        )
+                        LifespanFailure(f"the application did not answer lifespan startup ({why})")
                     ),
                 )
             return

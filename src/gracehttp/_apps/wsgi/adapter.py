@@ -12,9 +12,10 @@ How a request flows:
      worker thread and the exchange) and installs the bridge's C{wake} as
      C{exchange.wake}.  A request with a chunked body (C{Transfer-Encoding}
      in the C{environ}: one dict lookup, which with the call to
-     C{_admit} is all other requests pay for this) first has its body spooled, unless C{chunkedBody} is
-     C{"stream"}: a L{BodySpool<gracehttp._apps.wsgi.spool.BodySpool>} receives
-     it on the reactor thread, and only once it is complete does the
+     C{_admit} is all other requests pay for this) first has its body
+     spooled, unless C{chunkedBody} is C{"stream"}: a
+     L{BodySpool<gracehttp._apps.wsgi.spool.BodySpool>} receives it on
+     the reactor thread, and only once it is complete does the
      request get its C{CONTENT_LENGTH}, its bridge and its turn at
      admission; C{wsgi.input} then reads the spool.  A request dropped
      before it ran, or that ran, closes its spool
@@ -75,12 +76,12 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from gracehttp._core.interfaces import IAppAdapter
 from gracehttp._apps.wsgi.bridge import Bridge, Outbox
 from gracehttp._apps.wsgi.environ import EnvironBuilder
 from gracehttp._apps.wsgi.input import WSGIInput
 from gracehttp._apps.wsgi.response import SpooledResponse, WSGIResponse
 from gracehttp._apps.wsgi.spool import BodySpool, spooledInput, withoutChunked
+from gracehttp._core.interfaces import IAppAdapter
 
 _log = Logger()
 
@@ -96,10 +97,7 @@ class WSGIAdapter:
     @type inFlight: L{list} of L{Deferred}
     """
 
-
-    def __init__(
-        self, app, reactor, threadpool, rootPath="", chunkedBody="spool"
-    ):
+    def __init__(self, app, reactor, threadpool, rootPath="", chunkedBody="spool"):
         """
         @param app: the WSGI application callable.
         @param reactor: provides C{callFromThread}, C{callLater} and

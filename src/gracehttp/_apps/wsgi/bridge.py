@@ -76,7 +76,7 @@ class Outbox:
     the module docstring).
     """
 
-    __slots__ = ("_reactor", "_lock", "_pending")
+    __slots__ = ("_lock", "_pending", "_reactor")
 
     def __init__(self, reactor):
         """
@@ -129,25 +129,25 @@ class Bridge:
     """
 
     __slots__ = (
-        "disconnected",
-        "disconnectedEvent",
+        "_announce",
+        "_chunks",
+        "_complete",
+        "_condition",
+        "_done",
+        "_end",
         "_exchange",
         "_finished",
-        "_outbox",
-        "_lock",
-        "_condition",
-        "_sleeping",
-        "_scheduled",
-        "_announce",
         "_head",
-        "_chunks",
-        "_queued",
-        "_end",
-        "_done",
-        "_paused",
         "_inbox",
-        "_complete",
+        "_lock",
+        "_outbox",
+        "_paused",
+        "_queued",
+        "_scheduled",
+        "_sleeping",
         "_wantBody",
+        "disconnected",
+        "disconnectedEvent",
     )
 
     def __init__(self, outbox, exchange, finished):

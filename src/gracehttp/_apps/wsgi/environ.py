@@ -102,7 +102,7 @@ class EnvironBuilder:
         slash, as a PEP 3333 "bytes as latin-1" string.
     """
 
-    __slots__ = ("scriptName", "_base")
+    __slots__ = ("_base", "scriptName")
 
     def __init__(self, rootPath="", errors=None):
         """
@@ -138,7 +138,7 @@ class EnvironBuilder:
         path = rawPath.decode("latin-1")
         root = self.scriptName
         if root and path.startswith(root):
-            rest = path[len(root):]
+            rest = path[len(root) :]
             if not rest or rest[0] == "/":
                 return rest
         return path
@@ -168,9 +168,9 @@ class EnvironBuilder:
         environ["REQUEST_METHOD"] = exchange.method
         environ["PATH_INFO"] = self.pathInfo(exchange.rawPath)
         environ["QUERY_STRING"] = exchange.queryString.decode("latin-1")
-        environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(
-            exchange.httpVersion
-        ) or "HTTP/" + exchange.httpVersion
+        environ["SERVER_PROTOCOL"] = (
+            _PROTOCOLS.get(exchange.httpVersion) or "HTTP/" + exchange.httpVersion
+        )
         scheme = exchange.scheme
         environ["wsgi.url_scheme"] = scheme
         keys = _KEYS

@@ -24,7 +24,7 @@ class WSGIInput:
     a truncated body is never passed off as a complete one.
     """
 
-    __slots__ = ("_fill", "_buffer", "_position")
+    __slots__ = ("_buffer", "_fill", "_position")
 
     def __init__(self, fill):
         """

@@ -18,14 +18,14 @@ hand-off to the reactor per block), and handed over as any body is.
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
-from gracehttp._errors import ClientDisconnected
+from gracehttp._apps.wsgi.bridge import ABORT, FINISH
 from gracehttp._core.exchange import (
     SERVER_ERROR_BODY,
     SERVER_ERROR_HEADERS,
     TOKEN_CHARS,
     InvalidResponse,
 )
-from gracehttp._apps.wsgi.bridge import ABORT, FINISH
+from gracehttp._errors import ClientDisconnected
 
 _log = Logger()
 
@@ -60,7 +60,7 @@ def _statusCode(status):
         if (
             type(status) is not str
             or not status[:3].isdecimal()
-            or len(status) > 3 and status[3] != " "
+            or (len(status) > 3 and status[3] != " ")
             or not 100 <= int(status[:3]) <= 599
         ):
             raise InvalidResponse(f"invalid status {status!r} (PEP 3333)")
@@ -112,7 +112,7 @@ def _encodeHeaders(headers):
         try:
             raw = value.encode("latin-1")
         except UnicodeEncodeError:
-            raise InvalidResponse(f"header {name!r}: {value!r} is not latin-1 (PEP 3333)")
+            raise InvalidResponse(f"header {name!r}: {value!r} is not latin-1 (PEP 3333)") from None
         if "\r" in value or "\n" in value or "\0" in value:
             raise InvalidResponse(f"header {name!r}: {value!r} contains CR, LF or NUL")
         encoded.append((_fieldName(name), raw))
@@ -139,7 +139,7 @@ class FileWrapper:
     @type blksize: L{int}
     """
 
-    __slots__ = ("filelike", "blksize")
+    __slots__ = ("blksize", "filelike")
 
     def __init__(self, filelike, blksize=8192):
         """
@@ -183,14 +183,14 @@ class WSGIResponse:
 
     __slots__ = (
         "_app",
-        "_environ",
         "_bridge",
+        "_ended",
+        "_environ",
+        "_headSent",
+        "_headers",
         "_method",
         "_path",
         "_status",
-        "_headers",
-        "_headSent",
-        "_ended",
     )
 
     def __init__(self, app, environ, bridge):

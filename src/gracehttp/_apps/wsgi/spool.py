@@ -72,7 +72,6 @@ Bytes the worker reads from the spool per C{wsgi.input} fill.
 """
 
 
-
 class BodySpool:
     """
     Receives one request's chunked body into a spool on the reactor thread
@@ -82,7 +81,7 @@ class BodySpool:
     @type size: L{int}
     """
 
-    __slots__ = ("size", "_exchange", "_file", "_done")
+    __slots__ = ("_done", "_exchange", "_file", "size")
 
     def __init__(self, exchange, done):
         """
