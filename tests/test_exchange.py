@@ -10,15 +10,11 @@ from twisted.internet.task import Clock
 from twisted.logger import Logger
 from zope.interface.verify import verifyObject
 
-from gracehttp._core import exchange as _exchange
-from gracehttp._core.exchange import (
-    BODY_BUFFER_SIZE,
-    SHUTDOWN,
-    Exchange,
-    InvalidResponse,
-)
+from gracehttp._core import responsehead as _responsehead
+from gracehttp._core.exchange import BODY_BUFFER_SIZE, SHUTDOWN, Exchange
 from gracehttp._core.interfaces import IExchangeChannel
 from gracehttp._core.lifecycle import PENDING, Lifecycle, LifecycleError
+from gracehttp._core.responsehead import InvalidResponse
 from gracehttp._errors import ClientDisconnected
 
 from .fakes import RecordingChannel, makeExchange
@@ -264,8 +260,8 @@ class BodyAndResponseTests(TestCase):
         warned about once per process.
         """
         logged = []
-        patchLog = mock.patch.object(_exchange, "_log", Logger(observer=logged.append))
-        patchWarned = mock.patch.object(_exchange, "_warnedHopByHop", set())
+        patchLog = mock.patch.object(_responsehead, "_log", Logger(observer=logged.append))
+        patchWarned = mock.patch.object(_responsehead, "_warnedHopByHop", set())
         with patchLog, patchWarned:
             self.checkHopByHop(logged)
 

@@ -79,14 +79,9 @@ L{Exchange.startTime} to it, so it does not count work the application
 does after its response.
 """
 
-import re
-
-from twisted.logger import Logger
-
 from gracehttp._core.lifecycle import PENDING, Lifecycle
+from gracehttp._core.responsehead import InvalidResponse, checkResponseHead
 from gracehttp._errors import ClientDisconnected
-
-_log = Logger()
 
 BODY_BUFFER_SIZE = 64 * 1024
 """
@@ -128,12 +123,6 @@ or while the application waited for a body that turned out malformed, too
 large or stalled (the application was told the client disconnected).
 """
 
-TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-"""
-The characters of an RFC 9110 section 5.6.2 token (C{tchar}).  A header
-name is a token if deleting these characters from it leaves nothing.
-"""
-
 SERVER_ERROR_BODY = b"Internal Server Error\n"
 SERVER_ERROR_HEADERS = (
     (b"content-type", b"text/plain; charset=utf-8"),
@@ -143,40 +132,6 @@ SERVER_ERROR_HEADERS = (
 The body and headers of the 500 gracehttp sends in place of an
 application's response (see L{Exchange.answerServerError}).
 """
-
-# A header value must not contain CR, LF or NUL (RFC 9110 section 5.5),
-# which would let an application split the response.
-_unsafeValue = re.compile(rb"[\r\n\0]").search
-
-HOP_BY_HOP = frozenset(
-    [
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    ]
-)
-"""
-Response fields that describe one connection, not the response (RFC 9110
-section 7.6.1; RFC 9113 section 8.2.2 forbids them in HTTP/2): the server
-owns the connection and the framing, so an application's are not sent,
-on either interface.  C{Connection: close} is honoured (the connection
-closes after the response, as gunicorn and uvicorn do); the others are
-dropped.  Each name is logged once per process, as a warning, the first
-time an application sends it.
-"""
-
-_warnedHopByHop: set[bytes] = set()
-
-
-class InvalidResponse(ValueError):
-    """
-    The application's response cannot be sent as given (bad status, a header
-    with CR/LF/NUL, a second start).  The adapter answers 500 instead.
-    """
 
 
 class Exchange(Lifecycle):
@@ -416,58 +371,25 @@ class Exchange(Lifecycle):
         @param status: HTTP status code, 100-599 (RFC 9110 section 15).
         @type status: L{int}
         @param headers: response header fields in order; names are
-            lowercased here, and L{HOP_BY_HOP} fields are taken out.
+            lowercased here, and hop-by-hop fields taken out
+            (L{checkResponseHead<gracehttp._core.responsehead.checkResponseHead>}).
         @type headers: iterable of (L{bytes}, L{bytes})
         @raise InvalidResponse: the status is out of range, a header name is
             not a token, a value contains CR, LF or NUL, a Content-Length is
-            not a decimal number, or the response already started.  Nothing is sent in that case.
+            not a decimal number, or the response already started.
+            Nothing is sent in that case.
         @raise ClientDisconnected: the client is gone.
         """
         if self.disconnected:
             raise ClientDisconnected("client disconnected")
         if self.responseStarted:
             raise InvalidResponse("response already started")
-        if type(status) is not int or not 100 <= status <= 599:
-            raise InvalidResponse(f"invalid status {status!r}")
-        checked = []
-        append = checked.append
-        for name, value in headers:
-            try:
-                unsafe = name.translate(None, TOKEN_CHARS) or not name or _unsafeValue(value)
-            except TypeError:
-                raise InvalidResponse(f"header {name!r}: {value!r} is not bytes") from None
-            if unsafe:
-                raise InvalidResponse(f"invalid header {name!r}: {value!r}")
-            name = name.lower()
-            if name in HOP_BY_HOP:
-                self._hopByHop(name, value)
-                continue
-            if name == b"content-length" and not value.isdigit():
-                raise InvalidResponse(f"invalid content-length {value!r}")
-            append((name, value))
+        checked, close = checkResponseHead(status, headers)
+        if close:
+            self.keepAlive = False
         self.responseStarted = True
         self.status = status
         self._channel.writeHead(self, status, checked)
-
-    def _hopByHop(self, name, value):
-        """
-        Apply L{HOP_BY_HOP}'s rule to one of the application's fields.
-
-        @type name: L{bytes}
-        @type value: L{bytes}
-        """
-        if name == b"connection" and b"close" in [
-            token.strip() for token in value.lower().split(b",")
-        ]:
-            self.keepAlive = False
-        if name not in _warnedHopByHop:
-            _warnedHopByHop.add(name)
-            _log.warn(
-                "The application sent the hop-by-hop response header {name!r}; "
-                "gracehttp does not pass it on (the server owns the connection{close})",
-                name=name.decode("latin-1"),
-                close="; 'connection: close' is honoured" if name == b"connection" else "",
-            )
 
     def write(self, data):
         """

@@ -462,7 +462,7 @@ class _Cycle:
         @raise ClientDisconnected: the client is gone (ASGI HTTP spec 2.4,
             "Disconnected Client - send exception").
         @raise RuntimeError: the event is of an unknown type or out of order.
-        @raise gracehttp._core.exchange.InvalidResponse: the status or a header
+        @raise gracehttp._core.responsehead.InvalidResponse: the status or a header
             cannot be sent.
         """
         exchange = self.exchange

@@ -19,12 +19,8 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from gracehttp._apps.wsgi.bridge import ABORT, FINISH
-from gracehttp._core.exchange import (
-    SERVER_ERROR_BODY,
-    SERVER_ERROR_HEADERS,
-    TOKEN_CHARS,
-    InvalidResponse,
-)
+from gracehttp._core.exchange import SERVER_ERROR_BODY, SERVER_ERROR_HEADERS
+from gracehttp._core.responsehead import TOKEN_CHARS, InvalidResponse
 from gracehttp._errors import ClientDisconnected
 
 _log = Logger()
@@ -79,7 +75,7 @@ def _fieldName(name):
     @raise InvalidResponse: not a native string, or not a token (RFC 9110
         section 5.6.2).  (Hop-by-hop fields, which PEP 3333 "Other HTTP
         Features" forbids, are not an error: the exchange drops them, as for
-        ASGI; see L{gracehttp._core.exchange.HOP_BY_HOP}.)
+        ASGI; see L{gracehttp._core.responsehead.HOP_BY_HOP}.)
     """
     encoded = _NAMES.get(name)
     if encoded is None:
