@@ -216,6 +216,15 @@ class ASGIAdapter:
         if self.lifespan.started:
             self._state = self.lifespan.state
 
+    def shareState(self, other):
+        """
+        Give this adapter's requests the lifespan state of C{other} (which
+        ran the application's lifespan; this one runs none), as it is now.
+
+        @type other: L{ASGIAdapter}
+        """
+        self._state = other._state
+
     def shutdown(self):
         """
         Run the lifespan shutdown (ASGI lifespan spec, "Shutdown").
