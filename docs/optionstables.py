@@ -35,10 +35,22 @@ END = "END generated table"
 
 _APP_ROW = (
     "``--app MODULE:ATTRIBUTE``, ``-a``",
-    "(required)",
+    "(required without ``--mount``)",
     "The application.  ``MODULE:ATTRIBUTE.SUB`` follows attributes; "
     "``MODULE:FACTORY()`` calls a zero-argument factory.  The current directory is "
     "importable.",
+)
+_MOUNT_ROW = (
+    "``--mount PREFIX=MODULE:ATTRIBUTE[@INTERFACE]``",
+    "none",
+    "Serve another application under a path prefix; repeatable.  The longest "
+    "prefix that matches on a segment boundary answers, with the prefix as its "
+    "``root_path`` or ``SCRIPT_NAME``; ``--app`` is the root mount.  "
+    "``@INTERFACE`` (``asgi3``, ``asgi2``, ``asgi``, ``wsgi``) forces the "
+    "interface.  Each ASGI mount runs its own lifespan (``--app`` first, "
+    "shutdown in reverse), each WSGI mount its own pool of ``--threads`` "
+    "threads; without ``--app`` a request no mount matches gets 404.  See "
+    ":doc:`../howto/mounts`.",
 )
 _LOG_LEVEL_ROW = (
     "``--log-level debug|info|warn|error``",
@@ -46,7 +58,16 @@ _LOG_LEVEL_ROW = (
     "Log only events at this level or above, for the whole process (under "
     "``twist`` it sets ``twist``'s own ``--log-level``).",
 )
-_README_APP_ROW = ("`--app MODULE:ATTRIBUTE`", "(required)", "The application.")
+_README_APP_ROW = (
+    "`--app MODULE:ATTRIBUTE`",
+    "(required without `--mount`)",
+    "The application.",
+)
+_README_MOUNT_ROW = (
+    "`--mount PREFIX=MODULE:ATTRIBUTE[@INTERFACE]`",
+    "none",
+    "Another application under a path prefix (repeatable); see `docs/howto/mounts.rst`.",
+)
 _README_LOG_LEVEL_ROW = (
     "`--log-level debug\\|info\\|warn\\|error`",
     "`twist`'s (`info`)",
@@ -102,7 +123,7 @@ def optionsTable():
     """
     @return: the lines of the options table of C{docs/reference/options.rst}.
     """
-    rows = [("Option", "Default", "Meaning"), _APP_ROW]
+    rows = [("Option", "Default", "Meaning"), _APP_ROW, _MOUNT_ROW]
     for setting in SETTINGS:
         rows.append(
             (
@@ -154,7 +175,7 @@ def readmeTable():
     @return: the lines of the options table of C{README.md}.
     """
     lines = ["| Option | Default | Meaning |", "| --- | --- | --- |"]
-    rows = [_README_APP_ROW]
+    rows = [_README_APP_ROW, _README_MOUNT_ROW]
     for setting in SETTINGS:
         text, isValue = setting.shownDefault()
         rows.append(

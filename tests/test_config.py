@@ -145,7 +145,7 @@ PINNED_API_ERRORS = [
         {"accessLogFormat": "{nosuch}"},
         "bad access log format '{nosuch}': unknown access log field {nosuch}; fields: "
         "client, time, request, method, path, httpVersion, status, size, bytes, referer, "
-        "userAgent, duration, durationMs, outcome",
+        "userAgent, duration, durationMs, outcome, mount",
     ),
     ({"accessLogFormat": 3}, "access log format must be a string, not 3"),
     ({"wsgiChunkedBody": "buffer"}, "wsgi chunked body must be one of spool, stream, not 'buffer'"),
@@ -220,7 +220,7 @@ PINNED_CLI_ERRORS = [
         ["--access-log-format", "{nosuch}"],
         "bad access log format '{nosuch}': unknown access log field {nosuch}; fields: "
         "client, time, request, method, path, httpVersion, status, size, bytes, referer, "
-        "userAgent, duration, durationMs, outcome",
+        "userAgent, duration, durationMs, outcome, mount",
     ),
     (["--log-level", "loud"], "--log-level must be one of debug, info, warn, error, not 'loud'"),
     (
@@ -266,9 +266,16 @@ class PinnedDefaultsTests(unittest.TestCase):
     """
 
     def test_makeServiceSignature(self):
-        """makeService takes app, each setting with its documented default, then reactor."""
+        """
+        makeService takes app and mounts, each setting with its documented default, then
+        reactor.
+        """
         parameters = inspect.signature(gracehttp.makeService).parameters
-        self.assertEqual(list(parameters), ["app", *PINNED_DEFAULTS, "reactor", "exitOnFailure"])
+        self.assertEqual(
+            list(parameters), ["app", "mounts", *PINNED_DEFAULTS, "reactor", "exitOnFailure"]
+        )
+        self.assertIsNone(parameters["app"].default)
+        self.assertIsNone(parameters["mounts"].default)
         self.assertEqual(
             {name: parameters[name].default for name in PINNED_DEFAULTS}, PINNED_DEFAULTS
         )
@@ -619,8 +626,11 @@ class DerivedFromTableTests(unittest.TestCase):
     """
 
     def test_makeServiceKeywordsAreTheTable(self):
-        """makeService's keywords, between app and reactor, are the table's names and defaults."""
-        parameters = list(inspect.signature(gracehttp.makeService).parameters.values())[1:-2]
+        """
+        makeService's keywords, between mounts and reactor, are the table's names and
+        defaults.
+        """
+        parameters = list(inspect.signature(gracehttp.makeService).parameters.values())[2:-2]
         self.assertEqual(
             [(p.name, p.default) for p in parameters],
             [(setting.name, setting.default) for setting in SETTINGS],
@@ -633,7 +643,7 @@ class DerivedFromTableTests(unittest.TestCase):
             gracehttp.makeService(
                 wsgiApp, **{name: value for name, (arguments, value) in EXAMPLES.items()}
             )
-        [(_, config, _, _)] = built
+        [(_, config, _, _, _)] = built
         self.assertEqual(
             config, Config(**{name: value for name, (arguments, value) in EXAMPLES.items()})
         )
@@ -675,9 +685,12 @@ class DerivedFromTableTests(unittest.TestCase):
                 self.assertTrue(f"--{setting.option} " in line or setting.label in line, line)
 
     def test_optionsAreTheTable(self):
-        """The opt_* handlers are the table's options and aliases, --app (-a) and --log-level."""
+        """
+        The opt_* handlers are the table's options and aliases, --app (-a), --mount and
+        --log-level.
+        """
         handlers = {name for name in dir(tap.Options) if name.startswith("opt_")}
-        expected = {"opt_app", "opt_a", "opt_log_level", "opt_help", "opt_version"}
+        expected = {"opt_app", "opt_a", "opt_mount", "opt_log_level", "opt_help", "opt_version"}
         for setting in SETTINGS:
             for option in [setting.option, *(alias for alias, why in setting.aliases)]:
                 expected.add("opt_" + option.replace("-", "_"))
@@ -707,6 +720,7 @@ class DerivedFromTableTests(unittest.TestCase):
             tap.makeService(options)
         [((app,), kwargs)] = made
         self.assertIs(app, wsgiApp)
+        self.assertIsNone(kwargs.pop("mounts"))
         self.assertEqual(Config(**kwargs), options["config"])
         self.assertEqual((options["config"].threads, options["config"].proxyHeaders), (3, True))
 

@@ -91,14 +91,23 @@ from gracehttp._version import __version__ as _versionInfo
 _log = Logger()
 
 
-def makeService(app, *, reactor=None, exitOnFailure=True, **settings):
+def makeService(app=None, *, mounts=None, reactor=None, exitOnFailure=True, **settings):
     """
-    Build the service that serves C{app}; start it with C{startService()}
-    (C{twistd}, C{twist} and L{twisted.application.service.Application} do).
+    Build the service that serves C{app} (and C{mounts}); start it with
+    C{startService()} (C{twistd}, C{twist} and
+    L{twisted.application.service.Application} do).
 
-    @param app: the application, or a C{"module:attribute"} reference to it
+    @param app: the application, or a C{"module:attribute"} reference to it;
+        with C{mounts}, the root mount (optional).
         (see L{gracehttp._loader.loadApp}).
-    @type app: callable or L{str}
+    @type app: callable or L{str} or L{None}
+    @param mounts: more applications, each under a path prefix (see
+        L{gracehttp._apps.mounts}): a mapping of prefix (C{"/legacy"}) to
+        an application, a reference, or C{(application or reference,
+        interface)}; or a list of C{"PREFIX=MODULE:ATTRIBUTE[@INTERFACE]"}
+        strings, as C{--mount} takes them.  Matched by longest prefix; a
+        request under none gets 404.
+    @type mounts: L{dict} or L{list} of L{str} or L{None}
     @param settings: the settings, each optional, by keyword: one per row
         of the settings table, L{gracehttp._config.Config} (C{interface},
         C{listen}, C{threads}, C{disconnectGracePeriod}, C{lifespan},
@@ -132,12 +141,13 @@ def makeService(app, *, reactor=None, exitOnFailure=True, **settings):
     for name in settings:
         if name not in DEFAULTS:
             raise TypeError(f"makeService() got an unexpected keyword argument {name!r}")
-    return buildService(app, Config(**settings), reactor, exitOnFailure)
+    return buildService(app, Config(**settings), reactor, exitOnFailure, mounts)
 
 
 makeService.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
     [
-        inspect.Parameter("app", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("app", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
+        inspect.Parameter("mounts", inspect.Parameter.KEYWORD_ONLY, default=None),
         *(
             inspect.Parameter(setting.name, inspect.Parameter.KEYWORD_ONLY, default=setting.default)
             for setting in SETTINGS
@@ -148,30 +158,51 @@ makeService.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 )
 
 
-def buildService(app, config, reactor=None, exitOnFailure=True):
+def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None):
     """
-    Build the service that serves C{app} with a checked configuration: the
-    steps of L{makeService}, in order.
+    Build the service that serves C{app} (and C{mounts}) with a checked
+    configuration: the steps of L{makeService}, in order.
 
-    @param app: see L{makeService}.
+    @param app: see L{makeService}; L{None} if C{mounts} are given.
     @param config: the settings.
     @type config: L{Config}
     @param reactor: see L{makeService}.
     @param exitOnFailure: see L{makeService}.
+    @param mounts: see L{makeService}.
     @rtype: L{HTTPService}
-    @raise ValueError: an endpoint description cannot be parsed, or the
-        application is not callable.
+    @raise ValueError: an endpoint description cannot be parsed, an
+        application is not callable, or there is no application.
     @raise OSError: the access log file cannot be opened.
-    @raise gracehttp.AppLoadError: C{app} cannot be loaded.
+    @raise gracehttp.AppLoadError: an application cannot be loaded.
     """
-    app, interface, detected = _application(app, config.interface)
-    reactor = _reactorFor(reactor, interface)
+    served = _applications(app, mounts, config.interface)
+    anyASGI = any(interface != "wsgi" for _, _, interface, _ in served)
+    reactor = _reactorFor(reactor, "asgi3" if anyASGI else "wsgi")
     endpoints = [parseEndpoint(reactor, description) for description in config.listen]
-    if interface == "wsgi":
-        adapter = _wsgiAdapter(app, reactor, config)
+    if mounts is None:
+        [(_, app, interface, detected)] = served
+        adapter = _adapter(app, interface, reactor, config, config.rootPath)
+        description = {
+            "interface": interface,
+            "detected": detected,
+            "threads": config.threads if interface == "wsgi" else None,
+        }
+        logFormat = config.accessLogFormat
     else:
-        adapter = _asgiAdapter(app, interface, reactor, config)
-    factory, serverState = _httpFactory(adapter, reactor, config)
+        from gracehttp._apps.mounts import MountAdapter
+
+        adapter = MountAdapter(
+            [
+                (prefix, _adapter(app, interface, reactor, config, config.rootPath + prefix))
+                for prefix, app, interface, _ in served
+            ],
+            config.rootPath,
+        )
+        description = {"serving": _mountsServed(served, config.threads)}
+        logFormat = config.accessLogFormat
+        if logFormat == DEFAULT_ACCESS_LOG_FORMAT:
+            logFormat += " {mount}"
+    factory, serverState = _httpFactory(adapter, reactor, config, logFormat)
     return HTTPService(
         adapter,
         factory,
@@ -181,10 +212,34 @@ def buildService(app, config, reactor=None, exitOnFailure=True):
         exitOnFailure,
         config.gracefulTimeout,
         descriptions=list(config.listen),
-        interface=interface,
-        detected=detected,
-        threads=config.threads if interface == "wsgi" else None,
+        **description,
     )
+
+
+def _applications(app, mounts, interface):
+    """
+    Load and tell each application to serve: C{app} at the root, then the
+    C{mounts} in order.
+
+    @param app: see L{makeService}, or L{None}.
+    @param mounts: see L{makeService}, or L{None}.
+    @param interface: the C{interface} setting (for C{app}).
+    @return: C{(prefix, application, interface, detected)} per
+        application, the root (prefix C{""}) first.
+    @rtype: L{list} of L{tuple}
+    @raise ValueError: there is no application, or one is not callable.
+    @raise gracehttp.AppLoadError: one cannot be loaded.
+    """
+    from gracehttp._apps.mounts import mountItems
+
+    served = []
+    if app is not None:
+        served.append(("", *_application(app, interface)))
+    for prefix, target, mountInterface in mountItems(mounts or ()):
+        served.append((prefix, *_application(target, mountInterface)))
+    if not served:
+        raise ValueError("no application to serve: give --app, or at least one --mount")
+    return served
 
 
 def _application(app, interface):
@@ -192,7 +247,7 @@ def _application(app, interface):
     Load the application if it is a reference, and tell what it is.
 
     @param app: see L{makeService}.
-    @param interface: the C{interface} setting.
+    @param interface: the C{interface} setting, or a mount's.
     @return: the application, its interface (C{"asgi3"}, C{"asgi2"} or
         C{"wsgi"}) and whether that was detected.
     @raise ValueError: C{app} is not callable.
@@ -204,6 +259,29 @@ def _application(app, interface):
         raise ValueError(f"the application must be callable, not {app!r}")
     interface, detected = resolveInterface(app, interface)
     return app, interface, detected
+
+
+def _mountsServed(served, threads):
+    """
+    @return: the start-up line's description of what the mounts serve,
+        e.g. C{"/ asgi3 (detected), /legacy wsgi (given) with 10 threads"}.
+    @rtype: L{str}
+    """
+    parts = [
+        f"{prefix or '/'} {interface} ({'detected' if detected else 'given'})"
+        + (f" with {threads} threads" if interface == "wsgi" else "")
+        for prefix, _, interface, detected in served
+    ]
+    return "mounts " + ", ".join(parts)
+
+
+def _adapter(app, interface, reactor, config, rootPath):
+    """
+    The adapter of one application.
+    """
+    if interface == "wsgi":
+        return _wsgiAdapter(app, reactor, config, rootPath)
+    return _asgiAdapter(app, interface, reactor, config, rootPath)
 
 
 def _reactorFor(reactor, interface):
@@ -223,7 +301,7 @@ def _reactorFor(reactor, interface):
 # stays light and a WSGI deployment never loads the asyncio bridge.
 
 
-def _asgiAdapter(app, interface, reactor, config):
+def _asgiAdapter(app, interface, reactor, config, rootPath):
     """
     The adapter of an ASGI application, on the asyncio reactor's loop.
 
@@ -237,14 +315,14 @@ def _asgiAdapter(app, interface, reactor, config):
         app,
         reactor,
         reactor._asyncioEventloop,
-        rootPath=config.rootPath,
+        rootPath=rootPath,
         lifespan=config.lifespan,
         lifespanTimeout=config.lifespanTimeout,
         asgi3=interface == "asgi3",
     )
 
 
-def _wsgiAdapter(app, reactor, config):
+def _wsgiAdapter(app, reactor, config, rootPath):
     """
     The adapter of a WSGI application, with a thread pool of its own.
     """
@@ -257,12 +335,12 @@ def _wsgiAdapter(app, reactor, config):
         app,
         reactor,
         threadpool,
-        rootPath=config.rootPath,
+        rootPath=rootPath,
         chunkedBody=config.wsgiChunkedBody,
     )
 
 
-def _httpFactory(adapter, reactor, config):
+def _httpFactory(adapter, reactor, config, logFormat):
     """
     The HTTP/1.1 factory every endpoint listens with, and the server state
     its connections report to.
@@ -278,7 +356,7 @@ def _httpFactory(adapter, reactor, config):
         reactor,
         config.limitConnections,
         config.limitConcurrency,
-        makeAccessLog(reactor, config.accessLog, config.accessLogFormat),
+        makeAccessLog(reactor, config.accessLog, logFormat),
     )
     factory = HTTPFactory(adapter, reactor, HTTPSettings.fromConfig(config), serverState)
     return factory, serverState
@@ -371,6 +449,7 @@ class HTTPService(Service):
         interface=None,
         detected=False,
         threads=None,
+        serving=None,
     ):
         """
         @param adapter: runs the application.
@@ -403,6 +482,10 @@ class HTTPService(Service):
         @param threads: the WSGI thread pool size, for the start-up line;
             L{None} for ASGI.
         @type threads: L{int} or L{None}
+        @param serving: what the start-up line says is served, in place of
+            C{interface}, C{detected} and C{threads} (several mounted
+            applications).
+        @type serving: L{str} or L{None}
         """
         self.adapter = adapter
         self._gracefulTimeout = gracefulTimeout
@@ -416,6 +499,7 @@ class HTTPService(Service):
         self._interface = interface
         self._detected = detected
         self._threads = threads
+        self._serving = serving
         self._failedEndpoint = None
         self._reactor = reactor
         self._exitOnFailure = exitOnFailure
@@ -480,11 +564,13 @@ class HTTPService(Service):
         @param urls: the listening ports' URLs (see L{_url}).
         @type urls: L{list} of L{str}
         """
-        serving = f"interface {self._interface} ({'detected' if self._detected else 'given'})"
-        if self._interface is None:
-            serving = "interface not named"
-        if self._threads is not None:
-            serving += f" with {self._threads} threads"
+        serving = self._serving
+        if serving is None:
+            serving = f"interface {self._interface} ({'detected' if self._detected else 'given'})"
+            if self._interface is None:
+                serving = "interface not named"
+            if self._threads is not None:
+                serving += f" with {self._threads} threads"
         _log.info(
             "gracehttp listening on {listening}; gracehttp {version}, {serving}, "
             "reactor {reactor}, pid {pid}",

@@ -28,6 +28,7 @@ from twisted.logger import (
 from twisted.python import usage
 
 from gracehttp import _service
+from gracehttp._apps.mounts import parseMount
 from gracehttp._config import SETTINGS, Choice, Config, Setting
 from gracehttp._errors import AppLoadError
 from gracehttp._loader import loadApp, resolveInterface
@@ -65,6 +66,7 @@ class Options(usage.Options):
     def __init__(self):
         super().__init__()
         self["app"] = None
+        self["mount"] = []
         for setting in SETTINGS:
             self[setting.name] = [] if setting.kind.repeatable else setting.default
         self["logLevel"] = None
@@ -78,6 +80,21 @@ class Options(usage.Options):
         self["app"] = reference
 
     opt_a = opt_app
+
+    def opt_mount(self, value):
+        """
+        Serve another application under a path prefix, as
+        PREFIX=MODULE:ATTRIBUTE, or PREFIX=MODULE:ATTRIBUTE@INTERFACE to force
+        its interface (e.g. --mount /legacy=proj.wsgi:application@wsgi).
+        Repeatable. The longest matching prefix answers; the prefix is the
+        application's root_path or SCRIPT_NAME; --app is then optional, and a
+        request no mount matches gets 404.
+        """
+        try:
+            parseMount(value)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        self["mount"].append(value)
 
     def opt_log_level(self, level):
         """
@@ -120,8 +137,10 @@ class Options(usage.Options):
             application cannot be loaded, or it is an ASGI application and
             the chosen reactor is not the asyncio one.
         """
-        if self["app"] is None:
-            raise usage.UsageError("--app is required (e.g. --app myproject.asgi:application)")
+        if self["app"] is None and not self["mount"]:
+            raise usage.UsageError(
+                "--app is required (e.g. --app myproject.asgi:application), or --mount"
+            )
         for setting in SETTINGS:
             if setting.kind.repeatable and not self[setting.name]:
                 self[setting.name] = list(setting.default)
@@ -129,13 +148,9 @@ class Options(usage.Options):
             self["config"] = Config(**{setting.name: self[setting.name] for setting in SETTINGS})
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
-        try:
-            self["application"] = loadApp(self["app"])
-        except AppLoadError as e:
-            _exit(str(e))
         self["interfaceOption"] = self["interface"]
-        self["interface"], _ = resolveInterface(self["application"], self["interface"])
-        if self["interface"] != "wsgi":
+        interfaces = self._loadApplications()
+        if any(interface != "wsgi" for interface in interfaces):
             _service.installAsyncioReactorIfNone()
             from twisted.internet import reactor
 
@@ -145,6 +160,36 @@ class Options(usage.Options):
                 requireAsyncioReactor(reactor)
             except AsyncioReactorRequired as e:
                 _exit(str(e))
+
+    def _loadApplications(self):
+        """
+        Load the application (C{self["application"]}, or L{None} without
+        C{--app}) and the mounted ones (C{self["mounts"]}: prefix to
+        C{(application, interface option)}), and tell what each is.
+
+        @return: the interfaces, e.g. C{["asgi3", "wsgi"]}.
+        @raise SystemExit: (status 1, after one line on stderr) one cannot
+            be loaded.
+        """
+        interfaces = []
+        self["application"] = None
+        if self["app"] is not None:
+            self["application"] = self._load(self["app"])
+            self["interface"], _ = resolveInterface(self["application"], self["interface"])
+            interfaces.append(self["interface"])
+        self["mounts"] = {}
+        for value in self["mount"]:
+            prefix, reference, interface = parseMount(value)
+            app = self._load(reference)
+            self["mounts"][prefix] = (app, interface)
+            interfaces.append(resolveInterface(app, interface)[0])
+        return interfaces
+
+    def _load(self, reference):
+        try:
+            return loadApp(reference)
+        except AppLoadError as e:
+            _exit(str(e))
 
 
 # usage.Options shows opt_* docstrings as --help text but keeps their
@@ -226,7 +271,11 @@ def makeService(options):
     if options["logLevel"] is not None:
         setLogLevel(options, LogLevel.levelWithName(options["logLevel"]))
     try:
-        return _service.makeService(options["application"], **options["config"].toDict())
+        return _service.makeService(
+            options["application"],
+            mounts=options["mounts"] or None,
+            **options["config"].toDict(),
+        )
     except ValueError as e:
         _exit(str(e))
     except OSError as e:

@@ -8,14 +8,23 @@ import contextlib
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 
+from tests.apps.events import Events
+
 servedFile = None
 """
 The file C{/file} serves; set by the in-process tests.
 """
 
+events = Events()
+"""
+What happened, for the in-process tests: lifespan startups, disconnects
+seen by C{/wait}.
+"""
+
 
 @contextlib.asynccontextmanager
 async def lifespan(app):
+    events.add("lifespan startup")
     yield {"greeting": "hello from lifespan"}
 
 
@@ -75,3 +84,11 @@ async def boom():
 @app.get("/file")
 async def file():
     return FileResponse(servedFile)
+
+
+@app.get("/wait")
+async def wait(request: Request):
+    events.add("waiting")
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    events.add("told")

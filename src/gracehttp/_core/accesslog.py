@@ -56,7 +56,9 @@ FIELDS = {
     "if that came first (work the application does after its response is not counted)",
     "durationMs": "the same in milliseconds",
     "outcome": "how the request ended: C{completed}, C{client-disconnected}, "
-    "C{cancelled}, C{shutdown} or C{aborted} (see L{gracehttp._core.exchange})",
+    "C{cancelled}, C{shutdown}, C{aborted} or C{rejected} (see L{gracehttp._core.exchange})",
+    "mount": "the prefix of the mounted application that answered (C{/} for the root "
+    "one), or C{-} when the server serves one application or no mount matched",
 }
 """
 The fields an access log format may use (C{{name}} or C{{name:spec}},
@@ -120,6 +122,7 @@ def checkFormat(logFormat):
         "duration": 0.001,
         "durationMs": 1.0,
         "outcome": "completed",
+        "mount": "/",
     }
     try:
         logFormat.format(**sample)
@@ -230,5 +233,6 @@ class AccessLog:
                 "duration": duration,
                 "durationMs": duration * 1000.0,
                 "outcome": exchange.outcome,
+                "mount": exchange.mount or "-",
             }
         )

@@ -181,6 +181,9 @@ class Exchange(Lifecycle):
         clock's seconds); L{None} before.  The application may run on
         after it (ASGI background tasks, a slow WSGI C{close()}).
     @ivar bytesSent: response body bytes the application wrote.
+    @ivar mount: the prefix of the mounted application that answered it
+        (L{gracehttp._apps.mounts}), C{"/"} for the root one; L{None} when
+        the server serves one application.
     @ivar wake: the adapter's zero-argument callback for "something you may
         be waiting for changed"; L{None} until the adapter sets it.
     """
@@ -199,6 +202,7 @@ class Exchange(Lifecycle):
         "httpVersion",
         "keepAlive",
         "method",
+        "mount",
         "outcome",
         "queryString",
         "rawPath",
@@ -254,6 +258,7 @@ class Exchange(Lifecycle):
         self.startTime = clock.seconds()
         self.endTime = None
         self.bytesSent = 0
+        self.mount = None
         self._body = []
         self._bodySize = 0
         self.reportConsumed = True

@@ -13,7 +13,14 @@ from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpR
 from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from tests.apps.events import Events
+
 disconnects = []
+
+events = Events()
+"""
+What C{wait} saw, for the in-process tests.
+"""
 
 
 def index(request):
@@ -119,6 +126,13 @@ def stream(request):
     return StreamingHttpResponse((f"chunk {i}\n" for i in range(5)), content_type="text/plain")
 
 
+def wait(request):
+    events.add("waiting")
+    if request.META["gracehttp.disconnected"].wait(10):
+        events.add("wsgi told")
+    return HttpResponse("done")
+
+
 async def slow(request):
     try:
         await asyncio.sleep(30)
@@ -140,4 +154,5 @@ urlpatterns = [
     path("boom", boom),
     path("stream", stream),
     path("slow", slow),
+    path("wait", wait),
 ]
