@@ -29,6 +29,12 @@ BAR = [
     ("wsgi", ("hello", "64k"), "gunicorn-gthread", 2.0),
     ("wsgi", ("hello", "64k"), "twist-web", 3.0),
 ]
+# Issue 13: a request through a mount costs at most 5% of hello throughput:
+# (interface, the mounted gracehttp server, gracehttp / mounted at most).
+MOUNT_BAR = [
+    ("asgi", "gracehttp-asgi-mounted", 1 / 0.95),
+    ("wsgi", "gracehttp-wsgi-mounted", 1 / 0.95),
+]
 IDLE_RSS_LIMIT = 1.5  # x uvicorn's RSS at 1,000 idle keep-alive connections
 SLOW_READER_GROWTH = 0.10  # RSS growth across a streamed 10 MiB response
 
@@ -187,6 +193,13 @@ def barLines(results):
             else:
                 verdict = "PASS" if ratio >= need else "FAIL"
                 lines.append(f"{verdict} {what}: {ratio:.2f}")
+    for interface, mounted, limit in MOUNT_BAR:
+        ratio = median(_roundRatios(results, "hello", mounted, interface))
+        what = f"{interface.upper()} hello: gracehttp / gracehttp through a mount <= {limit:.3f}"
+        if ratio is None:
+            lines.append(f"SKIP {what} (not measured)")
+        else:
+            lines.append(f"{'PASS' if ratio <= limit else 'FAIL'} {what}: {ratio:.3f}")
     uvicorn = results["memory"].get("uvicorn")
     for interface, name in GRACEHTTP.items():
         own = results["memory"].get(name)

@@ -51,13 +51,18 @@ def _bin(name, venv=VENV):
     return os.path.join(venv, "bin", name)
 
 
-def _gracehttp(app):
+def _gracehttp(app, option="--app"):
+    """
+    @param option: C{--app}, or C{--mount} with C{app} a C{PREFIX=REFERENCE}
+        value.
+    """
+
     def argv(port, extra):
         return [
             _bin("twist", GRACEHTTP_VENV),
             "--log-level=warn",
             "gracehttp",
-            "--app",
+            option,
             app,
             "--listen",
             f"tcp:{port}:interface={HOST}",
@@ -220,6 +225,24 @@ SERVERS = [
         quick=True,
     ),
     Server("granian-wsgi", "granian (WSGI)", "wsgi", _granian("wsgi", "apps:wsgi_app")),
+    # The same applications mounted at / (--mount, no --app): what routing
+    # through a mount costs (issue 13's bar); run with --servers.
+    Server(
+        "gracehttp-asgi-mounted",
+        "gracehttp (ASGI, mounted)",
+        "asgi",
+        _gracehttp("/=apps:asgi_app", "--mount"),
+        default=False,
+        gracehttp=True,
+    ),
+    Server(
+        "gracehttp-wsgi-mounted",
+        "gracehttp (WSGI, mounted)",
+        "wsgi",
+        _gracehttp("/=apps:wsgi_app", "--mount"),
+        default=False,
+        gracehttp=True,
+    ),
 ]
 
 BY_NAME = {server.name: server for server in SERVERS}
