@@ -106,7 +106,9 @@ def makeService(app, *, reactor=None, exitOnFailure=True, **settings):
         C{limitRequestHeaders}, C{limitRequestBody}, C{timeoutHeader},
         C{timeoutKeepAlive}, C{limitConcurrency}, C{limitConnections},
         C{gracefulTimeout}, C{proxyHeaders}, C{forwardedAllowIPs},
-        C{accessLog}, C{accessLogFormat}, C{wsgiChunkedBody}), the same
+        C{accessLog}, C{accessLogFormat}, C{wsgiChunkedBody}, C{ws},
+        C{wsMaxSize}, C{wsPingInterval}, C{wsPingTimeout},
+        C{wsPerMessageDeflate}), the same
         settings as the command line's options; the function's signature
         lists them with their defaults.  C{listen} may be one endpoint
         string, C{forwardedAllowIPs} one comma-separated string.
@@ -171,7 +173,7 @@ def buildService(app, config, reactor=None, exitOnFailure=True):
         adapter = _wsgiAdapter(app, reactor, config)
     else:
         adapter = _asgiAdapter(app, interface, reactor, config)
-    factory, serverState = _httpFactory(adapter, reactor, config)
+    factory, serverState = _httpFactory(adapter, reactor, config, interface)
     return HTTPService(
         adapter,
         factory,
@@ -262,13 +264,15 @@ def _wsgiAdapter(app, reactor, config):
     )
 
 
-def _httpFactory(adapter, reactor, config):
+def _httpFactory(adapter, reactor, config, interface):
     """
     The HTTP/1.1 factory every endpoint listens with, and the server state
     its connections report to.
 
+    @param interface: what the application is served as.
     @return: C{(factory, serverState)}.
     @raise OSError: the access log file cannot be opened.
+    @raise ValueError: WebSockets are C{on} for a WSGI application.
     """
     from gracehttp._core.serverstate import ServerState
     from gracehttp._protocols.http11 import HTTPFactory
@@ -280,8 +284,33 @@ def _httpFactory(adapter, reactor, config):
         config.limitConcurrency,
         makeAccessLog(reactor, config.accessLog, config.accessLogFormat),
     )
-    factory = HTTPFactory(adapter, reactor, HTTPSettings.fromConfig(config), serverState)
+    factory = HTTPFactory(
+        adapter,
+        reactor,
+        HTTPSettings.fromConfig(config),
+        serverState,
+        protocolSwitch=_webSocketSwitch(adapter, reactor, serverState, config, interface),
+    )
     return factory, serverState
+
+
+def _webSocketSwitch(adapter, reactor, serverState, config, interface):
+    """
+    The protocol switch that serves WebSockets (C{ws} C{auto} or C{on},
+    an ASGI application), or L{None}: upgrade requests are then answered
+    as plain HTTP.
+
+    @raise ValueError: C{ws} is C{on} and the application is WSGI.
+    """
+    if config.ws == "off" or interface == "wsgi":
+        if config.ws == "on":
+            raise ValueError(
+                "--ws on needs an ASGI application: a WSGI application has no WebSockets"
+            )
+        return None
+    from gracehttp._protocols.websocket import WebSocketSettings, WebSocketSwitch
+
+    return WebSocketSwitch(adapter, reactor, serverState, WebSocketSettings.fromConfig(config))
 
 
 def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
