@@ -237,7 +237,10 @@ PINNED_CLI_ERRORS = [
     (["--root-path", "api"], "root path must be empty or start with '/', not 'api'"),
     (["--ws", "yes"], "--ws must be one of auto, on, off, not 'yes'"),
     (["--ws-max-size", "0"], "ws max size must be a whole number of at least 1, not 0"),
-    (["--ws-ping-interval", "-1"], "ws ping interval must be a non-negative number of seconds, not -1.0"),
+    (
+        ["--ws-ping-interval", "-1"],
+        "ws ping interval must be a non-negative number of seconds, not -1.0",
+    ),
     (["--ws-ping-timeout", "0"], "ws ping timeout must be a positive number of seconds, not 0.0"),
     (["--ws-per-message-deflate", "no"], "--ws-per-message-deflate must be on or off, not 'no'"),
 ]
