@@ -521,6 +521,29 @@ class CloseTests(WebSocketTestsMixin, TestCase):
         self.assertEqual(session.disconnectReason, COMPLETED)
         self.assertTrue(self.transport.disconnecting)
 
+    def test_closeLetsGoOfProducer(self):
+        """
+        Closing the TCP connection unregisters the connection as the
+        transport's producer (a TLS transport sends close_notify only then),
+        at once if nothing waits to be sent.
+        """
+        _, peer = self.open()
+        self.channel.dataReceived(peer.send(CloseConnection(code=1000)))
+        self.assertTrue(self.transport.disconnecting)
+        self.assertIsNone(self.transport.producer)
+
+    def test_closeWaitsForDrain(self):
+        """
+        While the transport is above its high-water mark the connection
+        stays its producer; it lets go once the transport drained.
+        """
+        _, peer = self.open()
+        self.connection.pauseProducing()
+        self.channel.dataReceived(peer.send(CloseConnection(code=1000)))
+        self.assertIs(self.transport.producer, self.connection)
+        self.connection.resumeProducing()
+        self.assertIsNone(self.transport.producer)
+
     def test_peerClosesWithoutCode(self):
         """A close frame without a code reaches the application as 1005 (RFC 6455 section 7.1.5)."""
         session, peer = self.open()

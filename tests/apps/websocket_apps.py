@@ -158,7 +158,8 @@ class Consumer:
     async def websocket_connect(self, message):
         await self.send({"type": "websocket.accept"})
         query = self.scope["query_string"].decode()
-        await self.send({"type": "websocket.send", "text": f"hello {query}"})
+        scheme = self.scope["scheme"]
+        await self.send({"type": "websocket.send", "text": f"hello {query} over {scheme}"})
 
     async def websocket_receive(self, message):
         text = message.get("text")

@@ -164,6 +164,9 @@ class WebSocketConnection(Protocol):
     @ivar _readPaused: we paused the transport.
     @ivar _heard: the peer sent something since the last ping.
     @ivar _shutdown: a graceful stop cut the connection.
+    @ivar _producing: registered as the transport's producer.
+    @ivar _writePaused: the transport asked its producer to pause.
+    @ivar _losing: the TCP connection is being closed (C{loseConnection}).
     """
 
     def __init__(self, switch, request, opening):
@@ -191,6 +194,9 @@ class WebSocketConnection(Protocol):
         self._readPaused = False
         self._heard = False
         self._shutdown = False
+        self._producing = False
+        self._writePaused = False
+        self._losing = False
         self._pingCall = None
         self._pongCall = None
         self._closeCall = None
@@ -203,6 +209,7 @@ class WebSocketConnection(Protocol):
         self._writer = writerFor(transport)
         session = self.session = Session(self, self._reactor, self._settings.disconnectGracePeriod)
         transport.registerProducer(self, True)
+        self._producing = True
         request = self._request
         session.startTime = request.startTime
         session.method = request.method
@@ -249,11 +256,16 @@ class WebSocketConnection(Protocol):
     # -- IPushProducer (towards our transport) ---------------------------------
 
     def pauseProducing(self):
+        self._writePaused = True
         if self.session is not None:
             self.session.pauseWriting()
 
     def resumeProducing(self):
-        if self.session is not None:
+        self._writePaused = False
+        if self._losing:
+            # What was left to send when we closed has drained.
+            self._unregister()
+        elif self.session is not None:
             self.session.resumeWriting()
 
     def stopProducing(self):
@@ -478,10 +490,23 @@ class WebSocketConnection(Protocol):
 
     def _close(self):
         """
-        Close the TCP connection (bounded by L{_closing}'s timer).
+        Close the TCP connection (bounded by L{_closing}'s timer).  The
+        connection stays the transport's producer until what is left to
+        send fits in its buffer, then lets go of it: a TLS transport sends
+        its C{close_notify} only once no producer is registered.
         """
         self._closing()
+        if self._losing:
+            return
+        self._losing = True
         self.transport.loseConnection()
+        if not self._writePaused:
+            self._unregister()
+
+    def _unregister(self):
+        if self._producing:
+            self._producing = False
+            self.transport.unregisterProducer()
 
     def _closeTimedOut(self):
         self._closeCall = None
