@@ -742,9 +742,9 @@ class Config:
         OnOff(),
         "Accept permessage-deflate compression (RFC 7692) when a WebSocket client offers it.",
         "Accept permessage-deflate compression (RFC 7692) when a WebSocket client "
-        "offers it: messages are compressed both ways.  It costs CPU and, per "
-        "connection that sends, a compressor's memory (about 300 KiB with the "
-        "default window); ``off`` saves both.",
+        "offers it: messages are compressed both ways.  It costs CPU and memory: "
+        "about 260 KiB per connection once it sent a message (zlib's compressor), "
+        "40 KiB once it received one; ``off`` saves both.",
         label="ws per-message deflate",
     )
 
