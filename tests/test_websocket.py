@@ -31,6 +31,7 @@ from gracehttp._core.serverstate import IConnection, ServerState
 from gracehttp._core.session import QUEUE_MESSAGES, Session
 from gracehttp._protocols.http11 import ConnectionState as HTTPState
 from gracehttp._protocols.http11 import HTTPFactory
+from gracehttp._protocols.http11.head import LARGE_BODY_READ_SIZE
 from gracehttp._protocols.websocket import WebSocketSettings, WebSocketSwitch
 from gracehttp._protocols.websocket.connection import HOLD_SIZE
 from gracehttp._protocols.websocket.handshake import acceptValue
@@ -356,6 +357,22 @@ class MessageTests(WebSocketTestsMixin, TestCase):
         self.assertEqual(session.nextMessage(), "frag\u00e9ment")
         self.assertIsNone(session.nextMessage())
         self.assertEqual(self.receive(peer), [Pong(payload=b"p")])
+
+    def test_largeReads(self):
+        """
+        While a message longer than one read arrives the transport reads
+        LARGE_BODY_READ_SIZE bytes at a time; its own size comes back after.
+        """
+        self.transport = StringTransport()
+        self.transport.bufferSize = 65536
+        self.channel = self.factory.buildProtocol(None)
+        self.channel.makeConnection(self.transport)
+        session, peer = self.open()
+        self.channel.dataReceived(peer.send(BytesMessage(data=b"a" * 100, message_finished=False)))
+        self.assertEqual(self.transport.bufferSize, LARGE_BODY_READ_SIZE)
+        self.channel.dataReceived(peer.send(BytesMessage(data=b"b" * 100)))
+        self.assertEqual(self.transport.bufferSize, 65536)
+        self.assertEqual(session.nextMessage(), b"a" * 100 + b"b" * 100)
 
     def test_send(self):
         """Messages sent are framed unmasked, text and binary, small and large."""

@@ -22,7 +22,10 @@ lost).
 Reading.  Until the application accepts, what the client sends (nothing,
 if it follows RFC 6455 section 4.1) is held, and past L{HOLD_SIZE} bytes
 the transport is paused; it is parsed once the handshake is accepted.
-wsproto parses every read; complete messages go to the session, whose
+wsproto parses every read (while a message longer than one read arrives,
+the transport reads 256 KiB at a time, as HTTP/1.1 does for a large body:
+a 1 MiB message then costs four reads instead of sixteen); complete
+messages go to the session, whose
 queue is bounded: when it is full the transport is paused until the
 application took enough (C{messagesConsumed}).  A peer's ping is answered
 at once with a pong.  wsproto reports what it refuses (a protocol error,
@@ -83,6 +86,7 @@ from gracehttp._core.exchange import CLIENT_DISCONNECTED, COMPLETED, REJECTED, S
 from gracehttp._core.interfaces import ISessionChannel
 from gracehttp._core.serverstate import IConnection
 from gracehttp._core.session import Session
+from gracehttp._protocols.http11.head import LARGE_BODY_READ_SIZE
 from gracehttp._protocols.socketwriter import writerFor
 from gracehttp._protocols.websocket.extensions import negotiate
 from gracehttp._protocols.websocket.handshake import (
@@ -167,6 +171,12 @@ class WebSocketConnection(Protocol):
     @ivar _producing: registered as the transport's producer.
     @ivar _writePaused: the transport asked its producer to pause.
     @ivar _losing: the TCP connection is being closed (C{loseConnection}).
+    @ivar _defaultReadSize: the transport's own C{bufferSize}, or L{None}
+        for a transport without one (TLS).
+    @ivar _largeReads: a message longer than one read is arriving: the
+        transport reads L{LARGE_BODY_READ_SIZE
+        <gracehttp._protocols.http11.head.LARGE_BODY_READ_SIZE>} bytes at a
+        time until it is complete.
     """
 
     def __init__(self, switch, request, opening):
@@ -197,6 +207,8 @@ class WebSocketConnection(Protocol):
         self._producing = False
         self._writePaused = False
         self._losing = False
+        self._defaultReadSize = None
+        self._largeReads = False
         self._pingCall = None
         self._pongCall = None
         self._closeCall = None
@@ -207,6 +219,7 @@ class WebSocketConnection(Protocol):
     def connectionMade(self):
         transport = self.transport
         self._writer = writerFor(transport)
+        self._defaultReadSize = getattr(transport, "bufferSize", None)
         session = self.session = Session(self, self._reactor, self._settings.disconnectGracePeriod)
         transport.registerProducer(self, True)
         self._producing = True
@@ -389,12 +402,20 @@ class WebSocketConnection(Protocol):
                         pieces.append(event.data)
                         data = "".join(pieces) if kind is TextMessage else b"".join(pieces)
                         self._pieces = []
+                        if self._largeReads:
+                            self._largeReads = False
+                            self.transport.bufferSize = self._defaultReadSize
                     else:
                         data = event.data
                     if self.session.receiveMessage(data):
                         self._pauseReading()
                 else:
                     self._pieces.append(event.data)
+                    if not self._largeReads and self._defaultReadSize is not None:
+                        # A message longer than a read: read it in larger
+                        # pieces, as HTTP/1.1 reads a large body.
+                        self._largeReads = True
+                        self.transport.bufferSize = LARGE_BODY_READ_SIZE
             elif kind is Ping:
                 if ws.state is ConnectionState.OPEN:
                     self._writeControl(event.response())
