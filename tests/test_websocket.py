@@ -763,3 +763,37 @@ class SettingsTests(TestCase):
             (5, 1.5, False),
         )
         self.assertEqual(settings.timeoutClose, 15.0)
+
+
+class WiringTests(TestCase):
+    """
+    The service installs the WebSocket switch for an ASGI application
+    unless WebSockets are off, never for a WSGI one.
+    """
+
+    def switch(self, interface, **settings):
+        from gracehttp._config import Config
+        from gracehttp._service import _webSocketSwitch
+
+        state = ServerState(MemoryReactorClock())
+        return _webSocketSwitch(
+            ManualAdapter(), MemoryReactorClock(), state, Config(**settings), interface
+        )
+
+    def test_asgi(self):
+        """An ASGI application gets the switch, with the WebSocket settings."""
+        for mode in ("auto", "on"):
+            switch = self.switch("asgi3", ws=mode, wsMaxSize=99)
+            self.assertIsInstance(switch, WebSocketSwitch)
+            self.assertEqual(switch.settings.wsMaxSize, 99)
+
+    def test_off(self):
+        """--ws off: no switch (upgrade requests are plain HTTP)."""
+        self.assertIsNone(self.switch("asgi2", ws="off"))
+
+    def test_wsgi(self):
+        """A WSGI application gets no switch; --ws on is then an error."""
+        self.assertIsNone(self.switch("wsgi"))
+        self.assertIsNone(self.switch("wsgi", ws="off"))
+        with self.assertRaises(ValueError):
+            self.switch("wsgi", ws="on")
