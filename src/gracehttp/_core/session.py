@@ -136,9 +136,9 @@ reading.
 """
 QUEUE_BYTES = 1024 * 1024
 """
-Bytes of received messages queued for the application before the
-protocol stops reading (one message larger than this is taken whole: the
-message size limit bounds it).
+Bytes of received messages (characters, for text) queued for the
+application before the protocol stops reading (one message larger than
+this is taken whole: the message size limit bounds it).
 """
 
 NORMAL_CLOSURE = 1000
@@ -357,12 +357,13 @@ class Session(Lifecycle):
         """
         if self.ended:
             return False
-        size = _size(data)
         self.messagesReceived += 1
-        self.bytesReceived += size
+        self.bytesReceived += _size(data)
         queue = self._queue
         queue.append(data)
-        self._queuedBytes += size
+        # The bound is on the objects queued: a text message counted in
+        # characters.
+        self._queuedBytes += len(data)
         self._wake()
         if len(queue) >= QUEUE_MESSAGES or self._queuedBytes >= QUEUE_BYTES:
             self._full = True
@@ -421,7 +422,7 @@ class Session(Lifecycle):
         if not queue:
             return None
         data = queue.popleft()
-        self._queuedBytes -= _size(data)
+        self._queuedBytes -= len(data)
         if self._full and len(queue) < QUEUE_MESSAGES and self._queuedBytes < QUEUE_BYTES:
             self._full = False
             self._channel.messagesConsumed(self)
