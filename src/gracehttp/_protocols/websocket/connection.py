@@ -53,6 +53,9 @@ Closing (RFC 6455 section 7):
     closed;
   - the connection lost without a close frame: the session is told with
     code 1006 (section 7.1.5) at once, outcome C{client-disconnected};
+  - closing the TCP connection, the connection stops being the
+    transport's producer once what is left to send fits in its buffer (a
+    TLS transport sends its C{close_notify} only then);
   - every close is bounded: C{timeoutClose} seconds after it starts the
     connection is aborted (a peer that never answers our close frame, or
     over TLS never answers C{close_notify}).
