@@ -358,9 +358,23 @@ class ShutdownTests(TestCase):
         then the client gets a close frame with 1012 and the application
         websocket.disconnect with 1012; the stop then completes.
         """
-        server = serveInProcess(websocket_apps.app, accessLog="off", gracefulTimeout=0.2)
+        self.assertShutdown(tls=False)
+
+    def test_shutdownSends1012TLS(self):
+        """The same over TLS (the close completes with close_notify)."""
+        self.assertShutdown(tls=True)
+
+    def assertShutdown(self, tls):
+        listen = tlsEndpoint(KEY, CERT) if tls else LOOPBACK_ANY_PORT
+        server = serveInProcess(
+            websocket_apps.app, listen=listen, accessLog="off", gracefulTimeout=0.2
+        )
         before = len(websocket_apps.waitFor(lambda events: True))
-        with connect(f"ws://127.0.0.1:{server.port}/hold", open_timeout=WAIT) as ws:
+        scheme, options = "ws", {}
+        if tls:
+            scheme, options = "wss", {"ssl": ssl.create_default_context(cafile=CERT)}
+        url = f"{scheme}://127.0.0.1:{server.port}/hold"
+        with connect(url, open_timeout=WAIT, **options) as ws:
             server.stop(timeout=WAIT)
             with self.assertRaises(ConnectionClosed) as caught:
                 ws.recv(timeout=WAIT)
