@@ -500,3 +500,80 @@ class OutcomeEndToEndTests(unittest.TestCase):
             with open(path) as f:
                 lines = f.read().splitlines()
         self.assertEqual(lines, ["200 completed"] * 4)
+
+
+class SessionTests(AccessLogTestCase):
+    """
+    A WebSocket session is logged as the request that opened it, with its
+    messages, bytes and close code.
+    """
+
+    def session(self):
+        from gracehttp._core.session import Session
+
+        from .test_session import RecordingSessionChannel
+
+        session = Session(RecordingSessionChannel(), self.clock, 3.0)
+        session.rawPath = b"/ws"
+        session.queryString = b"room=1"
+        session.headers = [(b"user-agent", b"websockets/17")]
+        session.client = ("127.0.0.1", 50000)
+        session.appStarted(lambda: None)
+        return session
+
+    def test_defaultFormat(self):
+        """
+        With the default format a session's line is the request's (status
+        101, size the bytes sent, duration to the close) followed by the
+        messages and bytes each way and the close code.
+        """
+        session = self.session()
+        session.accept()
+        session.receiveMessage("h\u00e9")
+        session.nextMessage()
+        session.send(b"1234")
+        session.send("ok")
+        self.clock.advance(1.5)
+        session.disconnect("completed", 1001, "going away")
+        self.clock.advance(1)
+        session.appFinished()
+        event = self.log(session)
+        self.assertEqual(
+            formatEvent(event),
+            f'127.0.0.1 - - [{apacheTime(START)}] "GET /ws?room=1 HTTP/1.1" 101 6 "-" '
+            '"websockets/17" 1500.0 completed ws in=1/3 out=2/6 close=1001',
+        )
+        self.assertEqual(
+            (event["messagesIn"], event["bytesIn"], event["messagesOut"], event["bytesOut"]),
+            (1, 3, 2, 6),
+        )
+        self.assertEqual(event["closeCode"], 1001)
+
+    def test_denied(self):
+        """A denied handshake has the denial's status and no close code."""
+        session = self.session()
+        session.deny(401, (), b"no")
+        session.appFinished()
+        line = formatEvent(self.log(session))
+        self.assertIn('"GET /ws?room=1 HTTP/1.1" 401 2 ', line)
+        self.assertTrue(line.endswith(" completed ws in=0/0 out=0/2 close=-"), line)
+
+    def test_customFormat(self):
+        """
+        A format of the user's is used for sessions and requests alike; the
+        WebSocket fields are '-' for an HTTP request.
+        """
+        logFormat = "{status} {messagesIn} {bytesOut} {closeCode} {outcome}"
+        session = self.session()
+        session.accept()
+        session.close(4000, "x")
+        session.appFinished()
+        self.assertEqual(formatEvent(self.log(session, logFormat)), "101 0 0 4000 completed")
+        exchange = self.exchange()
+        self.respond(exchange)
+        exchange.appFinished()
+        self.assertEqual(formatEvent(self.log(exchange, logFormat)), "200 - - - completed")
+
+    def test_checkFormat(self):
+        """The WebSocket fields are known to checkFormat."""
+        checkFormat("{messagesIn} {bytesIn} {messagesOut} {bytesOut} {closeCode:>5}")

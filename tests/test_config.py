@@ -66,6 +66,11 @@ PINNED_DEFAULTS = {
     "accessLog": "-",
     "accessLogFormat": DEFAULT_FORMAT,
     "wsgiChunkedBody": "spool",
+    "ws": "auto",
+    "wsMaxSize": 16 * 1024 * 1024,
+    "wsPingInterval": 20.0,
+    "wsPingTimeout": 20.0,
+    "wsPerMessageDeflate": True,
 }
 """
 Every setting's default, as documented (README, docs/reference/api.rst
@@ -145,7 +150,8 @@ PINNED_API_ERRORS = [
         {"accessLogFormat": "{nosuch}"},
         "bad access log format '{nosuch}': unknown access log field {nosuch}; fields: "
         "client, time, request, method, path, httpVersion, status, size, bytes, referer, "
-        "userAgent, duration, durationMs, outcome, mount",
+        "userAgent, duration, durationMs, outcome, mount, messagesIn, bytesIn, messagesOut, "
+        "bytesOut, closeCode",
     ),
     ({"accessLogFormat": 3}, "access log format must be a string, not 3"),
     ({"wsgiChunkedBody": "buffer"}, "wsgi chunked body must be one of spool, stream, not 'buffer'"),
@@ -220,7 +226,8 @@ PINNED_CLI_ERRORS = [
         ["--access-log-format", "{nosuch}"],
         "bad access log format '{nosuch}': unknown access log field {nosuch}; fields: "
         "client, time, request, method, path, httpVersion, status, size, bytes, referer, "
-        "userAgent, duration, durationMs, outcome, mount",
+        "userAgent, duration, durationMs, outcome, mount, messagesIn, bytesIn, messagesOut, "
+        "bytesOut, closeCode",
     ),
     (["--log-level", "loud"], "--log-level must be one of debug, info, warn, error, not 'loud'"),
     (
@@ -228,6 +235,14 @@ PINNED_CLI_ERRORS = [
         "--wsgi-chunked-body must be one of spool, stream, not 'buffer'",
     ),
     (["--root-path", "api"], "root path must be empty or start with '/', not 'api'"),
+    (["--ws", "yes"], "--ws must be one of auto, on, off, not 'yes'"),
+    (["--ws-max-size", "0"], "ws max size must be a whole number of at least 1, not 0"),
+    (
+        ["--ws-ping-interval", "-1"],
+        "ws ping interval must be a non-negative number of seconds, not -1.0",
+    ),
+    (["--ws-ping-timeout", "0"], "ws ping timeout must be a positive number of seconds, not 0.0"),
+    (["--ws-per-message-deflate", "no"], "--ws-per-message-deflate must be on or off, not 'no'"),
 ]
 """
 Bad C{twist gracehttp} arguments (after C{--app}) and the exact problem
@@ -407,6 +422,11 @@ EXAMPLES = {
     "accessLog": (["off"], "off"),
     "accessLogFormat": (["{method} {path} {status}"], "{method} {path} {status}"),
     "wsgiChunkedBody": (["stream"], "stream"),
+    "ws": (["off"], "off"),
+    "wsMaxSize": (["1024"], 1024),
+    "wsPingInterval": (["0"], 0.0),
+    "wsPingTimeout": (["2.5"], 2.5),
+    "wsPerMessageDeflate": (["off"], False),
 }
 """
 For each setting: command-line values (none for a flag), and the value
@@ -434,6 +454,11 @@ BAD_VALUES = {
     "accessLog": 3,
     "accessLogFormat": 3,
     "wsgiChunkedBody": "buffer",
+    "ws": True,
+    "wsMaxSize": 0,
+    "wsPingInterval": -1,
+    "wsPingTimeout": 0,
+    "wsPerMessageDeflate": "on",
 }
 """
 For each setting: a value L{Config} refuses.
@@ -459,6 +484,11 @@ BAD_TEXT = {
     "accessLog": None,
     "accessLogFormat": "{nosuch}",
     "wsgiChunkedBody": "buffer",
+    "ws": "yes",
+    "wsMaxSize": "16M",
+    "wsPingInterval": "never",
+    "wsPingTimeout": "0",
+    "wsPerMessageDeflate": "true",
 }
 """
 For each option that takes a value: a value that is a usage error (L{None}

@@ -113,3 +113,40 @@ class MountsCommandLineTests(TestCase):
             child.waitFor(r"mounts / asgi3 \(detected\), /legacy wsgi \(given\) with 10 threads")
         finally:
             self.assertEqual(child.stop(), 0)
+
+
+class MountsWebSocketTests(TestCase):
+    """
+    WebSocket upgrades are routed like requests: FastAPI mounted at C{/v2}
+    takes its sessions with the prefix as C{root_path}; an upgrade to the
+    Django WSGI application at C{/} is answered by it as plain HTTP.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        starlette_app.events.clear()
+        cls.server = serveInProcess(None, mounts={"/": DJANGO, "/v2": FASTAPI}, accessLog="off")
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_sessionReachesTheASGIMount(self):
+        """A WebSocket to /v2/ws is served by the FastAPI route /ws."""
+        from websockets.sync.client import connect
+
+        with connect(f"ws://127.0.0.1:{self.port}/v2/ws", open_timeout=10) as ws:
+            ws.send("hi")
+            self.assertEqual(ws.recv(timeout=10), "hello from lifespan: hi")
+
+    def test_upgradeToWSGIMountIsPlainHTTP(self):
+        """An upgrade to the WSGI mount reaches Django as a plain GET."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(
+                b"GET /items/3 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\n"
+                b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            )
+            head = s.recv(65536).split(b"\r\n", 1)[0]
+        self.assertEqual(head, b"HTTP/1.1 200 OK")

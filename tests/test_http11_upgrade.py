@@ -37,13 +37,16 @@ class Echo(Protocol):
     """
     The protocol a switch hands the connection to: it registers itself as
     its transport's producer, answers 101, then sends back every byte it
-    receives.
+    receives; when its connection is lost it ends the upgrade request
+    (status 101, completed).
 
+    @ivar request: the upgrade request it took over.
     @ivar received: what it was given, in order.
     @ivar lost: the reason its connection was lost, or L{None}.
     """
 
-    def __init__(self):
+    def __init__(self, request):
+        self.request = request
         self.received = []
         self.lost = None
 
@@ -66,6 +69,9 @@ class Echo(Protocol):
 
     def connectionLost(self, reason):
         self.lost = reason
+        self.request.status = 101
+        self.request.outcome = COMPLETED
+        self.request.appFinished()
 
 
 @implementer(IConnection)
@@ -76,8 +82,8 @@ class StoppableEcho(Echo):
     @ivar stops: the L{IConnection} calls it got, in order.
     """
 
-    def __init__(self):
-        Echo.__init__(self)
+    def __init__(self, request):
+        Echo.__init__(self, request)
         self.stops = []
 
     def stopKeepAlive(self):
@@ -110,7 +116,7 @@ class EchoSwitch:
             raise RuntimeError("switch failed")
         if not self.take:
             return None
-        protocol = self.protocol()
+        protocol = self.protocol(request)
         self.protocols.append(protocol)
         return protocol
 
@@ -173,23 +179,26 @@ class SwitchTests(UpgradeTestsMixin, TestCase):
     def test_handOver(self):
         """
         At the switch the channel stops producing (the new protocol is the
-        transport's producer) and timing, the upgrade request is logged
-        with status 101 and no longer counted in flight, and the connection
-        stays counted until it is lost.
+        transport's producer) and timing; the upgrade request is the new
+        protocol's: it stays counted in flight and is not logged until that
+        protocol ends it; the connection stays counted until it is lost.
         """
         self.channel.dataReceived(UPGRADE)
         [echo] = self.factory.protocolSwitch.protocols
         self.assertIs(self.transport.producer, echo)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         state = self.factory.serverState
-        self.assertEqual(state.requestsInFlight, 0)
-        [record] = self.logged
-        self.assertEqual((record.status, record.outcome), (101, COMPLETED))
+        self.assertEqual(state.requestsInFlight, 1)
+        self.assertEqual(self.logged, [])
         self.assertEqual(state.connections, {self.channel})
         self.reactor.advance(100)
         self.assertFalse(self.transport.disconnecting)
         self.channel.connectionLost(None)
         self.assertEqual(state.connections, set())
+        self.assertEqual(state.requestsInFlight, 0)
+        [record] = self.logged
+        self.assertIs(record, echo.request)
+        self.assertEqual((record.status, record.outcome), (101, COMPLETED))
 
     def test_afterPipelinedRequests(self):
         """

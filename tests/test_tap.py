@@ -542,6 +542,16 @@ class OneLineErrorTests(unittest.TestCase):
             "--app", "gracehttp.demo:app", "--listen", "bogus:xx", fragment="'bogus:xx'"
         )
 
+    def test_webSocketsForWSGI(self):
+        """--ws on with a WSGI application: WSGI has no WebSockets."""
+        self.assertOneLineExit(
+            "--app",
+            "tests.test_tap:wsgiApp",
+            "--ws",
+            "on",
+            fragment="--ws on needs an ASGI application: a WSGI application has no WebSockets",
+        )
+
     def test_tlsWithoutPyOpenSSL(self):
         """--listen ssl:... without pyOpenSSL names the gracehttp[tls] extra."""
         with tempfile.TemporaryDirectory() as directory:

@@ -72,6 +72,12 @@ WSGI_CHUNKED_BODY_MODES = ("spool", "stream")
 The C{wsgiChunkedBody} values (see L{gracehttp._apps.wsgi.adapter}).
 """
 
+WS_MODES = ("auto", "on", "off")
+"""
+The C{ws} values: WebSockets for an ASGI application (C{auto}, C{on}) or
+never (C{off}); see L{gracehttp._protocols.websocket}.
+"""
+
 
 class Kind:
     """
@@ -224,6 +230,26 @@ class Flag(Kind):
         return value
 
 
+class OnOff(Kind):
+    """
+    On or off, written C{on} or C{off} on the command line (for a setting
+    that is on by default, which a L{Flag} cannot turn off).
+    """
+
+    metavar = "on|off"
+    pythonType = "bool"
+
+    def parse(self, text: str, option: str) -> bool:
+        if text not in ("on", "off"):
+            raise ValueError(f"{option} must be on or off, not {text!r}")
+        return text == "on"
+
+    def check(self, value: Any, label: str) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{label} must be True or False, not {value!r}")
+        return value
+
+
 class Text(Kind):
     """
     A string, checked by a function of its own.
@@ -366,6 +392,8 @@ class Setting:
             return "no limit", False
         if value is False:
             return "off", False
+        if value is True:
+            return "on", True
         if value == "":
             return "empty", False
         if isinstance(value, tuple):
@@ -634,8 +662,9 @@ class Config:
         Text(_checkFormat),
         "The access log line in Python format syntax over the fields `client`, "
         "`time`, `request`, `method`, `path`, `httpVersion`, `status`, `size`, "
-        "`bytes`, `referer`, `userAgent`, `duration` (seconds), `durationMs` and "
-        "`outcome`.",
+        "`bytes`, `referer`, `userAgent`, `duration` (seconds), `durationMs`, "
+        "`outcome`, and for WebSocket sessions `messagesIn`, `bytesIn`, `messagesOut`, "
+        "`bytesOut` and `closeCode`.",
         "The access log line, Python format syntax over named fields "
         '(:doc:`accesslog`), e.g. ``\'{client} "{request}" {status} '
         "{durationMs:.0f}ms {outcome}'``.",
@@ -658,6 +687,65 @@ class Config:
         "body as it arrives, without ``CONTENT_LENGTH`` "
         "(``wsgi.input_terminated``).  See :doc:`../discussion/lifecycle`.  Ignored "
         "for ASGI.",
+    )
+    ws: str = _setting(
+        "auto",
+        "ws",
+        Choice(WS_MODES),
+        "WebSockets: `auto` and `on` serve `Upgrade: websocket` requests to an ASGI "
+        "application as its `websocket` scope; `off` answers them as plain HTTP. A WSGI "
+        "application never gets WebSockets (`on` is then an error).",
+        "WebSockets (RFC 6455) for an ASGI application: an ``Upgrade: websocket`` "
+        "request becomes the application's ``websocket`` scope (ASGI WebSocket spec "
+        "2.5).  ``off``: such requests are answered as plain HTTP, as every upgrade "
+        "to another protocol is.  A WSGI application has no WebSockets: ``auto`` "
+        "leaves them off, ``on`` is an error.  See :doc:`websockets`.",
+        label="ws",
+    )
+    wsMaxSize: int = _setting(
+        16 * 1024 * 1024,
+        "ws-max-size",
+        Count(unit="bytes"),
+        "Bytes of one WebSocket message accepted (after decompression); a larger "
+        "message closes the connection with 1009.",
+        "Bytes of one received WebSocket message accepted, text counted as UTF-8 and "
+        "a compressed message counted as it decompresses (so a small compressed "
+        "message cannot expand without bound).  More: the connection is closed with "
+        "code ``1009`` (message too big, RFC 6455 section 7.4.1) and the "
+        "application gets ``websocket.disconnect`` with that code.",
+        label="ws max size",
+    )
+    wsPingInterval: float = _setting(
+        20.0,
+        "ws-ping-interval",
+        Seconds(minimum=0),
+        "Seconds between the pings sent on an open WebSocket; `0` sends none.",
+        "Seconds between the pings (RFC 6455 section 5.5.2) sent on an open WebSocket, "
+        "to find peers that went away without closing.  ``0``: no pings.",
+        label="ws ping interval",
+    )
+    wsPingTimeout: float = _setting(
+        20.0,
+        "ws-ping-timeout",
+        Seconds(positive=True),
+        "Seconds a WebSocket peer has to answer a ping; a silent peer is disconnected "
+        "and the application told (code 1006).",
+        "Seconds a WebSocket peer has to answer a ping (or send anything).  A silent "
+        "peer is sent a close frame with ``1011`` and the connection is aborted; the "
+        "application gets ``websocket.disconnect`` with code ``1006`` and reason "
+        "``ping timeout``.",
+        label="ws ping timeout",
+    )
+    wsPerMessageDeflate: bool = _setting(
+        True,
+        "ws-per-message-deflate",
+        OnOff(),
+        "Accept permessage-deflate compression (RFC 7692) when a WebSocket client offers it.",
+        "Accept permessage-deflate compression (RFC 7692) when a WebSocket client "
+        "offers it: messages are compressed both ways.  It costs CPU and memory: "
+        "about 260 KiB per connection once it sent a message (zlib's compressor), "
+        "40 KiB once it received one; ``off`` saves both.",
+        label="ws per-message deflate",
     )
 
     def __post_init__(self) -> None:

@@ -115,7 +115,9 @@ def makeService(app=None, *, mounts=None, reactor=None, exitOnFailure=True, **se
         C{limitRequestHeaders}, C{limitRequestBody}, C{timeoutHeader},
         C{timeoutKeepAlive}, C{limitConcurrency}, C{limitConnections},
         C{gracefulTimeout}, C{proxyHeaders}, C{forwardedAllowIPs},
-        C{accessLog}, C{accessLogFormat}, C{wsgiChunkedBody}), the same
+        C{accessLog}, C{accessLogFormat}, C{wsgiChunkedBody}, C{ws},
+        C{wsMaxSize}, C{wsPingInterval}, C{wsPingTimeout},
+        C{wsPerMessageDeflate}), the same
         settings as the command line's options; the function's signature
         lists them with their defaults.  C{listen} may be one endpoint
         string, C{forwardedAllowIPs} one comma-separated string.
@@ -202,7 +204,7 @@ def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None):
         logFormat = config.accessLogFormat
         if logFormat == DEFAULT_ACCESS_LOG_FORMAT:
             logFormat += " {mount}"
-    factory, serverState = _httpFactory(adapter, reactor, config, logFormat)
+    factory, serverState = _httpFactory(adapter, reactor, config, logFormat, served)
     return HTTPService(
         adapter,
         factory,
@@ -340,13 +342,17 @@ def _wsgiAdapter(app, reactor, config, rootPath):
     )
 
 
-def _httpFactory(adapter, reactor, config, logFormat):
+def _httpFactory(adapter, reactor, config, logFormat, served):
     """
     The HTTP/1.1 factory every endpoint listens with, and the server state
     its connections report to.
 
+    @param logFormat: the access log's format.
+    @param served: C{(prefix, application, interface, detected)} per
+        application served.
     @return: C{(factory, serverState)}.
     @raise OSError: the access log file cannot be opened.
+    @raise ValueError: WebSockets are C{on} for a WSGI application.
     """
     from gracehttp._core.serverstate import ServerState
     from gracehttp._protocols.http11 import HTTPFactory
@@ -358,8 +364,41 @@ def _httpFactory(adapter, reactor, config, logFormat):
         config.limitConcurrency,
         makeAccessLog(reactor, config.accessLog, logFormat),
     )
-    factory = HTTPFactory(adapter, reactor, HTTPSettings.fromConfig(config), serverState)
+    factory = HTTPFactory(
+        adapter,
+        reactor,
+        HTTPSettings.fromConfig(config),
+        serverState,
+        protocolSwitch=_webSocketSwitch(adapter, reactor, serverState, config, served),
+    )
     return factory, serverState
+
+
+def _webSocketSwitch(adapter, reactor, serverState, config, served):
+    """
+    The protocol switch that serves WebSockets (C{ws} C{auto} or C{on},
+    at least one ASGI application), or L{None}: upgrade requests are then
+    answered as plain HTTP.  With mounts, an upgrade is routed like any
+    request, and one to a WSGI mount is answered as plain HTTP by it.
+
+    @param served: C{(prefix, application, interface, detected)} per
+        application served.
+    @raise ValueError: C{ws} is C{on} and no application is ASGI.
+    """
+    anyASGI = any(interface != "wsgi" for _, _, interface, _ in served)
+    if config.ws == "off" or not anyASGI:
+        if config.ws == "on":
+            raise ValueError(
+                "--ws on needs an ASGI application: a WSGI application has no WebSockets"
+            )
+        return None
+    from gracehttp._apps.mounts import MountAdapter
+    from gracehttp._protocols.websocket import WebSocketSettings, WebSocketSwitch
+
+    route = adapter.sessionAdapterFor if isinstance(adapter, MountAdapter) else None
+    return WebSocketSwitch(
+        adapter, reactor, serverState, WebSocketSettings.fromConfig(config), route=route
+    )
 
 
 def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):

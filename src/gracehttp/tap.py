@@ -57,10 +57,11 @@ class Options(usage.Options):
 
     synopsis = "--app MODULE:ATTRIBUTE [options]"
     longdesc = (
-        "Serve a WSGI or ASGI application over HTTP/1.1. When a client "
-        "disconnects mid-request the application is told (ASGI "
-        "http.disconnect; WSGI environ['gracehttp.disconnected']) and gets "
-        "a grace period to clean up before it is cancelled."
+        "Serve a WSGI or ASGI application over HTTP/1.1 (and WebSockets for "
+        "ASGI). When a client disconnects mid-request the application is told "
+        "(ASGI http.disconnect or websocket.disconnect; WSGI "
+        "environ['gracehttp.disconnected']) and gets a grace period to clean "
+        "up before it is cancelled."
     )
 
     def __init__(self):

@@ -1,12 +1,17 @@
 """
 A small FastAPI (ASGI, on Starlette) app for the end-to-end tests, with a
-lifespan that fills C{state}.
+lifespan that fills C{state}, and WebSocket routes: C{/ws} (a FastAPI
+route echoing with the lifespan state), C{/ws/counter} (a Starlette
+C{WebSocketRoute} with a C{WebSocketEndpoint}), C{/ws/private} (closes
+before accepting) and C{/ws/denied} (a denial response).
 """
 
 import contextlib
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from starlette.endpoints import WebSocketEndpoint
+from starlette.routing import WebSocketRoute
 
 from tests.apps.events import Events
 
@@ -92,3 +97,41 @@ async def wait(request: Request):
     while (await request.receive())["type"] != "http.disconnect":
         pass
     events.add("told")
+
+
+@app.websocket("/ws")
+async def websocketEcho(websocket: WebSocket):
+    subprotocols = websocket.scope["subprotocols"]
+    await websocket.accept(subprotocol=subprotocols[0] if subprotocols else None)
+    greeting = websocket.state.greeting
+    try:
+        while True:
+            text = await websocket.receive_text()
+            await websocket.send_text(f"{greeting}: {text}")
+    except WebSocketDisconnect as e:
+        print(f"route saw close {e.code}", flush=True)
+
+
+@app.websocket("/ws/private")
+async def private(websocket: WebSocket):
+    await websocket.close(code=1008)
+
+
+@app.websocket("/ws/denied")
+async def denied(websocket: WebSocket):
+    await websocket.send_denial_response(PlainTextResponse("go away", status_code=401))
+
+
+class Counter(WebSocketEndpoint):
+    encoding = "json"
+
+    async def on_connect(self, websocket):
+        await websocket.accept()
+        self.count = 0
+
+    async def on_receive(self, websocket, data):
+        self.count += 1
+        await websocket.send_json({"count": self.count, **data})
+
+
+app.router.routes.append(WebSocketRoute("/ws/counter", Counter))

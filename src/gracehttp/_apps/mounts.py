@@ -17,6 +17,10 @@ sees, and hands each exchange to the adapter of the mount that matches:
     boundary (C{/api} matches C{/api} and C{/api/x}, not C{/apix}); the
     C{--app} application, if any, is the root mount (prefix C{""}), which
     matches every path;
+  - a WebSocket upgrade request is routed the same way
+    (L{MountAdapter.sessionAdapterFor}): an ASGI mount gets the session,
+    with the prefix as its C{root_path}; a WSGI mount answers the request
+    as plain HTTP;
   - the path matched is the raw request path (percent-encoded as sent),
     after the server's own C{--root-path} if the request carries it;
   - a request that matches no mount is answered C{404 Not Found} without
@@ -36,7 +40,7 @@ while it waited is never started) stays exact.
 from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
-from gracehttp._core.interfaces import IAppAdapter
+from gracehttp._core.interfaces import IAppAdapter, ISessionAdapter
 
 _NOT_FOUND = b"Not Found\n"
 _NOT_FOUND_HEADERS = (
@@ -153,6 +157,22 @@ class MountAdapter:
         )
         self._rootPath = rootPath.rstrip("/").encode("utf-8")
 
+    def _route(self, request):
+        """
+        The mount C{request}'s path falls under.
+
+        @type request: L{gracehttp._core.exchange.Exchange}
+        @return: C{(prefix, adapter)}, or L{None} when no mount matches.
+        """
+        path = request.rawPath
+        root = self._rootPath
+        if root and _under(path, root):
+            path = path[len(root) :] or b"/"
+        for raw, prefix, adapter in self._byLength:
+            if _under(path, raw):
+                return prefix, adapter
+        return None
+
     def handle(self, exchange):
         """
         Run the application mounted where C{exchange}'s path falls, or
@@ -160,20 +180,36 @@ class MountAdapter:
 
         @type exchange: L{gracehttp._core.exchange.Exchange}
         """
-        path = exchange.rawPath
-        root = self._rootPath
-        if root and _under(path, root):
-            path = path[len(root) :] or b"/"
-        for raw, prefix, adapter in self._byLength:
-            if _under(path, raw):
-                exchange.mount = prefix or "/"
-                adapter.handle(exchange)
-                return
+        mount = self._route(exchange)
+        if mount is not None:
+            prefix, adapter = mount
+            exchange.mount = prefix or "/"
+            adapter.handle(exchange)
+            return
         if not exchange.disconnected:
             exchange.startResponse(404, _NOT_FOUND_HEADERS)
             exchange.write(_NOT_FOUND)
             exchange.finish()
         exchange.appFinished()
+
+    def sessionAdapterFor(self, request):
+        """
+        Route a WebSocket upgrade request as any other request: the adapter
+        of the mount it falls under, if that application takes WebSocket
+        sessions (an ASGI one).
+
+        @type request: L{gracehttp._core.exchange.Exchange}
+        @return: the mount's adapter, or L{None} (a WSGI mount, or none
+            matches: the request is then answered as plain HTTP, through
+            L{handle}).
+        @rtype: L{ISessionAdapter} or L{None}
+        """
+        mount = self._route(request)
+        if mount is None or not ISessionAdapter.providedBy(mount[1]):
+            return None
+        prefix, adapter = mount
+        request.mount = prefix or "/"
+        return adapter
 
     def startup(self):
         """

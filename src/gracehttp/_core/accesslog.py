@@ -16,12 +16,23 @@ per second and reused by every request that starts within that second.
 The default format is Apache's "combined" format (see
 L{DEFAULT_FORMAT}) followed by the request's duration in milliseconds and
 how it ended (its outcome, see L{FIELDS}).
+
+A WebSocket session (L{Session<gracehttp._core.session.Session>}) is
+logged once, when it ends, as the request that opened it: its status is
+101 (or the status of the response that denied it), its duration runs to
+the close, and its size is the bytes of the messages sent.  Its event
+also carries the messages and bytes each way and the close code (fields
+that are C{-} for an HTTP request); with the default format its line
+ends with them (L{DEFAULT_SESSION_FORMAT}).  A format given by the user
+is used for both.
 """
 
 import string
 import time
 
 from twisted.logger import FileLogObserver, Logger, LogLevel, formatEvent
+
+from gracehttp._core.session import Session
 
 NAMESPACE = "gracehttp.access"
 """
@@ -35,6 +46,14 @@ DEFAULT_FORMAT = (
 """
 Apache combined (C{%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"})
 plus the duration in milliseconds and the outcome.
+"""
+
+DEFAULT_SESSION_FORMAT = (
+    DEFAULT_FORMAT + " ws in={messagesIn}/{bytesIn} out={messagesOut}/{bytesOut} close={closeCode}"
+)
+"""
+The default format's line for a WebSocket session: L{DEFAULT_FORMAT}, then
+the messages/bytes received and sent and the close code.
 """
 
 FIELDS = {
@@ -56,9 +75,17 @@ FIELDS = {
     "if that came first (work the application does after its response is not counted)",
     "durationMs": "the same in milliseconds",
     "outcome": "how the request ended: C{completed}, C{client-disconnected}, "
-    "C{cancelled}, C{shutdown}, C{aborted} or C{rejected} (see L{gracehttp._core.exchange})",
+    "C{cancelled}, C{shutdown}, C{aborted} or C{rejected} (see "
+    "L{gracehttp._core.exchange}; for a WebSocket session, L{gracehttp._core.session})",
     "mount": "the prefix of the mounted application that answered (C{/} for the root "
     "one), or C{-} when the server serves one application or no mount matched",
+    "messagesIn": "WebSocket messages received from the client (C{-} for an HTTP request)",
+    "bytesIn": "their payload bytes, text counted as UTF-8 (C{-} for an HTTP request)",
+    "messagesOut": "WebSocket messages sent to the client (C{-} for an HTTP request)",
+    "bytesOut": "their payload bytes (C{-} for an HTTP request)",
+    "closeCode": "the WebSocket close code that ended the session (RFC 6455 section 7.4; "
+    "1006 for a connection lost without a close frame), or C{-} (an HTTP request, or a "
+    "denied handshake)",
 }
 """
 The fields an access log format may use (C{{name}} or C{{name:spec}},
@@ -123,6 +150,11 @@ def checkFormat(logFormat):
         "durationMs": 1.0,
         "outcome": "completed",
         "mount": "/",
+        "messagesIn": 1,
+        "bytesIn": 2,
+        "messagesOut": 1,
+        "bytesOut": 2,
+        "closeCode": 1000,
     }
     try:
         logFormat.format(**sample)
@@ -158,7 +190,7 @@ class AccessLog:
     per-call level validation: this runs once per request.
     """
 
-    __slots__ = ("_clock", "_format", "_logger", "_observer", "_time")
+    __slots__ = ("_clock", "_format", "_logger", "_observer", "_sessionFormat", "_time")
 
     def __init__(self, clock, logFormat=DEFAULT_FORMAT, observer=None):
         """
@@ -172,6 +204,7 @@ class AccessLog:
         """
         self._clock = clock
         self._format = logFormat
+        self._sessionFormat = DEFAULT_SESSION_FORMAT if logFormat == DEFAULT_FORMAT else logFormat
         self._logger = Logger(namespace=NAMESPACE, observer=observer)
         self._observer = self._logger.observer
         # (second, Apache time string) of the last request start logged.
@@ -179,9 +212,10 @@ class AccessLog:
 
     def __call__(self, exchange):
         """
-        Log one finished request.
+        Log one finished request or WebSocket session.
 
-        @type exchange: L{gracehttp._core.exchange.Exchange}
+        @type exchange: L{gracehttp._core.exchange.Exchange} or
+            L{gracehttp._core.session.Session}
         """
         now = self._clock.seconds()
         start = exchange.startTime
@@ -211,28 +245,40 @@ class AccessLog:
                 referer = value.decode("latin-1")
             elif name == b"user-agent":
                 userAgent = value.decode("latin-1")
-        self._observer(
-            {
-                "log_logger": self._logger,
-                "log_level": LogLevel.info,
-                "log_namespace": NAMESPACE,
-                "log_source": None,
-                "log_format": self._format,
-                "log_time": now,
-                "client": client[0] if client is not None else "-",
-                "time": startTime[1],
-                "request": request,
-                "method": method,
-                "path": target,
-                "httpVersion": version or "-",
-                "status": "-" if status is None else status,
-                "size": sent or "-",
-                "bytes": sent,
-                "referer": referer,
-                "userAgent": userAgent,
-                "duration": duration,
-                "durationMs": duration * 1000.0,
-                "outcome": exchange.outcome,
-                "mount": exchange.mount or "-",
-            }
-        )
+        event = {
+            "log_logger": self._logger,
+            "log_level": LogLevel.info,
+            "log_namespace": NAMESPACE,
+            "log_source": None,
+            "log_format": self._format,
+            "log_time": now,
+            "client": client[0] if client is not None else "-",
+            "time": startTime[1],
+            "request": request,
+            "method": method,
+            "path": target,
+            "httpVersion": version or "-",
+            "status": "-" if status is None else status,
+            "size": sent or "-",
+            "bytes": sent,
+            "referer": referer,
+            "userAgent": userAgent,
+            "duration": duration,
+            "durationMs": duration * 1000.0,
+            "outcome": exchange.outcome,
+            "mount": exchange.mount or "-",
+            "messagesIn": "-",
+            "bytesIn": "-",
+            "messagesOut": "-",
+            "bytesOut": "-",
+            "closeCode": "-",
+        }
+        if type(exchange) is Session:
+            code = exchange.closeCode
+            event["log_format"] = self._sessionFormat
+            event["messagesIn"] = exchange.messagesReceived
+            event["bytesIn"] = exchange.bytesReceived
+            event["messagesOut"] = exchange.messagesSent
+            event["bytesOut"] = exchange.bytesSent
+            event["closeCode"] = "-" if code is None else code
+        self._observer(event)

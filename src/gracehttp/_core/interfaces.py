@@ -1,5 +1,6 @@
 """
-The two interfaces that meet at the per-request exchange.
+The interfaces that meet at the per-request exchange and at the WebSocket
+session.
 
 A protocol (HTTP/1.1 today; HTTP/2 streams later) implements
 L{IExchangeChannel}: it carries one exchange's request body from the wire
@@ -7,6 +8,11 @@ and its response to the wire.  An app
 adapter (WSGI or ASGI) implements L{IAppAdapter}: it runs the application
 for one exchange.  Neither side knows the other; both know only
 L{gracehttp._core.exchange.Exchange}.
+
+A WebSocket session is the same seam for a WebSocket: the protocol
+implements L{ISessionChannel}, an adapter that runs WebSocket applications
+(ASGI) L{ISessionAdapter}; both know only
+L{gracehttp._core.session.Session}.
 """
 
 from zope.interface import Attribute, Interface
@@ -147,4 +153,90 @@ class IExchangeChannel(Interface):
         (RFC 9110 section 10.1.1).  The protocol sends C{100 Continue} if
         the client may still be waiting for it: the body is not complete,
         the exchange is not disconnected and its response has not started.
+        """
+
+
+class ISessionAdapter(Interface):
+    """
+    Runs an application for each WebSocket session (the ASGI C{websocket}
+    scope).  WSGI has no WebSockets.
+    """
+
+    def handleSession(session):
+        """
+        Start the application for one WebSocket session, whose opening
+        handshake it is to answer (L{Session.accept
+        <gracehttp._core.session.Session.accept>} or L{Session.deny
+        <gracehttp._core.session.Session.deny>}).
+
+        Called on the reactor thread once the opening handshake is read.
+        As for L{IAppAdapter.handle}, the adapter calls
+        C{session.appStarted(cancel)} when the application starts and
+        C{session.appFinished()} once when it is done (or in place of
+        starting it).
+
+        @type session: L{gracehttp._core.session.Session}
+        @return: L{None}
+        """
+
+
+class ISessionChannel(Interface):
+    """
+    The protocol side of one WebSocket session: what carries its messages
+    to and from the peer.  All methods are called on the reactor thread,
+    by the session, after it checked the application's request.
+    """
+
+    def acceptSession(session, subprotocol, headers):
+        """
+        Answer the opening handshake with C{101 Switching Protocols} (RFC
+        6455 section 4.2.2), and start exchanging messages.
+
+        @param subprotocol: the C{Sec-WebSocket-Protocol} to answer, or
+            L{None}.
+        @type subprotocol: L{str} or L{None}
+        @param headers: more fields, checked, names lowercased.
+        @type headers: L{list} of (L{bytes}, L{bytes})
+        """
+
+    def denySession(session, status, headers, body):
+        """
+        Answer the opening handshake with a complete HTTP response instead,
+        and close the connection.
+
+        @param status: the HTTP status, 200-599.
+        @type status: L{int}
+        @param headers: the fields, checked, names lowercased, without
+            C{content-length}.
+        @type headers: L{list} of (L{bytes}, L{bytes})
+        @type body: L{bytes}
+        """
+
+    def sendMessage(session, data):
+        """
+        Send one message (RFC 6455 section 6.1).
+
+        @param data: L{str} for a text message, L{bytes} for a binary one.
+        """
+
+    def closeSession(session, code, reason):
+        """
+        Send a close frame (RFC 6455 section 5.5.1) and complete the
+        closing handshake.
+
+        @param code: the close code, checked.
+        @type code: L{int}
+        @type reason: L{str}
+        """
+
+    def messagesConsumed(session):
+        """
+        The session's queue of received messages, which was full, is below
+        its bounds again: read on.
+        """
+
+    def sessionFinished(session):
+        """
+        The application is done with C{session} and its outcome is known
+        (C{session.outcome}): the hook for accounting and the access log.
         """

@@ -2,8 +2,9 @@
 The lifecycle of a unit of work: disconnect -> grace period -> cancel.
 
 A unit of work is what one application call serves: an HTTP/1.1 exchange
-(L{Exchange<gracehttp._core.exchange.Exchange>}) today, an HTTP/2 stream or
-a WebSocket session next.  Each has a peer that may go away and an
+(L{Exchange<gracehttp._core.exchange.Exchange>}) or a WebSocket session
+(L{Session<gracehttp._core.session.Session>}) today, an HTTP/2 stream
+next.  Each has a peer that may go away and an
 application that may be running when it does.  What happens then is what
 gracehttp exists for, and it is the same for every kind of unit: the
 application is told, gets a grace period, and only then is cancelled.  This

@@ -8,8 +8,10 @@ Theory of operation
 ===================
 
 One L{ServerState} per service.  Every connection reports to it, through
-L{IServerState}: an HTTP/1.1 connection today; an HTTP/2 connection, each
-of its streams, and a WebSocket session later, the same way.
+L{IServerState}: an HTTP/1.1 connection and the WebSocket connection that
+takes one over (its session is the upgrade request's unit of work, in
+flight until the session ends) today; an HTTP/2 connection and each of
+its streams later, the same way.
 
   - A connection asks L{ServerState.connectionOpened} whether it may
     stay (C{limitConnections}); one that may reports

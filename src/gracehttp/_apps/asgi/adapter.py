@@ -1,6 +1,7 @@
 """
-The ASGI adapter: runs an ASGI application (ASGI 3.0 or 2.0, HTTP spec
-version 2.5) for each request exchange.
+The ASGI adapter: runs an ASGI application (ASGI 3.0 or 2.0, HTTP and
+WebSocket spec version 2.5) for each request exchange and each WebSocket
+session (the C{websocket} scope: L{gracehttp._apps.asgi.websocket}).
 
 Each request becomes one asyncio task on the reactor's event loop; the
 task is bridged to Twisted with L{Deferred.fromFuture}.  The disconnect
@@ -23,7 +24,8 @@ from zope.interface import implementer
 
 from gracehttp._apps.asgi.lifespan import Lifespan
 from gracehttp._apps.asgi.pathsend import EXTENSION, sendPath
-from gracehttp._core.interfaces import IAppAdapter
+from gracehttp._apps.asgi.websocket import SessionCycle, runSession, websocketScope
+from gracehttp._core.interfaces import IAppAdapter, ISessionAdapter
 from gracehttp._errors import ClientDisconnected
 from gracehttp._loader import detectASGIVersion
 
@@ -137,10 +139,11 @@ def scopePath(rootPath, rawPath):
     return rootPath + path
 
 
-@implementer(IAppAdapter)
+@implementer(IAppAdapter, ISessionAdapter)
 class ASGIAdapter:
     """
-    Runs an ASGI application for each request, and its lifespan.
+    Runs an ASGI application for each request and WebSocket session, and
+    its lifespan.
 
     @ivar inFlight: one L{Deferred} per running application task (made
         with L{Deferred.fromFuture} when read), firing with L{None} once the
@@ -265,6 +268,31 @@ class ASGIAdapter:
         exchange.wake = cycle.wake
         task = self._loop.create_task(self._call(scope, cycle))
         exchange.appStarted(task.cancel)
+        self._tasks.add(task)
+        cycle.task = task
+
+    def handleSession(self, session):
+        """
+        Start the application's task for one WebSocket session (its
+        C{websocket} scope).
+
+        @type session: L{gracehttp._core.session.Session}
+        """
+        if session.disconnected:
+            session.appFinished()
+            return
+        rootPath = self._rootPath
+        scope = websocketScope(
+            session,
+            self._asgiInfo,
+            rootPath,
+            self._state.copy(),
+            scopePath(rootPath, session.rawPath),
+        )
+        cycle = SessionCycle(session, self._loop)
+        session.wake = cycle.wake
+        task = self._loop.create_task(runSession(self._app, scope, cycle, self._tasks))
+        session.appStarted(task.cancel)
         self._tasks.add(task)
         cycle.task = task
 

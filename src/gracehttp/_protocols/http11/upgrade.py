@@ -1,5 +1,5 @@
 """
-Protocol switches: another protocol (a WebSocket session next) taking an
+Protocol switches: another protocol (a WebSocket session) taking an
 HTTP/1.1 connection over after an C{Upgrade} request (RFC 9110 section
 7.8), through an L{IProtocolSwitch} the factory holds.
 
@@ -43,12 +43,19 @@ protocol's (state C{SWITCHED}):
     register its own), cancels its timers (head, keep-alive) and resumes
     a transport it had paused; from then on only the new protocol times
     the connection;
-  - the server state: the upgrade request is logged and stops counting as
-    in flight at the switch, with status 101 and the C{completed} outcome
-    (the response is the new protocol's to write); the connection stays
-    counted until it is lost (C{limitConnections} counts it, and a graceful
-    stop waits for it).  A graceful stop reaches the new protocol if it
-    provides L{IConnection<gracehttp._core.serverstate.IConnection>}
+  - the server state: the upgrade request becomes the new protocol's
+    unit of work.  It stays counted in flight, and is not logged at the
+    switch: the new protocol ends it once, when its work is done, either
+    as the request itself (its C{status} and C{outcome} set, then
+    C{appFinished()}, which logs it) or with a record of its own
+    (L{IServerState.requestFinished
+    <gracehttp._core.serverstate.IServerState.requestFinished>}; a
+    WebSocket session is logged with its messages and close code).  So
+    C{limitConcurrency} counts a session, and a graceful stop waits for
+    it.  The connection stays counted until it is lost
+    (C{limitConnections} counts it, and a graceful stop waits for it
+    too).  A graceful stop reaches the new protocol if it provides
+    L{IConnection<gracehttp._core.serverstate.IConnection>}
     (C{stopKeepAlive}, C{abortForShutdown}); if it does not, the stop's
     last step aborts the transport;
   - pipelined requests: none can follow an upgrade request (what follows
@@ -59,7 +66,6 @@ protocol's (state C{SWITCHED}):
 from twisted.logger import Logger
 from zope.interface import Interface
 
-from gracehttp._core.exchange import COMPLETED
 from gracehttp._protocols.http11.states import FINISHING, SWITCHED, SWITCHING
 
 _log = Logger()
@@ -82,11 +88,15 @@ class IProtocolSwitch(Interface):
         application sees it.  Only requests without a body are offered.
 
         @param request: the request: its fields (method, target, version,
-            headers, addresses, scheme) are filled in and its body is
-            empty and complete.  It must not be answered through its
-            methods (C{startResponse}...): the protocol returned writes the
-            response (C{101 Switching Protocols}, RFC 9110 section 15.2.2,
-            or a refusal) on the transport.
+            headers, addresses, scheme, start time) are filled in and its
+            body is empty and complete.  It must not be answered through
+            its methods (C{startResponse}...): the protocol returned writes
+            the response (C{101 Switching Protocols}, RFC 9110 section
+            15.2.2, or a refusal) on the transport.  It stays counted in
+            flight until the protocol returned ends it, once: with
+            C{request.appFinished()} (after setting its C{status} and
+            C{outcome}), or by reporting a record of its own to the server
+            state (C{requestFinished}).
         @type request: L{Exchange<gracehttp._core.exchange.Exchange>}
         @return: L{None} to decline: the application answers the request
             as plain HTTP, and the connection closes after it.  Or the
@@ -169,14 +179,14 @@ class ProtocolSwitching:
             self._readOn()
             self._adapter.handle(exchange)
             return
-        self._switchTo(protocol, exchange)
+        self._switchTo(protocol)
 
-    def _switchTo(self, protocol, exchange):
+    def _switchTo(self, protocol):
         """
         Hand the connection over to C{protocol}: stop producing and timing,
-        end the upgrade request C{exchange} (status 101), connect
-        C{protocol} to the transport and give it what was read after the
-        request's head.
+        connect C{protocol} to the transport and give it what was read
+        after the request's head.  The upgrade request is the protocol's
+        to end.
         """
         self._enter(SWITCHED)
         self._switched = protocol
@@ -188,9 +198,6 @@ class ProtocolSwitching:
         if self._producing:
             self._producing = False
             transport.unregisterProducer()
-        exchange.status = 101
-        exchange.outcome = COMPLETED
-        exchange.appFinished()
         protocol.makeConnection(transport)
         if data:
             protocol.dataReceived(data)
