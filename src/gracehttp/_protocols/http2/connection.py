@@ -356,6 +356,8 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
                 client=self._client,
                 problem=problem,
             )
+            # Trailers end the client's side (h2 checks END_STREAM).
+            stream.remoteEnded = True
             self.rejectStream(stream, 400)
 
     def _streamReset(self, event):
