@@ -215,6 +215,20 @@ class Peer:
         return self.goAways[0] if self.goAways else None
 
 
+class ClosingTransport(StringTransport):
+    """
+    A L{StringTransport} that, as a TLS transport does, sends nothing
+    written after C{loseConnection}.
+    """
+
+    def write(self, data):
+        if not self.disconnecting:
+            StringTransport.write(self, data)
+
+    def writeSequence(self, seq):
+        self.write(b"".join(seq))
+
+
 class LoopbackPeer(Peer):
     """
     A client connected to a server protocol through a L{StringTransport}.
@@ -226,7 +240,7 @@ class LoopbackPeer(Peer):
     def __init__(self, protocol, transport=None):
         Peer.__init__(self)
         if transport is None:
-            transport = StringTransport(
+            transport = ClosingTransport(
                 hostAddress=IPv4Address("TCP", "10.0.0.1", 443),
                 peerAddress=IPv4Address("TCP", "192.168.1.1", 54321),
             )

@@ -723,8 +723,9 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
 
     def _close(self):
         """
-        Close the connection, once: read nothing more, let the transport
-        send what it holds, and bound the close (L{_closeDrained}).
+        Close the connection, once: write what C{h2} prepared, read nothing
+        more, let the transport send what it holds, and bound the close
+        (L{_closeDrained}).
         """
         if self._closing:
             return
@@ -736,6 +737,10 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
             call.cancel()
         if self._lost:
             return
+        # What h2 prepared (the last stream's end, a GOAWAY) leaves first.
+        data = self._h2.data_to_send()
+        if data:
+            self._writer.write(data)
         self.transport.loseConnection()
         if not self._writePaused:
             self._closeDrained()
