@@ -1,8 +1,9 @@
 """
 The benchmark's two virtualenvs: the peers' (the servers being compared,
 and the harness itself), and gracehttp's own, into which gracehttp is
-installed from the working tree with its dependencies (a real,
-non-editable install, so that C{twist} finds the gracehttp plugin).
+installed from the working tree with its dependencies and its C{http2}
+extra (a real, non-editable install, so that C{twist} finds the gracehttp
+plugin).
 
 Twisted-based servers (gracehttp and C{twist web --wsgi}) run from
 gracehttp's virtualenv: C{twist} imports every Twisted plugin installed
@@ -95,9 +96,10 @@ def ensure(log=print):
         subprocess.run([sys.executable, "-m", "venv", GRACEHTTP_VENV], check=True)
     pip[0] = GRACEHTTP_PYTHON
     log("installing gracehttp from the working tree")
-    # The first command brings the dependencies, the second the tree as it
-    # is now (the version number does not change with the tree).
-    subprocess.run([*pip, REPO], check=True, timeout=600)
+    # The first command brings the dependencies (h2 for HTTP/2 too), the
+    # second the tree as it is now (the version number does not change with
+    # the tree).
+    subprocess.run([*pip, REPO + "[http2]"], check=True, timeout=600)
     subprocess.run([*pip, "--no-deps", "--force-reinstall", REPO], check=True, timeout=600)
 
 

@@ -60,6 +60,8 @@ PINNED_DEFAULTS = {
     "timeoutKeepAlive": 5.0,
     "limitConcurrency": None,
     "limitConnections": None,
+    "h2c": False,
+    "h2MaxConcurrentStreams": 100,
     "gracefulTimeout": 30.0,
     "proxyHeaders": False,
     "forwardedAllowIPs": ("127.0.0.1",),
@@ -416,6 +418,8 @@ EXAMPLES = {
     "timeoutKeepAlive": (["0"], 0.0),
     "limitConcurrency": (["64"], 64),
     "limitConnections": (["1000"], 1000),
+    "h2c": ([], True),
+    "h2MaxConcurrentStreams": (["250"], 250),
     "gracefulTimeout": (["0"], 0.0),
     "proxyHeaders": ([], True),
     "forwardedAllowIPs": (["10.0.0.0/8, ::1,*"], ("10.0.0.0/8", "::1", "*")),
@@ -448,6 +452,8 @@ BAD_VALUES = {
     "timeoutKeepAlive": -0.5,
     "limitConcurrency": 0,
     "limitConnections": True,
+    "h2c": "yes",
+    "h2MaxConcurrentStreams": 0,
     "gracefulTimeout": None,
     "proxyHeaders": 1,
     "forwardedAllowIPs": [1],
@@ -479,6 +485,7 @@ BAD_TEXT = {
     "timeoutKeepAlive": "inf",
     "limitConcurrency": "1e3",
     "limitConnections": "1.5",
+    "h2MaxConcurrentStreams": "many",
     "gracefulTimeout": "-1",
     "forwardedAllowIPs": "example.com",
     "accessLog": None,
@@ -755,8 +762,12 @@ class DerivedFromTableTests(unittest.TestCase):
         self.assertEqual((options["config"].threads, options["config"].proxyHeaders), (3, True))
 
     def test_httpSettingsView(self):
-        """HTTPSettings holds table settings (defaults, values from a Config) and timeoutClose."""
-        names = [f.name for f in dataclasses.fields(HTTPSettings) if f.name != "timeoutClose"]
+        """
+        HTTPSettings holds table settings (defaults, values from a Config),
+        timeoutClose and timeoutStall.
+        """
+        fixed = ("timeoutClose", "timeoutStall")
+        names = [f.name for f in dataclasses.fields(HTTPSettings) if f.name not in fixed]
         self.assertTrue(set(names) <= set(DEFAULTS), names)
         self.assertEqual(
             {name: getattr(HTTPSettings(), name) for name in names},
@@ -769,6 +780,7 @@ class DerivedFromTableTests(unittest.TestCase):
             {name: getattr(config, name) for name in names},
         )
         self.assertEqual(settings.timeoutClose, 15.0)
+        self.assertEqual(settings.timeoutStall, 60.0)
 
 
 class DocsTests(unittest.TestCase):

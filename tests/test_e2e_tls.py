@@ -2,8 +2,9 @@
 TLS end to end: a real gracehttp server on C{ssl:0:interface=127.0.0.1}
 with a certificate made at test time, spoken to by clients that offer ALPN
 (curl, httpx, C{ssl.SSLContext.set_alpn_protocols}) for a tiny WSGI and a
-tiny ASGI application; and every way the server closes a connection, over
-TLS and over plain TCP.
+tiny ASGI application: HTTP/2 when they offer C{h2} (C{h2} is installed
+with the test extra), HTTP/1.1 otherwise; and every way the server closes
+an HTTP/1.1 connection, over TLS and over plain TCP.
 
 A close is proven on the server's side: the factory's C{whenDrained()}
 fires (no connection left open) within L{WAIT} seconds, which is shorter
@@ -159,8 +160,8 @@ def stateOf(server):
 
 class ALPNTestsMixin:
     """
-    Clients that offer ALPN are served HTTP/1.1 over TLS, and the
-    application sees the C{https} scheme.
+    Clients that offer ALPN are served HTTP/2 if they offer C{h2}, else
+    HTTP/1.1, over TLS, and the application sees the C{https} scheme.
     """
 
     app = None
@@ -182,12 +183,17 @@ class ALPNTestsMixin:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             return sock.selected_alpn_protocol(), readToEnd(sock)
 
-    def test_sslContextOffersH2AndHTTP11(self):
-        """A client offering h2 and http/1.1 negotiates http/1.1 and is served."""
-        protocol, response = self.get(["h2", "http/1.1"])
+    def test_sslContextOffersHTTP11(self):
+        """A client offering http/1.1 alone negotiates it and is served HTTP/1.1."""
+        protocol, response = self.get(["http/1.1"])
         self.assertEqual(protocol, "http/1.1")
         self.assertTrue(response.startswith(b"HTTP/1.1 200 OK\r\n"), response[:100])
         self.assertTrue(response.endswith(self.body))
+
+    def test_sslContextOffersH2AndHTTP11(self):
+        """A client offering h2 and http/1.1 negotiates h2, the server's first choice."""
+        with connect(self.server.port, True, ["h2", "http/1.1"]) as sock:
+            self.assertEqual(sock.selected_alpn_protocol(), "h2")
 
     def test_noALPN(self):
         """A client offering no ALPN is served HTTP/1.1 (none negotiated)."""
@@ -195,13 +201,20 @@ class ALPNTestsMixin:
         self.assertIsNone(protocol)
         self.assertTrue(response.endswith(self.body))
 
-    def test_h2OnlyRefused(self):
+    def test_noCommonProtocolRefused(self):
         """
-        A client offering only h2 (no protocol in common) is refused the
-        handshake (RFC 7301 section 3.2), as documented.
+        A client offering only protocols the server does not speak is
+        refused the handshake (RFC 7301 section 3.2), as documented.
         """
         with self.assertRaises(ssl.SSLError):
-            self.get(["h2"])
+            self.get(["spdy/3"])
+
+    def test_httpxHTTP2(self):
+        """httpx offering h2 is served HTTP/2 over TLS."""
+        with httpx.Client(http2=True, verify=clientContext(), timeout=WAIT) as client:
+            response = client.get(self.url)
+        self.assertEqual((response.http_version, response.status_code), ("HTTP/2", 200))
+        self.assertEqual(response.content, self.body)
 
     def test_httpx(self):
         """httpx (which offers ALPN http/1.1) gets a 200 with http/1.1 negotiated."""
@@ -216,9 +229,21 @@ class ALPNTestsMixin:
 
     @skipUnless(CURL, "no curl")
     def test_curl(self):
-        """curl (which offers h2 and http/1.1) reports ALPN http/1.1 accepted and gets the body."""
+        """curl (which offers h2 and http/1.1) reports ALPN h2 accepted and gets the body."""
         result = subprocess.run(
             [CURL, "-sS", "-v", "--max-time", str(WAIT), "--cacert", CERT, self.url],
+            capture_output=True,
+            timeout=WAIT * 2,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertRegex(result.stderr, rb"ALPN[:,] server accepted (to use )?h2")
+        self.assertEqual(result.stdout, self.body)
+
+    @skipUnless(CURL, "no curl")
+    def test_curlHTTP11(self):
+        """curl --http1.1 (which offers http/1.1 alone) has it accepted and gets the body."""
+        result = subprocess.run(
+            [CURL, "-sS", "-v", "--http1.1", "--max-time", str(WAIT), "--cacert", CERT, self.url],
             capture_output=True,
             timeout=WAIT * 2,
         )
@@ -483,7 +508,7 @@ class TwistTLSTests(TestCase):
     """
 
     def test_curlOverTwist(self):
-        """twist serves a WSGI app over TLS; curl has ALPN http/1.1 accepted."""
+        """twist serves a WSGI app over TLS; curl has ALPN h2 accepted."""
         server = startSubprocess(
             "tests.test_e2e_tls:wsgiApp", cwd=REPO, listen=tlsEndpoint(KEY, CERT)
         )
@@ -508,7 +533,7 @@ class TwistTLSTests(TestCase):
         finally:
             server.stop()
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertRegex(result.stderr, rb"ALPN[:,] server accepted (to use )?http/1\.1")
+        self.assertRegex(result.stderr, rb"ALPN[:,] server accepted (to use )?h2")
         self.assertEqual(result.stdout, b"hello from wsgi over https")
 
     def test_connectionLimitRefusesCleanly(self):

@@ -22,6 +22,7 @@ LEGAL = {
     ("open", "rejecting"),
     ("open", "finishing"),
     ("open", "switching"),
+    ("open", "switched"),
     ("open", "closing"),
     ("open", "closed"),
     ("rejecting", "closing"),

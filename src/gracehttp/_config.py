@@ -479,8 +479,9 @@ class Config:
         "``tcp:8000:interface=0.0.0.0``, ``unix:/run/app.sock:mode=660``, "
         "``ssl:8443:privateKey=key.pem:certKey=cert.pem``, "
         "``systemd:domain=INET:index=0``.  ``ssl:`` needs pyOpenSSL: ``pip install "
-        "'gracehttp[tls]'``; over TLS gracehttp offers ALPN ``http/1.1`` (see "
-        ":doc:`../howto/twist`).",
+        "'gracehttp[tls]'``; over TLS gracehttp offers ALPN ``h2`` (with ``pip "
+        "install 'gracehttp[http2]'``) and ``http/1.1`` (see :doc:`../howto/twist` "
+        "and :doc:`../howto/http2`).",
     )
     threads: int = _setting(
         10,
@@ -608,6 +609,37 @@ class Config:
         Count(optional=True),
         "Open connections; more are closed at once.",
         "Open connections.  More are closed as soon as they are accepted.",
+    )
+    h2c: bool = _setting(
+        False,
+        "h2c",
+        Flag(),
+        "Serve cleartext HTTP/2 with prior knowledge (h2c) on non-TLS endpoints too: a "
+        "connection that opens with the HTTP/2 preface is HTTP/2, any other HTTP/1.1. "
+        "Needs `pip install 'gracehttp[http2]'`. (Over TLS, HTTP/2 is negotiated by "
+        "ALPN whenever that is installed.)",
+        "Serve cleartext HTTP/2 with prior knowledge (h2c, RFC 9113 section 3.3) on "
+        "``tcp:`` and ``unix:`` endpoints: a connection whose first bytes are the "
+        "HTTP/2 connection preface is served HTTP/2, any other HTTP/1.1, on the same "
+        "port.  Needs ``pip install 'gracehttp[http2]'``.  Over TLS, HTTP/2 is "
+        "negotiated by ALPN whenever ``h2`` is installed, without this option.  "
+        "``Upgrade: h2c`` is not supported (RFC 9113 deprecates it).  See "
+        ":doc:`../howto/http2`.",
+        label="h2c",
+    )
+    h2MaxConcurrentStreams: int = _setting(
+        100,
+        "h2-max-concurrent-streams",
+        Count(),
+        "HTTP/2 streams a client may have open at once on one connection "
+        "(`SETTINGS_MAX_CONCURRENT_STREAMS`); more are refused with `REFUSED_STREAM`.",
+        "HTTP/2 streams a client may have open at once on one connection, advertised "
+        "as ``SETTINGS_MAX_CONCURRENT_STREAMS`` (RFC 9113 section 6.5.2).  A stream "
+        "counts until its application is done (a stream the client reset counts "
+        "through its grace period), so one connection never runs more applications "
+        "than this; a stream past it is refused (``RST_STREAM`` with "
+        "``REFUSED_STREAM``, which a client may retry).  See :doc:`../howto/http2`.",
+        label="h2 max concurrent streams",
     )
     gracefulTimeout: float = _setting(
         30.0,

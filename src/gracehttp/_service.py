@@ -12,7 +12,9 @@ asyncio one for an ASGI application if none is installed), parses the
 endpoints, and makes the adapter (ASGI on the asyncio reactor's loop,
 WSGI with a thread pool of its own), the server state with the access
 log, the HTTP/1.1 factory with its settings
-(L{HTTPSettings<gracehttp._settings.HTTPSettings>}), and the service.
+(L{HTTPSettings<gracehttp._settings.HTTPSettings>}) and, when C{h2} is
+installed, HTTP/2 (offered by ALPN over TLS, and as h2c with C{--h2c}:
+L{gracehttp._protocols.chooser}), and the service.
 
 Start (L{HTTPService.startService}), in this order:
 
@@ -344,15 +346,16 @@ def _wsgiAdapter(app, reactor, config, rootPath):
 
 def _httpFactory(adapter, reactor, config, logFormat, served):
     """
-    The HTTP/1.1 factory every endpoint listens with, and the server state
-    its connections report to.
+    The factory every endpoint listens with (HTTP/1.1, and HTTP/2 when
+    C{h2} is installed), and the server state its connections report to.
 
     @param logFormat: the access log's format.
     @param served: C{(prefix, application, interface, detected)} per
         application served.
     @return: C{(factory, serverState)}.
     @raise OSError: the access log file cannot be opened.
-    @raise ValueError: WebSockets are C{on} for a WSGI application.
+    @raise ValueError: WebSockets are C{on} for a WSGI application, or
+        C{h2c} is on and C{h2} is not installed.
     """
     from gracehttp._core.serverstate import ServerState
     from gracehttp._protocols.http11 import HTTPFactory
@@ -370,6 +373,7 @@ def _httpFactory(adapter, reactor, config, logFormat, served):
         HTTPSettings.fromConfig(config),
         serverState,
         protocolSwitch=_webSocketSwitch(adapter, reactor, serverState, config, served),
+        http2=http2Protocol(config.h2c),
     )
     return factory, serverState
 
@@ -399,6 +403,33 @@ def _webSocketSwitch(adapter, reactor, serverState, config, served):
     return WebSocketSwitch(
         adapter, reactor, serverState, WebSocketSettings.fromConfig(config), route=route
     )
+
+
+_HTTP2_MODULES = ("h2", "hpack", "hyperframe")
+"""
+The modules HTTP/2 cannot import without the packages of the
+C{gracehttp[http2]} extra.
+"""
+
+
+def http2Protocol(h2c):
+    """
+    The HTTP/2 protocol's class, or L{None} if C{h2} is not installed
+    (then only HTTP/1.1 is served).
+
+    @param h2c: the C{h2c} setting: HTTP/2 is required.
+    @raise ValueError: C{h2c} is on and C{h2} is not installed (a
+        one-line message naming the extra).
+    """
+    try:
+        from gracehttp._protocols.http2 import HTTP2Connection
+    except ImportError as e:
+        if (e.name or "").partition(".")[0] not in _HTTP2_MODULES:
+            raise
+        if h2c:
+            raise ValueError("--h2c needs h2: pip install 'gracehttp[http2]'") from None
+        return None
+    return HTTP2Connection
 
 
 def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):

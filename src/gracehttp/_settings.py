@@ -28,6 +28,13 @@ class HTTPSettings:
         kernel's socket buffer still holds also has to be read first), and
         it is half the default graceful timeout, so TLS clients that never
         answer do not hold a graceful stop to its limit.
+    @ivar timeoutStall: not a setting: seconds an HTTP/2 response may wait
+        for a flow-control window the client keeps shut (RFC 9113 section
+        5.2: no C{WINDOW_UPDATE} while data waits) before its stream is
+        reset, or, for the connection's window, the connection closed.  A
+        client that stops reading holds an application (a WSGI thread)
+        and its buffered response for as long; 60 s, as nginx's
+        C{send_timeout}, lets a browser pause a media stream for a while.
     """
 
     disconnectGracePeriod: float = DEFAULTS["disconnectGracePeriod"]
@@ -41,6 +48,9 @@ class HTTPSettings:
     limitConnections: int | None = DEFAULTS["limitConnections"]
     proxyHeaders: bool = DEFAULTS["proxyHeaders"]
     forwardedAllowIPs: tuple[str, ...] = DEFAULTS["forwardedAllowIPs"]
+    h2c: bool = DEFAULTS["h2c"]
+    h2MaxConcurrentStreams: int = DEFAULTS["h2MaxConcurrentStreams"]
+    timeoutStall: float = 60.0
 
     @classmethod
     def fromConfig(cls, config: Config) -> "HTTPSettings":
@@ -51,5 +61,12 @@ class HTTPSettings:
         @rtype: L{HTTPSettings}
         """
         return cls(
-            **{f.name: getattr(config, f.name) for f in fields(cls) if f.name != "timeoutClose"}
+            **{f.name: getattr(config, f.name) for f in fields(cls) if f.name not in _NOT_SETTINGS}
         )
+
+
+_NOT_SETTINGS = frozenset(["timeoutClose", "timeoutStall"])
+"""
+The fields of L{HTTPSettings} that are not settings of L{Config}: fixed
+values, which tests may replace.
+"""

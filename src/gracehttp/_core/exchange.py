@@ -23,7 +23,10 @@ an L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}.  From then on:
     window by the bytes consumed.  The request body is never held whole.
   - the adapter pushes the response out with L{Exchange.startResponse},
     L{Exchange.write}, L{Exchange.finish} (or L{Exchange.abort}); the
-    protocol frames it.  When the transport's buffer is above its
+    protocol frames it.  A protocol that can send trailer fields after the
+    body (HTTP/2, to a client that sent C{TE: trailers}) sets
+    L{Exchange.trailersOffered}; L{Exchange.finish} then takes them and
+    leaves them in L{Exchange.trailers} for the channel.  When the transport's buffer is above its
     high-water mark the protocol calls L{Exchange.pauseWriting} and the
     adapter waits (ASGI C{send()}, WSGI C{write()}) until
     L{Exchange.resumeWriting}.
@@ -80,7 +83,7 @@ does after its response.
 """
 
 from gracehttp._core.lifecycle import PENDING, Lifecycle
-from gracehttp._core.responsehead import InvalidResponse, checkResponseHead
+from gracehttp._core.responsehead import InvalidResponse, checkResponseHead, checkTrailers
 from gracehttp._errors import ClientDisconnected
 
 BODY_BUFFER_SIZE = 64 * 1024
@@ -148,7 +151,7 @@ class Exchange(Lifecycle):
     @type rawPath: L{bytes}
     @ivar queryString: the part of the target after C{?}, without it.
     @type queryString: L{bytes}
-    @ivar httpVersion: C{"1.0"}, C{"1.1"} (later C{"2"}).
+    @ivar httpVersion: C{"1.0"}, C{"1.1"} or C{"2"}.
     @type httpVersion: L{str}
     @ivar headers: request header fields in order, names lowercased.
     @type headers: L{list} of (L{bytes}, L{bytes})
@@ -157,6 +160,12 @@ class Exchange(Lifecycle):
     @ivar scheme: C{"http"} or C{"https"}.
     @ivar expectContinue: the client sent C{Expect: 100-continue} and no
         C{100 Continue} was sent yet.
+    @ivar trailersOffered: the response may end with trailer fields (set
+        by the protocol: an HTTP/2 request with C{TE: trailers}, RFC 9110
+        section 10.1.4); L{finish} takes them.
+    @ivar trailers: the checked trailer fields L{finish} was given, for
+        the channel's C{finishResponse}; empty if none (or not offered).
+    @type trailers: L{list} of (L{bytes}, L{bytes})
     @ivar reportConsumed: whether L{readBody} tells the channel how many
         bytes the application consumed (C{bodyConsumed}).  The channel
         sets it: it knows when it needs to hear (an HTTP/1.1 channel only
@@ -213,6 +222,8 @@ class Exchange(Lifecycle):
         "server",
         "startTime",
         "status",
+        "trailers",
+        "trailersOffered",
         "wake",
         "writePaused",
     )
@@ -247,6 +258,8 @@ class Exchange(Lifecycle):
         self.server = None
         self.scheme = "http"
         self.expectContinue = False
+        self.trailersOffered = False
+        self.trailers = ()
         self.keepAlive = True
         self.bodyComplete = False
         self.writePaused = False
@@ -410,17 +423,26 @@ class Exchange(Lifecycle):
             self.bytesSent += len(data)
             self._channel.writeBody(self, data)
 
-    def finish(self):
+    def finish(self, trailers=None):
         """
         Complete the response.
 
+        @param trailers: trailer fields to send after the body (RFC 9110
+            section 6.5), checked and kept in L{trailers} if the protocol
+            offered them (L{trailersOffered}), else dropped; names are
+            lowercased and fields a trailer section must not carry dropped
+            (L{checkTrailers<gracehttp._core.responsehead.checkTrailers>}).
+        @type trailers: iterable of (L{bytes}, L{bytes}), or L{None}
         @raise ClientDisconnected: the client is gone.
-        @raise InvalidResponse: L{startResponse} was not called.
+        @raise InvalidResponse: L{startResponse} was not called, or a
+            trailer field is invalid.
         """
         if self.disconnected:
             raise ClientDisconnected("client disconnected")
         if not self.responseStarted:
             raise InvalidResponse("response finished before it started")
+        if trailers is not None and self.trailersOffered:
+            self.trailers = checkTrailers(trailers)
         self.responseComplete = True
         self.endTime = self._clock.seconds()
         self._channel.finishResponse(self)

@@ -2,6 +2,7 @@
 What an application may put in a response head, on every interface: the
 status range, header names and values that cannot split the response, and
 the hop-by-hop rule (the server owns the connection and the framing).
+Likewise for response trailers (L{checkTrailers}), which HTTP/2 sends.
 """
 
 import re
@@ -39,6 +40,23 @@ on either interface.  C{Connection: close} is honoured (the connection
 closes after the response, as gunicorn and uvicorn do); the others are
 dropped.  Each name is logged once per process, as a warning, the first
 time an application sends it.
+"""
+
+NOT_IN_TRAILERS = HOP_BY_HOP | frozenset(
+    [
+        b"authorization",
+        b"content-encoding",
+        b"content-length",
+        b"content-range",
+        b"content-type",
+        b"host",
+        b"set-cookie",
+    ]
+)
+"""
+Fields a response trailer section must not carry (RFC 9110 section
+6.5.1: framing, routing, authentication, content metadata, and the
+hop-by-hop fields): L{checkTrailers} drops them.
 """
 
 _warnedHopByHop: set[bytes] = set()
@@ -87,6 +105,33 @@ def checkResponseHead(status, headers):
             raise InvalidResponse(f"invalid content-length {value!r}")
         append((name, value))
     return checked, close
+
+
+def checkTrailers(fields):
+    """
+    Check an application's response trailer fields (ASGI
+    C{http.response.trailers}).
+
+    @param fields: trailer fields in order.
+    @type fields: iterable of (L{bytes}, L{bytes})
+    @return: the fields to send, names lowercased, without those of
+        L{NOT_IN_TRAILERS}.
+    @rtype: L{list} of (L{bytes}, L{bytes})
+    @raise InvalidResponse: a name is not a token or a value contains CR,
+        LF or NUL.
+    """
+    checked = []
+    for name, value in fields:
+        try:
+            unsafe = name.translate(None, TOKEN_CHARS) or not name or _unsafeValue(value)
+        except TypeError:
+            raise InvalidResponse(f"trailer {name!r}: {value!r} is not bytes") from None
+        if unsafe:
+            raise InvalidResponse(f"invalid trailer {name!r}: {value!r}")
+        name = name.lower()
+        if name not in NOT_IN_TRAILERS:
+            checked.append((name, value))
+    return checked
 
 
 def _hopByHop(name, value):

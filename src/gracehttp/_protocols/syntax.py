@@ -7,6 +7,12 @@ finding where a request head ends in bytes llhttp has already accepted.
 Each check runs on bytes llhttp has parsed (or is about to be given), so
 these are small and exact: they never have to re-validate what llhttp
 already refuses.
+
+HTTP/2 (L{gracehttp._protocols.http2}) has no llhttp: its field names,
+field values, methods, schemes and request targets arrive as HPACK
+decoded them, and are checked here too (L{fieldNameValid},
+L{fieldValueValid}, L{isToken}, L{schemeValid}, L{targetValid}), with the
+same C{Host} rule (L{validHost}).
 """
 
 import ipaddress
@@ -62,6 +68,22 @@ _authority = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)").match
 # RFC 9112 section 3: method SP request-target SP HTTP-version CRLF.
 _requestLine = re.compile(_TOKEN + rb" [\x21-\x7e]+ HTTP/[0-9]\.[0-9]\r\n").fullmatch
 _methodPrefix = re.compile(rb"[" + _TCHAR + rb"]*").match
+
+# RFC 9113 section 8.2.1: a field name is a token in lowercase.
+_LOWER_TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+_TOKEN_CHARS = _LOWER_TOKEN_CHARS + b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# RFC 9110 section 5.5 and RFC 9113 section 8.2.1: a field value is
+# visible characters (and obs-text) with spaces and tabs inside, never at
+# either end, and no other control character.
+_fieldValue = re.compile(rb"(?:[!-~\x80-\xff](?:[\t -~\x80-\xff]*[!-~\x80-\xff])?)?").fullmatch
+
+# RFC 3986 section 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+_scheme = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*").fullmatch
+
+# An origin-form request target (RFC 9112 section 3.2.1) as llhttp accepts
+# one: "/" then visible ASCII characters.
+_originTarget = re.compile(rb"/[!-~]*").fullmatch
 
 NOT_HTTP_METHOD = "Invalid method for HTTP/x.x request"
 """
@@ -286,3 +308,66 @@ def contentLength(head):
     """
     value = field(head, b"content-length")
     return 0 if value is None else int(value)
+
+
+def isToken(value):
+    """
+    Whether C{value} is a token (RFC 9110 section 5.6.2), as a method
+    (RFC 9110 section 9.1) must be.
+
+    @type value: L{bytes}
+    @rtype: L{bool}
+    """
+    return bool(value) and not value.translate(None, _TOKEN_CHARS)
+
+
+def fieldNameValid(name):
+    """
+    Whether C{name} is a valid HTTP/2 field name: a token in lowercase
+    (RFC 9113 section 8.2.1; an uppercase character makes a request
+    malformed).
+
+    @type name: L{bytes}
+    @rtype: L{bool}
+    """
+    return bool(name) and not name.translate(None, _LOWER_TOKEN_CHARS)
+
+
+def fieldValueValid(value):
+    """
+    Whether C{value} is a valid field value (RFC 9110 section 5.5, RFC 9113
+    section 8.2.1): no NUL, CR, LF or other control character but tab, and
+    no space or tab at either end.
+
+    @type value: L{bytes}
+    @rtype: L{bool}
+    """
+    return _fieldValue(value) is not None
+
+
+def schemeValid(scheme):
+    """
+    Whether C{scheme} is a URI scheme (RFC 3986 section 3.1), as the
+    C{:scheme} pseudo-header must be (RFC 9113 section 8.3.1).
+
+    @type scheme: L{bytes}
+    @rtype: L{bool}
+    """
+    return _scheme(scheme) is not None
+
+
+def targetValid(target, method):
+    """
+    Whether C{target} is a request target gracehttp serves: origin-form
+    (RFC 9112 section 3.2.1: C{/} then visible ASCII), or C{*} for
+    C{OPTIONS} (asterisk-form, RFC 9112 section 3.2.4).  The C{:path} of
+    an HTTP/2 request (RFC 9113 section 8.3.1) is checked with it.
+
+    @type target: L{bytes}
+    @param method: the request method.
+    @type method: L{bytes}
+    @rtype: L{bool}
+    """
+    if target == b"*":
+        return method == b"OPTIONS"
+    return _originTarget(target) is not None

@@ -3,6 +3,13 @@ The ASGI adapter: runs an ASGI application (ASGI 3.0 or 2.0, HTTP and
 WebSocket spec version 2.5) for each request exchange and each WebSocket
 session (the C{websocket} scope: L{gracehttp._apps.asgi.websocket}).
 
+The scope's C{http_version} is the exchange's (C{"1.0"}, C{"1.1"} or
+C{"2"}).  When the protocol can send response trailers (HTTP/2, to a
+client that sent C{TE: trailers}) the scope offers the
+C{http.response.trailers} extension: an application that starts its
+response with C{trailers} true ends it with C{http.response.trailers}
+events after its body (ASGI extensions, "HTTP Trailers").
+
 Each request becomes one asyncio task on the reactor's event loop; the
 task is bridged to Twisted with L{Deferred.fromFuture}.  The disconnect
 rules (L{gracehttp._core.exchange}) are split between the exchange and
@@ -30,6 +37,11 @@ from gracehttp._errors import ClientDisconnected
 from gracehttp._loader import detectASGIVersion
 
 _log = Logger()
+
+TRAILERS = "http.response.trailers"
+"""
+The ASGI HTTP trailers extension's name, and its event's type.
+"""
 
 
 class AsyncioReactorRequired(RuntimeError):
@@ -262,7 +274,9 @@ class ASGIAdapter:
             "client": exchange.client,
             "server": exchange.server,
             "state": self._state.copy(),
-            "extensions": {EXTENSION: {}},
+            "extensions": {EXTENSION: {}, TRAILERS: {}}
+            if exchange.trailersOffered
+            else {EXTENSION: {}},
         }
         cycle = _Cycle(exchange, self._loop)
         exchange.wake = cycle.wake
@@ -415,7 +429,7 @@ class _Cycle:
     @ivar task: the asyncio task running the application for it.
     """
 
-    __slots__ = ("_bodyDone", "_loop", "_waiters", "exchange", "task")
+    __slots__ = ("_bodyDone", "_bodyEnded", "_loop", "_trailers", "_waiters", "exchange", "task")
 
     def __init__(self, exchange, loop):
         self.exchange = exchange
@@ -423,6 +437,9 @@ class _Cycle:
         self._loop = loop
         self._waiters = None
         self._bodyDone = False
+        # The trailer fields so far, while the response awaits them.
+        self._trailers = None
+        self._bodyEnded = False
 
     def wake(self):
         """
@@ -490,9 +507,11 @@ class _Cycle:
         """
         Send a response event: C{http.response.start}, then
         C{http.response.body} until one has C{more_body} false, or one
-        C{http.response.pathsend} (L{gracehttp._apps.asgi.pathsend}).  While the
-        transport is above its high-water mark, a body event with
-        C{more_body} waits until it drains.
+        C{http.response.pathsend} (L{gracehttp._apps.asgi.pathsend}); then,
+        if the start said C{trailers}, C{http.response.trailers} until one
+        has C{more_trailers} false.  While the transport is above its
+        high-water mark, a body event with C{more_body} waits until it
+        drains.
 
         @param message: the ASGI event.
         @type message: L{dict}
@@ -507,7 +526,7 @@ class _Cycle:
             raise ClientDisconnected("client disconnected")
         kind = message["type"]
         if kind == "http.response.body":
-            if not exchange.responseStarted or exchange.responseComplete:
+            if not exchange.responseStarted or exchange.responseComplete or self._bodyEnded:
                 raise RuntimeError(
                     "http.response.body sent "
                     + (
@@ -520,16 +539,45 @@ class _Cycle:
             if body:
                 exchange.write(body)
             if not message.get("more_body", False):
-                exchange.finish()
+                self._endBody()
             elif exchange.writePaused:
                 await self._waitForWriting()
         elif kind == "http.response.start":
             if exchange.responseStarted:
                 raise RuntimeError("http.response.start sent twice")
             exchange.startResponse(message.get("status"), message.get("headers", ()))
+            if message.get("trailers", False):
+                self._trailers = []
+        elif kind == TRAILERS:
+            self._sendTrailers(message)
         elif kind == EXTENSION:
             if not exchange.responseStarted or exchange.responseComplete:
                 raise RuntimeError(f"{EXTENSION} sent out of order")
             await sendPath(exchange, message["path"], self._waitForWriting)
         else:
             raise RuntimeError(f"unexpected ASGI message type {kind!r}")
+
+    def _endBody(self):
+        """
+        The last body event: finish the response, unless trailers follow.
+        """
+        if self._trailers is None:
+            self.exchange.finish()
+        else:
+            self._bodyEnded = True
+
+    def _sendTrailers(self, message):
+        """
+        An C{http.response.trailers} event: gather its fields, and finish
+        the response with them at the last one.
+
+        @raise RuntimeError: the start did not announce trailers, or the
+            body is not complete.
+        """
+        trailers = self._trailers
+        if trailers is None or not self._bodyEnded:
+            raise RuntimeError(f"{TRAILERS} sent out of order")
+        trailers.extend(message.get("headers", ()))
+        if not message.get("more_trailers", False):
+            self._trailers = None
+            self.exchange.finish(trailers)

@@ -12,7 +12,8 @@ How a request flows:
      worker thread and the exchange) and installs the bridge's C{wake} as
      C{exchange.wake}.  A request with a chunked body (C{Transfer-Encoding}
      in the C{environ}: one dict lookup, which with the call to
-     C{_admit} is all other requests pay for this) first has its body
+     C{_admit} is all other requests pay for this), or an HTTP/2 request
+     whose body has no C{Content-Length}, first has its body
      spooled, unless C{chunkedBody} is C{"stream"}: a
      L{BodySpool<gracehttp._apps.wsgi.spool.BodySpool>} receives it on
      the reactor thread, and only once it is complete does the
@@ -84,6 +85,24 @@ from gracehttp._apps.wsgi.spool import BodySpool, spooledInput, withoutChunked
 from gracehttp._core.interfaces import IAppAdapter
 
 _log = Logger()
+
+
+def _unknownLength(exchange, environ):
+    """
+    Whether C{exchange} is an HTTP/2 request with a body of unknown length
+    (no C{Content-Length}, the stream not ended with its head): spooled
+    as a chunked HTTP/1.1 body is, so that the application gets a
+    C{CONTENT_LENGTH}.
+
+    @type exchange: L{gracehttp._core.exchange.Exchange}
+    @type environ: L{dict}
+    @rtype: L{bool}
+    """
+    return (
+        exchange.httpVersion == "2"
+        and not exchange.bodyComplete
+        and "CONTENT_LENGTH" not in environ
+    )
 
 
 @implementer(IAppAdapter)
@@ -191,7 +210,9 @@ class WSGIAdapter:
         @type exchange: L{gracehttp._core.exchange.Exchange}
         """
         environ = self._environ.build(exchange)
-        if "HTTP_TRANSFER_ENCODING" in environ and self._spoolChunked:
+        if self._spoolChunked and (
+            "HTTP_TRANSFER_ENCODING" in environ or _unknownLength(exchange, environ)
+        ):
             BodySpool(exchange, lambda spool: self._spooled(exchange, environ, spool)).start()
             return
         bridge = Bridge(self._outbox, exchange, self._requestFinished)
@@ -202,9 +223,10 @@ class WSGIAdapter:
 
     def _spooled(self, exchange, environ, spool):
         """
-        A chunked request body is all in its spool: give the application
-        its length instead of the chunked coding, then admit the request
-        as any other.  Reactor thread.
+        A chunked request body (or an HTTP/2 body without a
+        C{Content-Length}) is all in its spool: give the application its
+        length instead of the chunked coding, then admit the request as
+        any other.  Reactor thread.
 
         @type exchange: L{gracehttp._core.exchange.Exchange}
         @param environ: the request's C{environ}, not complete yet.
@@ -212,7 +234,8 @@ class WSGIAdapter:
         @type spool: L{BodySpool}
         """
         environ["CONTENT_LENGTH"] = str(spool.size)
-        codings = withoutChunked(environ.pop("HTTP_TRANSFER_ENCODING"))
+        codings = environ.pop("HTTP_TRANSFER_ENCODING", None)
+        codings = codings and withoutChunked(codings)
         if codings:
             environ["HTTP_TRANSFER_ENCODING"] = codings
         bridge = Bridge(self._outbox, exchange, self._requestFinished)

@@ -12,8 +12,9 @@ from its head (L{head<gracehttp._protocols.http11.head>}), the queue of
 requests (L{pipeline<gracehttp._protocols.http11.pipeline>}), response
 framing (L{framing<gracehttp._protocols.http11.framing>}), the read gate
 (L{readgate<gracehttp._protocols.http11.readgate>}), the timers
-(L{timer<gracehttp._protocols.http11.timer>}) and protocol switches
-(L{upgrade<gracehttp._protocols.http11.upgrade>}).  This module holds what
+(L{timer<gracehttp._protocols.http11.timer>}), protocol switches
+(L{upgrade<gracehttp._protocols.http11.upgrade>}) and the choice of
+HTTP/2 before the first request (L{chooser<gracehttp._protocols.chooser>}).  This module holds what
 ties them: the connection's state (L{states
 <gracehttp._protocols.http11.states>}, moved only through
 L{HTTPChannel._enter}), the transport's callbacks, rejection and closing.
@@ -55,13 +56,14 @@ import sys
 
 import httptools
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.interfaces import IPushProducer, ISSLTransport
+from twisted.internet.interfaces import IHandshakeListener, IPushProducer, ISSLTransport
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
 from gracehttp._core.exchange import CLIENT_DISCONNECTED, REJECTED, SHUTDOWN
 from gracehttp._core.interfaces import IExchangeChannel
 from gracehttp._core.serverstate import IConnection
+from gracehttp._protocols.chooser import ProtocolChoosing
 from gracehttp._protocols.http11.framing import ResponseFraming
 from gracehttp._protocols.http11.head import ExchangeBuilder
 from gracehttp._protocols.http11.parsing import RequestParsing
@@ -91,7 +93,7 @@ def _address(address):
     return None
 
 
-@implementer(IExchangeChannel, IPushProducer, IConnection)
+@implementer(IExchangeChannel, IPushProducer, IConnection, IHandshakeListener)
 class HTTPChannel(
     RequestParsing,
     ExchangeBuilder,
@@ -100,6 +102,7 @@ class HTTPChannel(
     ReadGate,
     ConnectionTimer,
     ProtocolSwitching,
+    ProtocolChoosing,
     Protocol,
 ):
     """
@@ -186,7 +189,8 @@ class HTTPChannel(
         self._defaultReadSize = getattr(transport, "bufferSize", None)
         self._client = _address(transport.getPeer())
         self._server = _address(transport.getHost())
-        self._scheme = "https" if ISSLTransport.providedBy(transport) else "http"
+        tls = ISSLTransport.providedBy(transport)
+        self._scheme = "https" if tls else "http"
         trusted = factory.trustedProxies
         if trusted is not None and (self._client[0] if self._client else None) in trusted:
             self._trusted = trusted
@@ -207,6 +211,7 @@ class HTTPChannel(
         transport.registerProducer(self, True)
         self._producing = True
         self._arm(settings.timeoutHeader)
+        self._initChoosing(factory, tls)
 
     def dataReceived(self, data):
         if self._state is not OPEN:

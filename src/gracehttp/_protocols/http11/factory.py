@@ -1,6 +1,6 @@
 """
 The factory every endpoint listens with: one L{HTTPChannel} per
-connection, the connection limit, and ALPN.
+connection, the connection limit, ALPN, and HTTP/2.
 
 Theory of operation
 ===================
@@ -11,9 +11,14 @@ the new connection at once (not L{None}, which Twisted's TLS wrapper cannot
 wrap).
 
 TLS: L{HTTPFactory} provides C{IProtocolNegotiationFactory}; Twisted's TLS
-wrapper offers L{ALPN_PROTOCOLS} (C{http/1.1}) on every handshake.
-Twisted 26 refuses the handshake of a client that offers ALPN when the
-factory declares no protocol.
+wrapper offers L{ALPN_PROTOCOLS} (C{h2} when the factory serves HTTP/2,
+then C{http/1.1}) on every handshake.  Twisted 26 refuses the handshake
+of a client that offers ALPN when the factory declares no protocol.
+
+HTTP/2: the factory holds the HTTP/2 protocol's class (C{http2}), or
+L{None} when C{h2} is not installed; each connection starts as an
+L{HTTPChannel} and hands itself over to it when the client chooses
+HTTP/2 (L{gracehttp._protocols.chooser}).
 
 Protocol switches: the factory holds the L{IProtocolSwitch
 <gracehttp._protocols.http11.upgrade.IProtocolSwitch>} its connections
@@ -30,16 +35,17 @@ from gracehttp._core.serverstate import ServerState
 from gracehttp._protocols.http11.channel import HTTPChannel
 from gracehttp._settings import HTTPSettings
 
-ALPN_PROTOCOLS = [b"http/1.1"]
+ALPN_PROTOCOLS = [b"h2", b"http/1.1"]
 """
 The application protocols offered over TLS, most preferred first, as ALPN
 protocol IDs (RFC 7301; IANA's registry names C{http/1.1} and C{h2}).
 Twisted's TLS wrapper asks L{HTTPFactory.acceptableProtocols} for them on
 every handshake and picks the first one the client also offers.  A client
-that offers none of them (only C{h2}, say) is refused the handshake, as RFC
-7301 section 3.2 says (Twisted sends an C{internal_error} alert rather than
+that offers none of them is refused the handshake, as RFC 7301 section 3.2
+says (Twisted sends an C{internal_error} alert rather than
 C{no_application_protocol}); a client that offers no ALPN at all is served
-HTTP/1.1.  HTTP/2 support adds C{b"h2"} at the front of this list.
+HTTP/1.1.  A factory without HTTP/2 (C{h2} not installed) offers
+C{http/1.1} alone.
 """
 
 
@@ -78,12 +84,18 @@ class HTTPFactory(Factory):
         Read by each connection when it is made.
     @type protocolSwitch: L{IProtocolSwitch
         <gracehttp._protocols.http11.upgrade.IProtocolSwitch>}
+    @ivar http2: the HTTP/2 protocol's class (called with the factory to
+        make one), or L{None}: HTTP/1.1 only.
+    @type http2: L{type} of L{HTTP2Connection
+        <gracehttp._protocols.http2.connection.HTTP2Connection>}
     """
 
     protocol = HTTPChannel
     noisy = False
 
-    def __init__(self, adapter, reactor, settings=None, serverState=None, protocolSwitch=None):
+    def __init__(
+        self, adapter, reactor, settings=None, serverState=None, protocolSwitch=None, http2=None
+    ):
         """
         @type adapter: L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}
         @type reactor: L{twisted.internet.interfaces.IReactorTime}
@@ -95,6 +107,7 @@ class HTTPFactory(Factory):
         @param protocolSwitch: see L{protocolSwitch}.
         @type protocolSwitch: L{IProtocolSwitch
             <gracehttp._protocols.http11.upgrade.IProtocolSwitch>}
+        @param http2: see L{http2}.
         @raise ValueError: an entry of C{settings.forwardedAllowIPs} is not
             an IP address, a network or C{"*"}.
         """
@@ -110,6 +123,7 @@ class HTTPFactory(Factory):
             TrustedProxies(settings.forwardedAllowIPs) if settings.proxyHeaders else None
         )
         self.protocolSwitch = protocolSwitch
+        self.http2 = http2
 
     def buildProtocol(self, addr):
         """
@@ -132,4 +146,6 @@ class HTTPFactory(Factory):
 
         @rtype: L{list} of L{bytes}
         """
+        if self.http2 is None:
+            return ALPN_PROTOCOLS[1:]
         return list(ALPN_PROTOCOLS)

@@ -28,6 +28,8 @@ L{IllegalMove}, as h11's state machine does)::
     OPEN -------- an upgrade request not offered to a protocol
                   switch (there is none, or it has a body) -----> FINISHING
     OPEN -------- an upgrade request to offer to the switch ----> SWITCHING
+    OPEN -------- HTTP/2 chosen before any request (ALPN h2,
+                  or the h2c preface: gracehttp._protocols.chooser) -> SWITCHED
     OPEN -------- close: the idle or keep-alive timeout, a
                   response that ends keep-alive, an aborted
                   response, a graceful stop --------------------> CLOSING
@@ -121,7 +123,7 @@ CLOSING = ConnectionState.CLOSING
 CLOSED = ConnectionState.CLOSED
 
 MOVES = {
-    OPEN: frozenset([REJECTING, FINISHING, SWITCHING, CLOSING, CLOSED]),
+    OPEN: frozenset([REJECTING, FINISHING, SWITCHING, SWITCHED, CLOSING, CLOSED]),
     REJECTING: frozenset([CLOSING, CLOSED]),
     FINISHING: frozenset([CLOSING, CLOSED]),
     SWITCHING: frozenset([SWITCHED, FINISHING, CLOSING, CLOSED]),
