@@ -39,9 +39,14 @@ class ExampleServerMixin:
     @classmethod
     def environment(cls):
         """
-        @return: the environment of the server (default: ours).
+        @return: the environment of the server: ours, as a user's shell
+            would have it, without the C{DJANGO_SETTINGS_MODULE} that the
+            Django tests of this process may have set (the example's own
+            default must apply).
         """
-        return None
+        env = dict(os.environ)
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        return env
 
     @classmethod
     def setUpClass(cls):
@@ -198,7 +203,7 @@ class FastAPIExampleTests(ExampleServerMixin, TestCase):
     def environment(cls):
         cls.directory = tempfile.TemporaryDirectory()
         path = os.path.join(cls.directory.name, "example.sqlite3")
-        return dict(os.environ, DATABASE_URL="sqlite+aiosqlite:///" + path)
+        return dict(super().environment(), DATABASE_URL="sqlite+aiosqlite:///" + path)
 
     @classmethod
     def tearDownClass(cls):
