@@ -641,6 +641,26 @@ class Config:
         "``REFUSED_STREAM``, which a client may retry).  See :doc:`../howto/http2`.",
         label="h2 max concurrent streams",
     )
+    workers: int = _setting(
+        1,
+        "workers",
+        Count(),
+        "Worker processes. With more than 1, the parent binds every `--listen` "
+        "endpoint once and supervises that many worker processes sharing the "
+        "sockets: a worker that dies is restarted, SIGTERM drains them all, SIGHUP "
+        "replaces them one at a time (new code loaded). The application must be a "
+        "`MODULE:ATTRIBUTE` reference.",
+        "Worker processes serving the same sockets.  ``1``: one process, as without "
+        "this option.  More: the parent process binds every ``--listen`` endpoint "
+        "once (or takes the sockets systemd passed) and starts that many workers, "
+        "each of which adopts the sockets and serves the application with every "
+        "other setting; the parent never imports the application.  A worker that "
+        "dies is restarted after a back-off; ``SIGTERM`` (or ``SIGINT``) drains "
+        "every worker (each runs the graceful stop) and the parent exits 0; "
+        "``SIGHUP`` replaces the workers one at a time, each new one listening "
+        "before the old one drains, so no connection is refused (new code is "
+        "loaded).  WSGI ``wsgi.multiprocess`` is true.  See :doc:`../howto/workers`.",
+    )
     gracefulTimeout: float = _setting(
         30.0,
         "graceful-timeout",
