@@ -22,10 +22,10 @@ import unittest
 
 from .server import (
     Subprocess,
-    serveInProcess,
     childEnvironment,
     makeCertificate,
     runTwist,
+    serveInProcess,
     startSubprocess,
     twistCommand,
 )
@@ -411,9 +411,7 @@ class StopBeforeFirstRequestTests(unittest.TestCase):
         self.addCleanup(client.close)
         self.assertTrue(opened.wait(TIMEOUT))
         stopped = queue.Queue()
-        server.reactor.callFromThread(
-            lambda: server.service.stopService().addBoth(stopped.put)
-        )
+        server.reactor.callFromThread(lambda: server.service.stopService().addBoth(stopped.put))
         # callFromThread runs calls in order: once this one ran, the stop
         # stopped listening and closed the idle connections.
         server.call(lambda: None)

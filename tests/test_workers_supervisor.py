@@ -137,7 +137,10 @@ class RestartTests(SupervisorTestsMixin, TestCase):
             before = len(self.spawned)
             waited = 0.0
             while len(self.spawned) == before:
-                step = min(call.getTime() for call in self.clock.getDelayedCalls()) - self.clock.seconds()
+                step = (
+                    min(call.getTime() for call in self.clock.getDelayedCalls())
+                    - self.clock.seconds()
+                )
                 self.clock.advance(step)
                 waited += step
             waits.append(round(waited, 6))

@@ -190,4 +190,3 @@ def tlsContextFor(reactor, description):
     # The endpoint keeps the context factory it made from the description
     # and offers no public accessor for it.
     return endpoint._sslContextFactory
-

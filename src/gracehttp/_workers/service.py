@@ -60,7 +60,10 @@ class WorkersService(Service):
         @param config: the settings (C{listen}, C{workers}, the stop's
             timeouts).
         @type config: L{Config<gracehttp._config.Config>}
-        @param reactor: spawns the workers and times the back-off.
+        @param reactor: spawns the workers and times the back-off;
+            L{None}: the global one, taken when the service starts (the
+            parent never imports the application, so nothing chose a
+            reactor for it).
         @param exitOnFailure: see L{gracehttp.makeService}; also installs
             the C{SIGHUP} handler.
         @param logFd: the descriptor workers log to.
@@ -109,6 +112,10 @@ class WorkersService(Service):
 
     def startService(self):
         Service.startService(self)
+        if self._reactor is None:
+            from twisted.internet import reactor
+
+            self._reactor = reactor
         d = bindAll(self._reactor, list(self._config.listen))
         d.addCallback(self._bound)
         d.addCallbacks(self._started, self._startFailed)
@@ -263,6 +270,4 @@ def makeWorkersService(app, mounts, config, reactor=None, exitOnFailure=True, lo
         "logFormat": logFormat,
         "logLevel": logLevel,
     }
-    if reactor is None:
-        from twisted.internet import reactor
     return WorkersService(spec, config, reactor, exitOnFailure, logFd)

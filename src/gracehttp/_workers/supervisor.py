@@ -428,4 +428,3 @@ class Supervisor:
         stopped, self._stopped = self._stopped, []
         for d in stopped:
             d.callback(None)
-

@@ -28,16 +28,15 @@ written: when it reads end-of-file the parent is gone, and the worker
 stops gracefully too, so no worker outlives a parent that was killed.
 """
 
-import io
 import json
 import os
 import sys
 
 from twisted.logger import (
     FilteringLogObserver,
+    Logger,
     LogLevel,
     LogLevelFilterPredicate,
-    Logger,
     globalLogBeginner,
     jsonFileLogObserver,
     textFileLogObserver,
@@ -92,7 +91,7 @@ def _beginLogging(logFormat, levelName):
     Log to descriptor 1, one line (or JSON record) per event, written
     whole, at C{levelName} and above.
     """
-    output = io.open(1, "w", buffering=1, encoding="utf-8", closefd=False)
+    output = open(1, "w", buffering=1, encoding="utf-8", closefd=False)
     makeObserver = jsonFileLogObserver if logFormat == "json" else textFileLogObserver
     predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(levelName))
     globalLogBeginner.beginLoggingTo([FilteringLogObserver(makeObserver(output), [predicate])])

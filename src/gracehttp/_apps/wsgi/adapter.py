@@ -116,7 +116,9 @@ class WSGIAdapter:
     @type inFlight: L{list} of L{Deferred}
     """
 
-    def __init__(self, app, reactor, threadpool, rootPath="", chunkedBody="spool", multiprocess=False):
+    def __init__(
+        self, app, reactor, threadpool, rootPath="", chunkedBody="spool", multiprocess=False
+    ):
         """
         @param app: the WSGI application callable.
         @param reactor: provides C{callFromThread}, C{callLater} and
