@@ -33,7 +33,7 @@ from .server import (
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WSGI = "tests.apps.workers_app:wsgi"
 ASGI = "tests.apps.workers_app:asgi"
-SUPERVISING = r"gracehttp supervising (\d+) workers on ([^;]+);"
+SUPERVISING = r"gracehttp supervising (\d+) worker\(s\) on ([^;]+);"
 WORKER_LISTENING = r"gracehttp listening on \S+; .* pid (\d+)"
 TIMEOUT = 60.0
 """
@@ -197,7 +197,7 @@ class WorkersServeTests(unittest.TestCase):
         context = ssl.create_default_context(cafile=certPath)
         status, pid, body = get(child.port, host="127.0.0.1", context=context)
         self.assertEqual((status, body), (200, f"{pid} True".encode()))
-        child.waitFor(r"supervising 2 workers on https://127\.0\.0\.1:", TIMEOUT)
+        child.waitFor(r"supervising 2 worker\(s\) on https://127\.0\.0\.1:", TIMEOUT)
 
     def test_appCannotBeLoaded(self):
         """

@@ -119,7 +119,8 @@ def makeService(app=None, *, mounts=None, reactor=None, exitOnFailure=True, **se
         C{gracefulTimeout}, C{proxyHeaders}, C{forwardedAllowIPs},
         C{accessLog}, C{accessLogFormat}, C{wsgiChunkedBody}, C{ws},
         C{wsMaxSize}, C{wsPingInterval}, C{wsPingTimeout},
-        C{wsPerMessageDeflate}, C{workers}), the same
+        C{wsPerMessageDeflate}, C{workers}, C{reload}, C{reloadDir},
+        C{reloadInclude}), the same
         settings as the command line's options; the function's signature
         lists them with their defaults.  C{listen} may be one endpoint
         string, C{forwardedAllowIPs} one comma-separated string.
@@ -133,7 +134,7 @@ def makeService(app=None, *, mounts=None, reactor=None, exitOnFailure=True, **se
         only L{HTTPService.whenListening} reports a failure and signals are
         left alone (in-process use).
     @type exitOnFailure: L{bool}
-    @return: the service; with C{workers} above 1, a
+    @return: the service; with C{workers} above 1 (or C{reload}), a
         L{WorkersService<gracehttp._workers.WorkersService>} that binds the
         endpoints and supervises that many worker processes (C{app} and
         the mounted applications must then be C{"module:attribute"}
@@ -151,7 +152,7 @@ def makeService(app=None, *, mounts=None, reactor=None, exitOnFailure=True, **se
         if name not in DEFAULTS:
             raise TypeError(f"makeService() got an unexpected keyword argument {name!r}")
     config = Config(**settings)
-    if config.workers > 1:
+    if config.workers > 1 or config.reload:
         from gracehttp._workers import makeWorkersService
 
         return makeWorkersService(app, mounts, config, reactor, exitOnFailure)

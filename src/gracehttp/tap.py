@@ -150,7 +150,9 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
         self["interfaceOption"] = self["interface"]
-        if self["config"].workers > 1:
+        from gracehttp._workers import supervises
+
+        if supervises(self["config"]):
             # The workers import the applications; the parent never does.
             self["application"] = self["app"]
             self["mounts"] = list(self["mount"])
@@ -277,9 +279,9 @@ def makeService(options):
     if options["logLevel"] is not None:
         setLogLevel(options, LogLevel.levelWithName(options["logLevel"]))
     try:
-        if options["config"].workers > 1:
-            from gracehttp._workers import makeWorkersService
+        from gracehttp._workers import makeWorkersService, supervises
 
+        if supervises(options["config"]):
             return makeWorkersService(
                 options["app"],
                 options["mounts"],

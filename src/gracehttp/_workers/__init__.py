@@ -13,6 +13,8 @@ Theory of operation
   - L{process<gracehttp._workers.process>}: starting a worker process and
     hearing from it.
   - L{worker<gracehttp._workers.worker>}: the worker process itself.
+  - L{reloader<gracehttp._workers.reloader>}: C{--reload}, a file change
+    triggers the supervisor's rolling replacement.
   - L{service<gracehttp._workers.service>}: the parent's service, which
     ties them, and L{makeWorkersService}.
 
@@ -36,4 +38,16 @@ busy each is.
 
 from gracehttp._workers.service import WorkersService, makeWorkersService
 
-__all__ = ["WorkersService", "makeWorkersService"]
+
+def supervises(config):
+    """
+    @param config: the settings.
+    @type config: L{Config<gracehttp._config.Config>}
+    @return: a parent process supervises workers (C{workers} above 1, or
+        C{reload}): it must not import the application.
+    @rtype: L{bool}
+    """
+    return config.workers > 1 or config.reload
+
+
+__all__ = ["WorkersService", "makeWorkersService", "supervises"]

@@ -8,8 +8,9 @@ Start (L{WorkersService.startService}): bind every endpoint
 (L{gracehttp._workers.binding.bindAll}), start the workers
 (L{Supervisor<gracehttp._workers.supervisor.Supervisor>} with a
 L{WorkerSpawner<gracehttp._workers.process.WorkerSpawner>}), and once
-every worker listens log one line, C{gracehttp supervising N workers on
-URL, ...}, and fire L{WorkersService.whenListening}.  If an endpoint cannot
+every worker listens log one line, C{gracehttp supervising N worker(s)
+on URL, ...}, fire L{WorkersService.whenListening}, and with C{reload}
+start watching the files (L{gracehttp._workers.reloader}).  If an endpoint cannot
 listen or a worker exits before it is ready (the worker logged why, e.g.
 the application cannot be imported), log one line, stop what started and,
 when the service owns its process, exit with status 1.  The parent never
@@ -41,6 +42,7 @@ from gracehttp import _service
 from gracehttp._version import __version__ as _versionInfo
 from gracehttp._workers.binding import CannotBind, bindAll, closeAll
 from gracehttp._workers.process import WorkerSpawner
+from gracehttp._workers.reloader import Reloader, requireWatchfiles
 from gracehttp._workers.supervisor import Supervisor
 
 _log = Logger()
@@ -80,6 +82,7 @@ class WorkersService(Service):
         self._listening = None
         self._waiters = []
         self._previousHangup = None
+        self._reloader = None
 
     @property
     def supervisor(self):
@@ -144,7 +147,8 @@ class WorkersService(Service):
         self._listening = ports
         urls = [bound.url for bound in self._sockets]
         _log.info(
-            "gracehttp supervising {count} workers on {listening}; gracehttp {version}, pid {pid}",
+            "gracehttp supervising {count} worker(s) on {listening}; "
+            "gracehttp {version}, pid {pid}",
             count=self._config.workers,
             listening=", ".join(urls),
             urls=urls,
@@ -154,6 +158,12 @@ class WorkersService(Service):
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.callback(list(ports))
+        config = self._config
+        if config.reload:
+            self._reloader = Reloader(
+                self._reactor, self.reload, config.reloadDir, config.reloadInclude
+            )
+            self._reloader.start()
 
     def _startFailed(self, failure):
         if not self.running:
@@ -188,6 +198,9 @@ class WorkersService(Service):
         @rtype: L{Deferred}
         """
         Service.stopService(self)
+        if self._reloader is not None:
+            self._reloader.stop()
+            self._reloader = None
         started = Deferred()
         if self._starting is None:
             started.callback(None)
@@ -262,6 +275,8 @@ def makeWorkersService(app, mounts, config, reactor=None, exitOnFailure=True, lo
         mountList.append([prefix, target, interface])
     if app is None and not mountList:
         raise ValueError("no application to serve: give --app, or at least one --mount")
+    if config.reload:
+        requireWatchfiles()
     logFormat, logFd, logLevel = log or ("text", 1, "info")
     spec = {
         "app": app,
