@@ -100,8 +100,8 @@ class Options(usage.Options):
     def opt_app(self, reference):
         """
         The application to serve, as MODULE:ATTRIBUTE (e.g.
-        myproject.asgi:application; MODULE:FACTORY() calls a factory), also
-        given as the one argument. Required. The current directory is
+        myproject.asgi:application; MODULE:FACTORY() calls a factory);
+        usually given as the argument instead. The current directory is
         importable.
         """
         self["app"] = reference
