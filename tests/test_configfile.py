@@ -320,12 +320,13 @@ class EnvironmentTests(unittest.TestCase):
     def test_unknownVariableWarned(self):
         """
         An unknown GRACEHTTP_ variable is ignored with one warning, naming the
-        closest option's variable; GRACEHTTP_CONFIG is known.
+        closest option's variable if one is close; GRACEHTTP_CONFIG is known.
         """
         values, events = self.read(
             {
                 "GRACEHTTP_ACCES_LOG": "off",
                 "GRACEHTTP_CONFIG": "gracehttp.toml",
+                "GRACEHTTP_REQUIRE_NGINX": "1",
                 "GRACEHTTP_THREADS": "2",
             }
         )
@@ -337,7 +338,8 @@ class EnvironmentTests(unittest.TestCase):
                     "warn",
                     "GRACEHTTP_ACCES_LOG is not a gracehttp option; ignored "
                     "(did you mean 'GRACEHTTP_ACCESS_LOG'?)",
-                )
+                ),
+                ("warn", "GRACEHTTP_REQUIRE_NGINX is not a gracehttp option; ignored"),
             ],
         )
 

@@ -915,11 +915,20 @@ class PositionalAppTests(unittest.TestCase):
 
     def test_before(self):
         """twist gracehttp main:app --threads 4"""
-        options = parse("tests.test_tap:wsgiApp", "--threads", "4", "--root-path=/x", "--h2c")
+        options = parse(
+            "tests.test_tap:wsgiApp",
+            "--threads",
+            "4",
+            "--root-path=/x",
+            "--h2c",
+            "--disconnect-grace-period",
+            "-1",
+        )
         self.assertIs(options["application"], wsgiApp)
+        config = options["config"]
         self.assertEqual(
-            (options["config"].threads, options["config"].rootPath, options["config"].h2c),
-            (4, "/x", True),
+            (config.threads, config.rootPath, config.h2c, config.disconnectGracePeriod),
+            (4, "/x", True, -1.0),
         )
 
     def test_after(self):

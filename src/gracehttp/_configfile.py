@@ -306,7 +306,7 @@ def readEnvironment(environ: Mapping[str, str], log: Logger = _log) -> dict[str,
             log.warn(
                 "{variable} is not a gracehttp option; ignored{suggestion}",
                 variable=variable,
-                suggestion=_suggestion(variable, variables),
+                suggestion=_suggestion(variable, variables, ENVIRONMENT_PREFIX),
             )
             continue
         text = environ[variable]
@@ -352,13 +352,17 @@ def _once(seen: dict[str, str], name: str, key: str, where: str) -> None:
     seen[name] = key
 
 
-def _suggestion(key: str, known: Mapping[str, Any]) -> str:
+def _suggestion(key: str, known: Mapping[str, Any], prefix: str = "") -> str:
     """
+    @param prefix: a prefix every key has, left out of the comparison
+        (which it would make look alike).
     @return: C{" (did you mean 'access-log'?)"} for the closest known key,
         or C{""}.
     """
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = difflib.get_close_matches(
+        key.removeprefix(prefix), [name.removeprefix(prefix) for name in known], n=1
+    )
+    return f" (did you mean {prefix + close[0]!r}?)" if close else ""
 
 
 def layered(path: str | None, environ: Mapping[str, str], log: Logger = _log) -> dict[str, Any]:
