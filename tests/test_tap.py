@@ -879,6 +879,15 @@ class ConfigurationLayerTests(unittest.TestCase):
         options = parseWith({"GRACEHTTP_APP": "tests.test_tap:wsgiApp"})
         self.assertIs(options["application"], wsgiApp)
 
+    def test_mountsFromFile(self):
+        """mount in the file is --mount, repeatable: without an application, mounts alone."""
+        path = configFile(
+            self, 'mount = ["/w=tests.test_tap:wsgiApp", "/a=tests.test_tap:wsgiApp@wsgi"]\n'
+        )
+        options = parseWith({}, "--config", path)
+        self.assertIsNone(options["application"])
+        self.assertEqual(options["mounts"], {"/w": (wsgiApp, "auto"), "/a": (wsgiApp, "wsgi")})
+
     def test_logLevelFromFile(self):
         """log-level in the file is --log-level."""
         path = configFile(self, 'app = "tests.test_tap:wsgiApp"\nlog-level = "warn"\n')
