@@ -296,7 +296,7 @@ def readEnvironment(environ: Mapping[str, str], log: Logger = _log) -> dict[str,
     @raise ConfigError: a variable's value is wrong, or a setting and its
         alias are both set.
     """
-    variables = {variableName(key): (key, entry) for key, entry in ENTRIES.items()}
+    variables = {variableName(key): entry for key, entry in ENTRIES.items()}
     values: dict[str, Any] = {}
     seen: dict[str, str] = {}
     for variable in sorted(environ):
@@ -312,7 +312,7 @@ def readEnvironment(environ: Mapping[str, str], log: Logger = _log) -> dict[str,
         text = environ[variable]
         if not text:
             continue
-        _, entry = variables[variable]
+        entry = variables[variable]
         _once(seen, entry.name, variable, "the environment")
         values[entry.name] = _environmentValue(entry.kind, text, variable)
     return values
