@@ -723,11 +723,12 @@ class DerivedFromTableTests(unittest.TestCase):
 
     def test_optionsAreTheTable(self):
         """
-        The opt_* handlers are the table's options and aliases, --app (-a), --mount and
-        --log-level.
+        The opt_* handlers are the table's options and aliases, --app (-a), --mount,
+        --log-level and --config.
         """
         handlers = {name for name in dir(tap.Options) if name.startswith("opt_")}
-        expected = {"opt_app", "opt_a", "opt_mount", "opt_log_level", "opt_help", "opt_version"}
+        expected = {"opt_app", "opt_a", "opt_mount", "opt_log_level", "opt_config"}
+        expected |= {"opt_help", "opt_version"}
         for setting in SETTINGS:
             for option in [setting.option, *(alias for alias, why in setting.aliases)]:
                 expected.add("opt_" + option.replace("-", "_"))
