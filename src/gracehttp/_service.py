@@ -182,7 +182,9 @@ def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None):
     served = _applications(app, mounts, config.interface)
     anyASGI = any(interface != "wsgi" for _, _, interface, _ in served)
     reactor = _reactorFor(reactor, "asgi3" if anyASGI else "wsgi")
-    endpoints = [parseEndpoint(reactor, description) for description in config.listen]
+    endpoints = [
+        parseEndpoint(reactor, description, config.timeoutHeader) for description in config.listen
+    ]
     if mounts is None:
         [(_, app, interface, detected)] = served
         adapter = _adapter(app, interface, reactor, config, config.rootPath)
@@ -450,20 +452,30 @@ def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
     return AccessLog(clock, accessLogFormat, observer)
 
 
-def parseEndpoint(reactor, description):
+def parseEndpoint(reactor, description, timeoutHeader=DEFAULTS["timeoutHeader"]):
     """
     Parse one C{--listen} value.
 
     @param description: a Twisted server endpoint string
-        (L{twisted.internet.endpoints.serverFromString}).
+        (L{twisted.internet.endpoints.serverFromString}), or one behind
+        C{haproxy:}: a PROXY protocol endpoint
+        (L{gracehttp._protocols.proxyprotocol}; ours, not Twisted's: it
+        reads the header before the HTTP protocol starts, and before TLS).
     @type description: L{str}
+    @param timeoutHeader: seconds a PROXY protocol header has to arrive.
+    @type timeoutHeader: L{float}
     @return: the endpoint.
     @rtype: L{twisted.internet.interfaces.IStreamServerEndpoint}
     @raise ValueError: the description cannot be parsed, or it is a TLS
         endpoint and pyOpenSSL is not installed (a one-line message naming
         it, and for TLS the C{gracehttp[tls]} extra).
     """
+    from gracehttp._protocols.proxyprotocol import PREFIX, ProxyProtocolEndpoint
+
     try:
+        if description[: len(PREFIX)].lower() == PREFIX:
+            wrapped = serverFromString(reactor, description[len(PREFIX) :])
+            return ProxyProtocolEndpoint(reactor, wrapped, timeoutHeader)
         return serverFromString(reactor, description)
     except ImportError as e:
         if (e.name or "").partition(".")[0] in _TLS_MODULES:
@@ -838,7 +850,8 @@ def _url(endpoint, address):
     host = getattr(address, "host", None)
     if host is None:
         return f"unix:{os.fsdecode(address.name)}"
-    scheme = "https" if isinstance(endpoint, SSL4ServerEndpoint) else "http"
+    tls = isinstance(endpoint, SSL4ServerEndpoint) or getattr(endpoint, "tls", False)
+    scheme = "https" if tls else "http"
     if ":" in host:
         host = f"[{host}]"
     return f"{scheme}://{host}:{address.port}"
