@@ -309,7 +309,7 @@ class ProxyHeaderFactory(WrappingFactory):
     @ivar timeout: seconds the header has to arrive.
     """
 
-    protocol = ProxyHeaderProtocol  # type: ignore[assignment]
+    protocol = ProxyHeaderProtocol
     noisy = False
 
     def __init__(self, wrappedFactory, reactor, timeout):
