@@ -26,6 +26,7 @@ from gracehttp._protocols.readiness import (
 )
 
 from .server import LOOPBACK_ANY_PORT, runTwist
+from .test_e2e_proxyprotocol import v1, v2
 from .test_service import ServiceTestCase, StubEndpoint
 
 WAIT = 10.0
@@ -118,6 +119,19 @@ class ProtocolTests(unittest.TestCase):
             self.assertEqual(transport.value(), b"")
             protocol.dataReceived(bytes([byte]))
         self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 OK"))
+
+    def test_proxyHeaderSkipped(self):
+        """
+        A request behind a PROXY protocol header (v1, or v2 LOCAL as a load
+        balancer's health check sends it, a byte at a time) is answered.
+        """
+        self.readiness.ready()
+        for header in (v1("TCP4", "1.2.3.4", "5.6.7.8", 1, 2), v2("1.2.3.4", "5.6.7.8", 1, 2, 0)):
+            with self.subTest(header=header):
+                protocol, transport = self.connect()
+                for byte in header + b"GET / HTTP/1.1\r\n\r\n":
+                    protocol.dataReceived(bytes([byte]))
+                self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 OK"))
 
     def test_badRequests(self):
         """A malformed request line is 400, a head too large 431; both close."""

@@ -26,6 +26,12 @@ method (C{HEAD} gets no body), and closes:
   - any other target: C{200 ready} when ready, else C{503 starting} or
     C{503 draining} (with C{Retry-After: 1} while starting).
 
+A request may begin with a PROXY protocol header
+(L{gracehttp._protocols.proxyprotocol}), which is skipped: a load
+balancer that sends the header to its targets sends it with its health
+checks too, while a Kubernetes probe sends none, and both may probe the
+same endpoint.
+
 It reads until the end of the request head (the blank line), at most
 L{MAX_HEAD} bytes (more: C{431}) and for at most L{TIMEOUT} seconds
 (then the connection is closed): a probe's request is a few lines.  It
@@ -34,6 +40,8 @@ not in the access log, and a graceful stop does not wait for it.
 """
 
 from twisted.internet.protocol import Factory, Protocol
+
+from gracehttp._protocols.proxyprotocol import InvalidProxyHeader, parseHeader
 
 STARTING = "starting"
 READY = "ready"
@@ -122,12 +130,15 @@ class ReadinessProtocol(Protocol):
 
     def connectionMade(self):
         self._buffer = b""
+        self._proxyHeaderRead = False
         self._timeout = self.factory.clock.callLater(TIMEOUT, self.transport.abortConnection)
 
     def dataReceived(self, data):
         if self._buffer is None:
             return
         self._buffer += data
+        if not self._proxyHeaderRead and not self._skipProxyHeader():
+            return
         end = self._buffer.find(b"\r\n\r\n")
         if end < 0:
             if len(self._buffer) > MAX_HEAD:
@@ -139,6 +150,25 @@ class ReadinessProtocol(Protocol):
             return
         method, target, _ = requestLine
         self._finish(answer(self.factory.readiness.state, target, method == b"HEAD"))
+
+    def _skipProxyHeader(self):
+        """
+        Drop a PROXY protocol header the request may begin with (a load
+        balancer's health check sends one when the PROXY protocol is on for
+        its targets).
+
+        @return: whether the request can be read now (else more bytes of
+            what may be a header are needed).
+        """
+        try:
+            parsed = parseHeader(self._buffer)
+        except InvalidProxyHeader:
+            parsed = (None, None, 0)
+        if parsed is None:
+            return False
+        self._buffer = self._buffer[parsed[2] :]
+        self._proxyHeaderRead = True
+        return True
 
     def _finish(self, response):
         self._buffer = None
