@@ -478,15 +478,19 @@ class Config:
         Endpoints(),
         "A Twisted endpoint to listen on, e.g. `tcp:8000:interface=0.0.0.0`, "
         "`unix:/run/app.sock`, `ssl:8443:privateKey=key.pem`, "
-        "`systemd:domain=INET:index=0`. Repeatable. `ssl:` needs `pip install "
-        "'gracehttp[tls]'`.",
+        "`systemd:domain=INET:index=0`; `haproxy:` before one reads a PROXY protocol "
+        "header first (behind a TCP load balancer). Repeatable. `ssl:` needs `pip "
+        "install 'gracehttp[tls]'`.",
         "A Twisted server endpoint string; repeatable.  Examples: ``tcp:8000``, "
         "``tcp:8000:interface=0.0.0.0``, ``unix:/run/app.sock:mode=660``, "
         "``ssl:8443:privateKey=key.pem:certKey=cert.pem``, "
         "``systemd:domain=INET:index=0``.  ``ssl:`` needs pyOpenSSL: ``pip install "
         "'gracehttp[tls]'``; over TLS gracehttp offers ALPN ``h2`` (with ``pip "
         "install 'gracehttp[http2]'``) and ``http/1.1`` (see :doc:`../howto/twist` "
-        "and :doc:`../howto/http2`).",
+        "and :doc:`../howto/http2`).  ``haproxy:`` before any of them, e.g. "
+        "``haproxy:tcp:8000``, makes every connection begin with a PROXY protocol "
+        "header (version 1 or 2; before TLS for ``haproxy:ssl:``) whose client "
+        "address the application sees (:doc:`../howto/proxyprotocol`).",
     )
     threads: int = _setting(
         10,
