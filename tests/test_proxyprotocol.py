@@ -4,6 +4,7 @@ parser, and the header reader on a L{StringTransport} and a
 L{Clock}.
 """
 
+import tempfile
 from unittest import TestCase
 
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -19,6 +20,7 @@ from gracehttp._protocols.proxyprotocol import (
 )
 from gracehttp._service import _url, parseEndpoint
 
+from .server import makeCertificate
 from .test_e2e_proxyprotocol import v1, v2
 
 
@@ -185,16 +187,16 @@ class EndpointTests(TestCase):
     """
 
     def test_tlsURL(self):
-        """The start-up line names a haproxy:ssl endpoint with https."""
-        endpoint = parseEndpoint(Clock(), "haproxy:tcp:8000")
-        self.assertFalse(endpoint.tls)
-        self.assertEqual(
-            _url(endpoint, IPv4Address("TCP", "127.0.0.1", 8000)), "http://127.0.0.1:8000"
-        )
-        endpoint.tls = True
-        self.assertEqual(
-            _url(endpoint, IPv4Address("TCP", "127.0.0.1", 8000)), "https://127.0.0.1:8000"
-        )
+        """The start-up line names a haproxy:tcp endpoint with http, haproxy:ssl with https."""
+        address = IPv4Address("TCP", "127.0.0.1", 8000)
+        plain = parseEndpoint(Clock(), "haproxy:tcp:8000")
+        with tempfile.TemporaryDirectory() as directory:
+            keyPath, certPath = makeCertificate(directory)
+            tls = parseEndpoint(
+                Clock(), f"haproxy:ssl:8000:privateKey={keyPath}:certKey={certPath}"
+            )
+        self.assertEqual(_url(plain, address), "http://127.0.0.1:8000")
+        self.assertEqual(_url(tls, address), "https://127.0.0.1:8000")
 
     def test_badInner(self):
         """A bad endpoint behind haproxy: is a one-line ValueError."""
