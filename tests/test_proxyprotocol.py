@@ -168,6 +168,22 @@ class HeaderReaderTests(TestCase):
         self.reader.dataReceived(v2("1.2.3.4", "5.6.7.8", 1, 2))
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_stopClosesWaiting(self):
+        """
+        When the endpoint stops listening, a connection still waiting for
+        its header is closed; one already past it is left to the stop.
+        """
+        served = StringTransport()
+        done = self.factory.buildProtocol(served.getPeer())
+        done.makeConnection(served)
+        done.dataReceived(v2("1.2.3.4", "5.6.7.8", 1, 2))
+        self.reader.dataReceived(b"PROXY TCP4")
+        self.factory.doStart()
+        self.factory.doStop()
+        self.assertTrue(self.transport.disconnecting)
+        self.assertFalse(served.disconnecting)
+        self.assertEqual(len(self.built), 1)
+
     def test_lostBeforeHeader(self):
         """A connection lost before its header cancels the timeout, builds nothing."""
         self.reader.connectionLost(Failure(ConnectionError()))

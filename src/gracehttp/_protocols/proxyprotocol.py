@@ -40,7 +40,9 @@ L{ProxyHeaderProtocol} reads it before anything else:
     no HTTP protocol was made, no application sees it, and it was never
     counted by the server state;
   - the header must be complete within the head timeout
-    (C{timeoutHeader}); the HTTP/1.1 head timeout starts after it.
+    (C{timeoutHeader}); the HTTP/1.1 head timeout starts after it.  When
+    the endpoint stops listening (a graceful stop), the connections still
+    waiting for their header are closed, as new ones are refused.
 
 Over TLS (C{haproxy:ssl:...}), the header comes before the TLS handshake,
 as load balancers send it (the specification puts it first on the TCP
@@ -319,6 +321,18 @@ class ProxyHeaderFactory(WrappingFactory):
 
     def buildProtocol(self, addr):
         return self.protocol(self)
+
+    def stopFactory(self):
+        """
+        The endpoint stopped listening (a stop began): close the
+        connections whose header has not arrived, as new connections are
+        now refused, so that none becomes an HTTP connection after the
+        stop closed the idle ones.
+        """
+        for protocol in list(self.protocols):
+            if protocol.wrappedProtocol is None:
+                protocol._stop()
+        WrappingFactory.stopFactory(self)
 
 
 @implementer(IStreamServerEndpoint)
