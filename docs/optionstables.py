@@ -10,8 +10,8 @@ table, L{gracehttp._config.SETTINGS}, so that none can drift from it:
 
 Each table sits between a C{BEGIN} and an C{END} marker line (comments in
 reStructuredText and Markdown); the rest of each file is written by hand.
-The rows of C{--app} and C{--log-level}, options of the command line only,
-are written here.
+The rows of C{--app}, C{--mount}, C{--log-level} and C{--config}, options
+outside the settings table, are written here.
 
 Run from the repository::
 
@@ -34,9 +34,10 @@ BEGIN = "BEGIN generated table: python docs/optionstables.py"
 END = "END generated table"
 
 _APP_ROW = (
-    "``--app MODULE:ATTRIBUTE``, ``-a``",
+    "``MODULE:ATTRIBUTE`` (the argument), ``--app MODULE:ATTRIBUTE``, ``-a``",
     "(required without ``--mount``)",
-    "The application.  ``MODULE:ATTRIBUTE.SUB`` follows attributes; "
+    "The application, as the one argument (before or after the options) or "
+    "``--app``, not both.  ``MODULE:ATTRIBUTE.SUB`` follows attributes; "
     "``MODULE:FACTORY()`` calls a zero-argument factory.  The current directory is "
     "importable.",
 )
@@ -52,6 +53,20 @@ _MOUNT_ROW = (
     "threads; without ``--app`` a request no mount matches gets 404.  See "
     ":doc:`../howto/mounts`.",
 )
+_CONFIG_ROW = (
+    "``--config PATH``",
+    "``$GRACEHTTP_CONFIG``, else none",
+    "Read options from this TOML file; ``GRACEHTTP_*`` environment variables "
+    "override it and the command line overrides both.  See "
+    ":doc:`configuration`.",
+)
+_README_CONFIG_ROW = (
+    "`--config PATH`",
+    "`$GRACEHTTP_CONFIG`, else none",
+    "Read options from this TOML file (keys: the long options, e.g. `access-log`); "
+    "`GRACEHTTP_*` variables (`GRACEHTTP_ACCESS_LOG`) override it, the command line "
+    "both. See `docs/reference/configuration.rst`.",
+)
 _LOG_LEVEL_ROW = (
     "``--log-level debug|info|warn|error``",
     "``twist``'s (``info``)",
@@ -59,9 +74,9 @@ _LOG_LEVEL_ROW = (
     "``twist`` it sets ``twist``'s own ``--log-level``).",
 )
 _README_APP_ROW = (
-    "`--app MODULE:ATTRIBUTE`",
+    "`MODULE:ATTRIBUTE` or `--app MODULE:ATTRIBUTE`",
     "(required without `--mount`)",
-    "The application.",
+    "The application: the argument, before or after the options, or `--app`.",
 )
 _README_MOUNT_ROW = (
     "`--mount PREFIX=MODULE:ATTRIBUTE[@INTERFACE]`",
@@ -140,7 +155,7 @@ def optionsTable():
                     f"Alias of ``--{setting.option}`` ({why}).",
                 )
             )
-    rows.append(_LOG_LEVEL_ROW)
+    rows.extend([_LOG_LEVEL_ROW, _CONFIG_ROW])
     return _restTable(rows, (30, 20, 50))
 
 
@@ -186,7 +201,7 @@ def readmeTable():
                 + "".join(f" Alias: `--{alias}` ({why})." for alias, why in setting.aliases),
             )
         )
-    rows.append(_README_LOG_LEVEL_ROW)
+    rows.extend([_README_LOG_LEVEL_ROW, _README_CONFIG_ROW])
     lines.extend(f"| {' | '.join(row)} |" for row in rows)
     return lines
 

@@ -267,13 +267,17 @@ class SocketPeer(Peer):
     @ivar sock: the socket.
     """
 
-    def __init__(self, port, context=None, timeout=10.0):
+    def __init__(self, port, context=None, timeout=10.0, prefix=b""):
         """
         @param context: a client TLS context that trusts the server (its
             ALPN is set to C{h2}), or L{None} for cleartext.
+        @param prefix: bytes sent first, before TLS (a PROXY protocol
+            header).
         """
         Peer.__init__(self)
         sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if prefix:
+            sock.sendall(prefix)
         if context is not None:
             context.set_alpn_protocols(["h2"])
             sock = context.wrap_socket(sock, server_hostname="127.0.0.1")

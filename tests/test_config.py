@@ -67,6 +67,7 @@ PINNED_DEFAULTS = {
     "reloadDir": (),
     "reloadInclude": ("*.py",),
     "gracefulTimeout": 30.0,
+    "readinessListen": None,
     "proxyHeaders": False,
     "forwardedAllowIPs": ("127.0.0.1",),
     "accessLog": "-",
@@ -437,6 +438,7 @@ EXAMPLES = {
     "reloadDir": (["src", "templates"], ("src", "templates")),
     "reloadInclude": (["*.html"], ("*.html",)),
     "gracefulTimeout": (["0"], 0.0),
+    "readinessListen": (["tcp:8081"], "tcp:8081"),
     "proxyHeaders": ([], True),
     "forwardedAllowIPs": (["10.0.0.0/8, ::1,*"], ("10.0.0.0/8", "::1", "*")),
     "accessLog": (["off"], "off"),
@@ -475,6 +477,7 @@ BAD_VALUES = {
     "reloadDir": [3],
     "reloadInclude": [""],
     "gracefulTimeout": None,
+    "readinessListen": 8081,
     "proxyHeaders": 1,
     "forwardedAllowIPs": [1],
     "accessLog": 3,
@@ -510,6 +513,7 @@ BAD_TEXT = {
     "reloadDir": "",
     "reloadInclude": "",
     "gracefulTimeout": "-1",
+    "readinessListen": "",
     "forwardedAllowIPs": "example.com",
     "accessLog": None,
     "accessLogFormat": "{nosuch}",
@@ -746,11 +750,12 @@ class DerivedFromTableTests(unittest.TestCase):
 
     def test_optionsAreTheTable(self):
         """
-        The opt_* handlers are the table's options and aliases, --app (-a), --mount and
-        --log-level.
+        The opt_* handlers are the table's options and aliases, --app (-a), --mount,
+        --log-level and --config.
         """
         handlers = {name for name in dir(tap.Options) if name.startswith("opt_")}
-        expected = {"opt_app", "opt_a", "opt_mount", "opt_log_level", "opt_help", "opt_version"}
+        expected = {"opt_app", "opt_a", "opt_mount", "opt_log_level", "opt_config"}
+        expected |= {"opt_help", "opt_version"}
         for setting in SETTINGS:
             for option in [setting.option, *(alias for alias, why in setting.aliases)]:
                 expected.add("opt_" + option.replace("-", "_"))

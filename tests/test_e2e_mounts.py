@@ -150,3 +150,19 @@ class MountsWebSocketTests(TestCase):
             )
             head = s.recv(65536).split(b"\r\n", 1)[0]
         self.assertEqual(head, b"HTTP/1.1 200 OK")
+
+
+class MountsHTTP2Tests(TestCase):
+    def test_streamsRoutedByMount(self):
+        """HTTP/2 streams (h2c) are routed to each mount and build URLs with its prefix."""
+        server = serveInProcess(FASTAPI, mounts={"/legacy": DJANGO}, h2c=True, accessLog="off")
+        try:
+            base = f"http://127.0.0.1:{server.port}"
+            with httpx.Client(http1=False, http2=True, timeout=10) as client:
+                django = client.get(base + "/legacy/items/3")
+                fastapi = client.get(base + "/items/3")
+            self.assertEqual(django.http_version, "HTTP/2")
+            self.assertEqual(django.json()["url"], "/legacy/items/3")
+            self.assertEqual(fastapi.json()["url"], base + "/items/3")
+        finally:
+            server.stop()

@@ -199,6 +199,49 @@ class WorkersServeTests(unittest.TestCase):
         self.assertEqual((status, body), (200, f"{pid} True".encode()))
         child.waitFor(r"supervising 2 worker\(s\) on https://127\.0\.0\.1:", TIMEOUT)
 
+    def test_proxyProtocol(self):
+        """
+        A haproxy: endpoint with workers: each worker reads the PROXY
+        protocol header of the connections it accepts (the application
+        sees the header's client address).
+        """
+        child = startWorkers(WSGI, 2, listen="haproxy:tcp:0:interface=127.0.0.1")
+        self.addCleanup(child.stop)
+        for _ in range(4):
+            with socket.create_connection(("127.0.0.1", child.port), timeout=TIMEOUT) as client:
+                client.sendall(
+                    b"PROXY TCP4 1.2.3.4 10.0.0.5 1111 80\r\n"
+                    b"GET /client HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                )
+                response = b""
+                while chunk := client.recv(65536):
+                    response += chunk
+            self.assertTrue(response.startswith(b"HTTP/1.1 200 OK\r\n"), response)
+            self.assertTrue(response.endswith(b"\r\n\r\n1.2.3.4"), response)
+
+    def test_readinessAnsweredByParent(self):
+        """
+        --readiness-listen with workers: the parent answers it (the workers
+        do not try to bind it), 200 once every worker listens, 503 from
+        the start of a stop while a request is still in flight.
+        """
+        child = startWorkers(WSGI, 2, "--readiness-listen", "tcp:0:interface=127.0.0.1")
+        self.addCleanup(child.stop)
+        readiness = child.waitFor(r"gracehttp readiness endpoint on http://127\.0\.0\.1:(\d+)")
+        port = int(readiness.group(1))
+        self.assertEqual(get(port, "/readyz")[0], 200)
+        slow = threading.Thread(target=get, args=(child.port, "/slow"), daemon=True)
+        slow.start()
+        child.waitFor(r"slow started", TIMEOUT)
+        child.process.send_signal(signal.SIGTERM)
+        # A worker drains once the parent's stop (which turned the
+        # readiness endpoint to draining) told it to.
+        child.waitFor(r"gracehttp stopping: waiting up to", TIMEOUT)
+        self.assertEqual(get(port, "/readyz")[0], 503)
+        slow.join(TIMEOUT)
+        self.assertEqual(child.wait(TIMEOUT), 0)
+        self.assertEqual(child.output().count("gracehttp readiness endpoint on"), 1)
+
     def test_appCannotBeLoaded(self):
         """
         An application that cannot be imported: the worker says why, the

@@ -19,6 +19,8 @@ import tempfile
 from unittest import TestCase
 
 import requests
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from gracehttp._config import SETTINGS, Config
 
@@ -403,3 +405,67 @@ class DockerExampleTests(TestCase):
             for source in words[:-1]:
                 if source != ".":
                     self.assertTrue(os.path.exists(os.path.join(ROOT, source)), source)
+
+
+class StarletteChatExampleTests(ExampleServerMixin, TestCase):
+    """
+    C{examples/starlette_chat}: a WebSocket chat room, talked to with the
+    C{websockets} library's client.
+    """
+
+    appRef = "examples.starlette_chat.app:app"
+
+    def join(self, name):
+        """
+        @return: a client in the room as C{name}, once its own join was
+            announced to it.
+        """
+        ws = self.enterContext(
+            connect(f"ws://127.0.0.1:{self.server.port}/ws?name={name}", open_timeout=30)
+        )
+        self.assertEqual(ws.recv(timeout=30), f"* {name} joined")
+        return ws
+
+    def test_page(self):
+        """
+        GET / is the chat page, which opens the room's WebSocket.
+        """
+        response = self.get("/")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("new WebSocket(", response.text)
+
+    def test_talk(self):
+        """
+        A member's message reaches every member, itself included.
+        """
+        alice = self.join("alice")
+        bob = self.join("bob")
+        self.assertEqual(alice.recv(timeout=30), "* bob joined")
+        alice.send("hello")
+        self.assertEqual(alice.recv(timeout=30), "alice: hello")
+        self.assertEqual(bob.recv(timeout=30), "alice: hello")
+
+    def test_dropSeenByApplication(self):
+        """
+        A member whose connection is lost without a close frame is seen
+        leaving with code 1006 by the application, announced to the
+        others, and its session is logged client-disconnected.
+        """
+        carol = self.join("carol")
+        dave = self.join("dave")
+        self.assertEqual(carol.recv(timeout=30), "* dave joined")
+        dave.socket.shutdown(socket.SHUT_RDWR)
+        dave.socket.close()
+        self.server.waitFor(r"chat: dave left \(code 1006, \d+ in the room\)")
+        self.assertEqual(carol.recv(timeout=30), "* dave left")
+        self.server.waitFor(r'"GET /ws\?name=dave HTTP/1\.1" 101 .* client-disconnected')
+
+    def test_nameTaken(self):
+        """
+        A second member with a name in use is refused: the application
+        closes before accepting, which is an HTTP 403 to the client.
+        """
+        self.join("erin")
+        with self.assertRaises(InvalidStatus) as caught:
+            connect(f"ws://127.0.0.1:{self.server.port}/ws?name=erin", open_timeout=30)
+        self.assertEqual(caught.exception.response.status_code, 403)

@@ -87,6 +87,7 @@ class WheelTests(unittest.TestCase):
             raise AssertionError("building the wheel failed:\n" + result.stdout + result.stderr)
         [name] = os.listdir(out)
         cls.wheelName = name
+        cls.wheelPath = os.path.join(out, name)
         with zipfile.ZipFile(os.path.join(out, name)) as wheel:
             cls.names = set(wheel.namelist())
             [metadata] = [n for n in cls.names if n.endswith(".dist-info/METADATA")]
@@ -145,6 +146,48 @@ class WheelTests(unittest.TestCase):
         for requirement in ["twisted", "zope.interface", "incremental", "httptools"]:
             self.assertIn(f"Requires-Dist: {requirement}\n", self.metadata)
         self.assertIn("Requires-Python: >=3.11", self.metadata)
+
+    def test_consoleScript(self):
+        """
+        The wheel's gracehttp command, installed, is twist gracehttp: it serves the application
+        given as its argument and exits 0 on SIGTERM.
+        """
+        from .server import Subprocess
+
+        prefix = os.path.join(self.directory.name, "prefix")
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "pip", "install", "--no-deps", "--no-cache-dir"),
+                *("--ignore-installed", "--prefix", prefix, self.wheelPath),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["PYTHONPATH"] = os.path.join(prefix, "lib", version, "site-packages")
+        env["PYTHONUNBUFFERED"] = "1"
+        script = os.path.join(prefix, "bin", "gracehttp")
+        child = Subprocess(
+            [script, "gracehttp.demo:app", "--listen", "tcp:0:interface=127.0.0.1"],
+            cwd=self.directory.name,
+            env=env,
+        )
+        try:
+            # Not a terminal: twist logs JSON.
+            port = child.waitFor(r'"listening": "http://127\.0\.0\.1:(\d+)"', 120).group(1)
+            version = child.waitFor(r'"version": "([^"]+)"').group(1)
+            import httpx
+
+            response = httpx.get(f"http://127.0.0.1:{port}/", timeout=30)
+        finally:
+            code = child.stop()
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("gracehttp demo", response.text)
+        self.assertEqual(version, gracehttp.__version__)
+        self.assertEqual(code, 0, child.output())
 
     def test_tlsExtra(self):
         """gracehttp[tls] installs Twisted's TLS extra (pyOpenSSL and friends)."""

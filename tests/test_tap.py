@@ -173,7 +173,7 @@ class OptionsTests(unittest.TestCase):
         exit status 1.
         """
         cases = [
-            ((), "--app is required"),
+            ((), "no application to serve: twist gracehttp MODULE:ATTRIBUTE"),
             (("--no-such-option",), "no-such-option"),
             (("--threads", "many"), "--threads"),
             (("--threads", "0"), "threads"),
@@ -589,7 +589,7 @@ class OneLineErrorTests(unittest.TestCase):
 
     def test_missingApp(self):
         """No --app at all: one line."""
-        self.assertOneLineExit(fragment="--app is required")
+        self.assertOneLineExit(fragment="no application to serve")
 
     def test_asgiUnderOtherReactor(self):
         """An ASGI app under an explicitly chosen non-asyncio reactor names --reactor asyncio."""
@@ -783,3 +783,296 @@ class TacTests(unittest.TestCase):
         self.assertTrue(response.startswith(b"HTTP/1.1 200"), response[:200])
         self.assertIn(b"gracehttp demo", response)
         self.assertNotEqual(code, 1, child.output())
+
+
+def configFile(testCase, text):
+    """
+    Write a configuration file (dedented C{text}) removed after the test.
+
+    @return: its path.
+    """
+    directory = tempfile.TemporaryDirectory()
+    testCase.addCleanup(directory.cleanup)
+    path = os.path.join(directory.name, "gracehttp.toml")
+    with open(path, "w") as f:
+        f.write(textwrap.dedent(text))
+    return path
+
+
+def parseWith(environ, *args):
+    """
+    Parse C{args} in process with C{environ} added to the environment.
+
+    @rtype: L{tap.Options}
+    """
+    with mock.patch.dict(os.environ, environ):
+        return parse(*args)
+
+
+class ConfigurationLayerTests(unittest.TestCase):
+    """
+    Options come from the command line, else C{GRACEHTTP_*} variables, else
+    the C{--config} file, else their defaults.
+    """
+
+    def setUp(self):
+        self.path = configFile(
+            self,
+            """
+            app = "tests.test_tap:wsgiApp"
+            threads = 2
+            root-path = "/file"
+            listen = ["tcp:8001", "tcp:8002"]
+            proxy-headers = true
+            forwarded-allow-ips = ["10.0.0.0/8"]
+            timeout-keep-alive = 0.5
+            """,
+        )
+
+    def test_file(self):
+        """Every kind of value in the file reaches the options and the Config."""
+        options = parseWith({}, "--config", self.path)
+        self.assertIs(options["application"], wsgiApp)
+        config = options["config"]
+        self.assertEqual(config.threads, 2)
+        self.assertEqual(config.rootPath, "/file")
+        self.assertEqual(config.listen, ("tcp:8001", "tcp:8002"))
+        self.assertIs(config.proxyHeaders, True)
+        self.assertEqual(config.forwardedAllowIPs, ("10.0.0.0/8",))
+        self.assertEqual(config.timeoutKeepAlive, 0.5)
+        self.assertEqual(config.lifespan, "auto")
+
+    def test_environmentOverFile(self):
+        """A GRACEHTTP_ variable wins over the file; the file's other values stay."""
+        options = parseWith(
+            {"GRACEHTTP_THREADS": "3", "GRACEHTTP_LISTEN": "tcp:8003"}, "--config", self.path
+        )
+        self.assertEqual(options["config"].threads, 3)
+        self.assertEqual(options["config"].listen, ("tcp:8003",))
+        self.assertEqual(options["config"].rootPath, "/file")
+
+    def test_flagsWinWhereverTheyStand(self):
+        """A flag wins over the environment and the file, before or after --config."""
+        environ = {"GRACEHTTP_THREADS": "3", "GRACEHTTP_ROOT_PATH": "/env"}
+        for args in [
+            ("--threads", "4", "--listen", "tcp:8004", "--config", self.path),
+            ("--config", self.path, "--threads=4", "--listen=tcp:8004"),
+        ]:
+            with self.subTest(args=args):
+                config = parseWith(environ, *args)["config"]
+                self.assertEqual(config.threads, 4)
+                self.assertEqual(config.listen, ("tcp:8004",))
+                self.assertEqual(config.rootPath, "/env")
+
+    def test_configVariable(self):
+        """GRACEHTTP_CONFIG names the file when --config does not."""
+        options = parseWith({"GRACEHTTP_CONFIG": self.path})
+        self.assertEqual(options["config"].threads, 2)
+        other = configFile(self, 'app = "tests.test_tap:wsgiApp"\nthreads = 7\n')
+        options = parseWith({"GRACEHTTP_CONFIG": self.path}, "--config", other)
+        self.assertEqual(options["config"].threads, 7)
+
+    def test_appFromEnvironment(self):
+        """GRACEHTTP_APP gives the application; the argument wins over it."""
+        options = parseWith({"GRACEHTTP_APP": "tests.test_tap:nothing"}, "tests.test_tap:wsgiApp")
+        self.assertIs(options["application"], wsgiApp)
+        options = parseWith({"GRACEHTTP_APP": "tests.test_tap:wsgiApp"})
+        self.assertIs(options["application"], wsgiApp)
+
+    def test_mountsFromFile(self):
+        """mount in the file is --mount, repeatable: without an application, mounts alone."""
+        path = configFile(
+            self, 'mount = ["/w=tests.test_tap:wsgiApp", "/a=tests.test_tap:wsgiApp@wsgi"]\n'
+        )
+        options = parseWith({}, "--config", path)
+        self.assertIsNone(options["application"])
+        self.assertEqual(options["mounts"], {"/w": (wsgiApp, "auto"), "/a": (wsgiApp, "wsgi")})
+
+    def test_logLevelFromFile(self):
+        """log-level in the file is --log-level."""
+        path = configFile(self, 'app = "tests.test_tap:wsgiApp"\nlog-level = "warn"\n')
+        self.assertEqual(parseWith({}, "--config", path)["logLevel"], "warn")
+
+    def test_badFile(self):
+        """A missing file, text that is not TOML, an unknown key or a wrong type: one line."""
+        cases = [
+            ("", "cannot read the configuration file"),
+            ("threads 4\n", "is not a TOML file: "),
+            ('acces-log = "off"\n', "unknown key 'acces-log' (did you mean 'access-log'?)"),
+            ("threads = '4'\n", "threads must be an integer, not a string ('4')"),
+        ]
+        for text, fragment in cases:
+            with self.subTest(text=text):
+                path = configFile(self, text) if text else "/nonexistent/gracehttp.toml"
+                with mock.patch.dict(os.environ, {}):
+                    usageError(self, ("tests.test_tap:wsgiApp", "--config", path), fragment)
+
+    def test_badVariable(self):
+        """A bad GRACEHTTP_ value: one line naming the variable."""
+        with mock.patch.dict(os.environ, {"GRACEHTTP_THREADS": "many"}):
+            usageError(
+                self,
+                ("tests.test_tap:wsgiApp",),
+                "GRACEHTTP_THREADS must be a whole number, not 'many'",
+            )
+
+
+class PositionalAppTests(unittest.TestCase):
+    """
+    The application may be the one argument, before or after the options.
+    """
+
+    def test_before(self):
+        """twist gracehttp main:app --threads 4"""
+        options = parse(
+            "tests.test_tap:wsgiApp",
+            "--threads",
+            "4",
+            "--root-path=/x",
+            "--h2c",
+            "--disconnect-grace-period",
+            "-1",
+        )
+        self.assertIs(options["application"], wsgiApp)
+        config = options["config"]
+        self.assertEqual(
+            (config.threads, config.rootPath, config.h2c, config.disconnectGracePeriod),
+            (4, "/x", True, -1.0),
+        )
+
+    def test_after(self):
+        """twist gracehttp --threads 4 main:app"""
+        options = parse("--threads", "4", "-a", "tests.test_tap:wsgiApp", "--listen", "tcp:1")
+        self.assertIs(options["application"], wsgiApp)
+        options = parse("--threads", "4", "tests.test_tap:wsgiApp")
+        self.assertIs(options["application"], wsgiApp)
+        self.assertEqual(options["config"].threads, 4)
+
+    def test_between(self):
+        """An argument between options, and one after --."""
+        options = parse("--threads", "4", "tests.test_tap:wsgiApp", "--listen", "tcp:1")
+        self.assertEqual((options["application"], options["config"].listen), (wsgiApp, ("tcp:1",)))
+        self.assertIs(
+            parse("--threads", "4", "--", "tests.test_tap:wsgiApp")["application"], wsgiApp
+        )
+
+    def test_appTwice(self):
+        """An argument and --app: one line."""
+        usageError(
+            self,
+            ("tests.test_tap:wsgiApp", "--app", "tests.test_tap:asgiApp"),
+            "the application is given twice: 'tests.test_tap:wsgiApp' and --app "
+            "'tests.test_tap:asgiApp'",
+        )
+
+    def test_twoArguments(self):
+        """Two arguments: one line."""
+        usageError(
+            self,
+            ("tests.test_tap:wsgiApp", "tests.test_tap:asgiApp"),
+            "one application argument is taken, not 'tests.test_tap:wsgiApp' "
+            "'tests.test_tap:asgiApp'",
+        )
+
+    def test_helpSynopsis(self):
+        """--help says the application may be an argument, and documents --config."""
+        options = tap.Options()
+        text = str(options)
+        self.assertTrue(
+            text.startswith(
+                "Usage: twist [twist options] gracehttp [options] [MODULE:ATTRIBUTE]\n"
+            ),
+            text,
+        )
+        self.assertIn("--config=", text)
+        self.assertIn("GRACEHTTP_ACCESS_LOG", text)
+
+
+class ConfigurationEndToEndTests(unittest.TestCase):
+    """
+    C{twist gracehttp} and the C{gracehttp} command, run as a user would:
+    the configuration file, the positional application, one-line errors.
+    """
+
+    def test_exampleFileWithFlag(self):
+        """
+        twist gracehttp --config docs/examples/gracehttp.toml --listen ...: the example file
+        serves its application (the demo), the flag's endpoint replaces the file's, and the
+        file's access log format is used.
+        """
+        from .server import Subprocess
+
+        example = os.path.join(REPO, "docs", "examples", "gracehttp.toml")
+        child = runTwist(
+            "gracehttp", "--config", example, "--listen", "tcp:0:interface=127.0.0.1", cwd=REPO
+        )
+        self.addCleanup(child.stop)
+        port = int(child.waitFor(r"gracehttp listening on http://127\.0\.0\.1:(\d+);").group(1))
+        self.assertIsInstance(child, Subprocess)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            response = b""
+            while chunk := s.recv(65536):
+                response += chunk
+        self.assertTrue(response.startswith(b"HTTP/1.1 200"), response[:200])
+        self.assertIn(b"gracehttp demo", response)
+        self.assertEqual(child.stop(), 0, child.output())
+
+    def test_gracehttpCommand(self):
+        """
+        python -m gracehttp, the gracehttp command, with the application after the options
+        and the endpoint from GRACEHTTP_LISTEN: serves, then exits 0 on SIGTERM.
+        """
+        from .server import Subprocess
+
+        env = childEnvironment()
+        env["GRACEHTTP_LISTEN"] = "tcp:0:interface=127.0.0.1"
+        child = Subprocess(
+            [sys.executable, "-m", "gracehttp", "--threads", "2", "tests.test_tap:wsgiApp"],
+            cwd=REPO,
+            env=env,
+        )
+        self.addCleanup(child.stop)
+        # Not a terminal: twist logs JSON.
+        port = int(child.waitFor(r'"listening": "http://127\.0\.0\.1:(\d+)"').group(1))
+        self.assertIn("with 2 threads", child.output())
+        import httpx
+
+        response = httpx.get(f"http://127.0.0.1:{port}/", timeout=30)
+        self.assertEqual((response.status_code, response.text), (200, "wsgi\n"))
+        self.assertEqual(child.stop(), 0, child.output())
+
+    def test_commandErrorNamesCommand(self):
+        """A mistake under the gracehttp command is one line pointing to gracehttp --help."""
+        result = runChild(
+            [sys.executable, "-m", "gracehttp", "tests.test_tap:wsgiApp", "--threads", "x"]
+        )
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertEqual(
+            result.stderr,
+            "gracehttp: error: --threads must be a whole number, not 'x' (see gracehttp --help)\n",
+        )
+
+    def test_badFilesOneLine(self):
+        """Through the real twist: a bad configuration file is one line, exit 1, no traceback."""
+        with tempfile.TemporaryDirectory() as directory:
+            cases = {
+                "missing.toml": None,
+                "broken.toml": "threads =\n",
+                "unknown.toml": "nosuch = 4\n",
+                "type.toml": "h2c = 'yes'\n",
+            }
+            for name, text in cases.items():
+                path = os.path.join(directory, name)
+                if text is not None:
+                    with open(path, "w") as f:
+                        f.write(text)
+                with self.subTest(name=name):
+                    result = runChild(
+                        [*twistCommand(), "gracehttp", "gracehttp.demo:app", "--config", path]
+                    )
+                    self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+                    [line] = result.stderr.splitlines()
+                    self.assertTrue(line.startswith("gracehttp: error: "), line)
+                    self.assertIn(name, line)
+                    self.assertNotIn("Traceback", result.stdout)

@@ -499,6 +499,13 @@ class EnvironTests(WSGITestCase):
         self.assertNotIn("REMOTE_PORT", environ)
         self.assertEqual((environ["SERVER_NAME"], environ["SERVER_PORT"]), ("localhost", "80"))
 
+    def test_unixSocketServerName(self):
+        """A UNIX socket's local address (path, None) is not a name: SERVER_NAME localhost, 80."""
+        environ = self.environFor(
+            attributes=[("client", None), ("server", ("/run/app.sock", None))]
+        )
+        self.assertEqual((environ["SERVER_NAME"], environ["SERVER_PORT"]), ("localhost", "80"))
+
     def test_errorsStreamLogs(self):
         """Text written to wsgi.errors is logged at error level."""
         environ = self.environFor()

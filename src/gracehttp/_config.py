@@ -360,6 +360,11 @@ def _checkAccessLog(value: Any, label: str) -> None:
         raise ValueError(f"{label} must be '-', a file path, 'off' or None, not {value!r}")
 
 
+def _checkReadinessListen(value: Any, label: str) -> None:
+    if value is not None and not (isinstance(value, str) and value):
+        raise ValueError(f"{label} must be an endpoint description or None, not {value!r}")
+
+
 def _checkFormat(value: Any, label: str) -> None:
     checkFormat(value)
 
@@ -495,15 +500,19 @@ class Config:
         Endpoints(),
         "A Twisted endpoint to listen on, e.g. `tcp:8000:interface=0.0.0.0`, "
         "`unix:/run/app.sock`, `ssl:8443:privateKey=key.pem`, "
-        "`systemd:domain=INET:index=0`. Repeatable. `ssl:` needs `pip install "
-        "'gracehttp[tls]'`.",
+        "`systemd:domain=INET:index=0`; `haproxy:` before one reads a PROXY protocol "
+        "header first (behind a TCP load balancer). Repeatable. `ssl:` needs `pip "
+        "install 'gracehttp[tls]'`.",
         "A Twisted server endpoint string; repeatable.  Examples: ``tcp:8000``, "
         "``tcp:8000:interface=0.0.0.0``, ``unix:/run/app.sock:mode=660``, "
         "``ssl:8443:privateKey=key.pem:certKey=cert.pem``, "
         "``systemd:domain=INET:index=0``.  ``ssl:`` needs pyOpenSSL: ``pip install "
         "'gracehttp[tls]'``; over TLS gracehttp offers ALPN ``h2`` (with ``pip "
         "install 'gracehttp[http2]'``) and ``http/1.1`` (see :doc:`../howto/twist` "
-        "and :doc:`../howto/http2`).",
+        "and :doc:`../howto/http2`).  ``haproxy:`` before any of them, e.g. "
+        "``haproxy:tcp:8000``, makes every connection begin with a PROXY protocol "
+        "header (version 1 or 2; before TLS for ``haproxy:ssl:``) whose client "
+        "address the application sees (:doc:`../howto/proxyprotocol`).",
     )
     threads: int = _setting(
         10,
@@ -724,6 +733,26 @@ class Config:
         "to finish.  Then they are disconnected and get ``--disconnect-grace-period`` "
         "before they are cancelled.  ``0``: disconnect at once.  See "
         ":doc:`../discussion/lifecycle`.",
+    )
+    readinessListen: str | None = _setting(
+        None,
+        "readiness-listen",
+        Text(_checkReadinessListen, pythonType="str or None (off)"),
+        "A Twisted endpoint of its own (e.g. `tcp:8081`) where any request gets `200 "
+        "ready` once the application started and the server listens, and `503` while "
+        "it starts and from the moment a stop begins until the process exits; "
+        "`/livez` gets `200 alive` throughout. For load balancer and Kubernetes probes.",
+        "A Twisted server endpoint of its own, e.g. ``tcp:8081``, answering probes "
+        "without an application route.  Any request gets ``200 ready`` once the "
+        "lifespan startup (or the WSGI thread pool) is done and every ``--listen`` "
+        "endpoint listens; ``503 starting`` before, and ``503 draining`` from the "
+        "moment a graceful stop begins (``SIGTERM``) until the process exits, while "
+        "the main endpoints are closed and the requests in flight finish.  "
+        "``GET /livez`` gets ``200 alive`` in every state (for a liveness probe).  "
+        "It listens first and closes last; its requests are not in the access log.  "
+        "See :doc:`../howto/kubernetes`.",
+        metavar="ENDPOINT",
+        defaultText="off",
     )
     proxyHeaders: bool = _setting(
         False,

@@ -18,6 +18,9 @@ L{gracehttp._protocols.chooser}), and the service.
 
 Start (L{HTTPService.startService}), in this order:
 
+  0. With C{--readiness-listen}, listen on the readiness endpoint
+     (L{gracehttp._protocols.readiness}): it answers C{503 starting}
+     from now on, and C{200 ready} once step 2 is done.
   1. C{adapter.startup()}: ASGI lifespan startup, or starting the WSGI
      thread pool.  No port listens before it succeeded, so a load balancer
      never sees a socket whose application is not ready.
@@ -25,9 +28,10 @@ Start (L{HTTPService.startService}), in this order:
      URL, ...;} followed by the version, the interface (and whether it was
      detected), the WSGI thread count, the reactor and the pid; fire the
      L{HTTPService.whenListening} Deferreds with the ports.
-  3. If step 1 or 2 fails (C{lifespan.startup.failed}, a lifespan timeout,
-     any error from an endpoint's C{listen()}): log one line (an endpoint
-     is named by its C{--listen} value, with the OS's reason; a lifespan
+  3. If step 0, 1 or 2 fails (C{lifespan.startup.failed}, a lifespan
+     timeout, any error from an endpoint's C{listen()}): log one line (an
+     endpoint is named by its C{--listen} or C{--readiness-listen} value,
+     with the OS's reason; a lifespan
      failure is followed by the application's traceback if it reported
      one), stop what already listens, stop the reactor, and make the
      process exit with status 1 (unless the service was made with
@@ -35,7 +39,9 @@ Start (L{HTTPService.startService}), in this order:
      error is logged with gracehttp's own traceback.
 
 Stop (L{HTTPService.stopService}, run by C{twist}/C{twistd} before reactor
-shutdown, e.g. on SIGTERM or SIGINT), in this order:
+shutdown, e.g. on SIGTERM or SIGINT), in this order (the readiness
+endpoint, if any, answers C{503 draining} from the first step, and stops
+listening after the last):
 
   1. wait until a start still in progress has settled;
   2. stop listening: new connections are refused at once;
@@ -88,6 +94,7 @@ from gracehttp._core.accesslog import AccessLog
 from gracehttp._core.accesslog import fileObserver as accessLogFile
 from gracehttp._errors import LifespanFailure
 from gracehttp._loader import loadApp, resolveInterface
+from gracehttp._protocols.readiness import Readiness, ReadinessFactory
 from gracehttp._version import __version__ as _versionInfo
 
 _log = Logger()
@@ -198,7 +205,10 @@ def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None, end
     anyASGI = any(interface != "wsgi" for _, _, interface, _ in served)
     reactor = _reactorFor(reactor, "asgi3" if anyASGI else "wsgi")
     if endpointsFor is None:
-        endpoints = [parseEndpoint(reactor, description) for description in config.listen]
+        endpoints = [
+            parseEndpoint(reactor, description, config.timeoutHeader)
+            for description in config.listen
+        ]
     else:
         endpoints = endpointsFor(reactor)
     if mounts is None:
@@ -225,6 +235,10 @@ def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None, end
         if logFormat == DEFAULT_ACCESS_LOG_FORMAT:
             logFormat += " {mount}"
     factory, serverState = _httpFactory(adapter, reactor, config, logFormat, served)
+    readiness = config.readinessListen
+    if readiness is not None:
+        description["readinessEndpoint"] = parseEndpoint(reactor, readiness)
+        description["readinessDescription"] = readiness
     return HTTPService(
         adapter,
         factory,
@@ -469,20 +483,30 @@ def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
     return AccessLog(clock, accessLogFormat, observer)
 
 
-def parseEndpoint(reactor, description):
+def parseEndpoint(reactor, description, timeoutHeader=DEFAULTS["timeoutHeader"]):
     """
     Parse one C{--listen} value.
 
     @param description: a Twisted server endpoint string
-        (L{twisted.internet.endpoints.serverFromString}).
+        (L{twisted.internet.endpoints.serverFromString}), or one behind
+        C{haproxy:}: a PROXY protocol endpoint
+        (L{gracehttp._protocols.proxyprotocol}; ours, not Twisted's: it
+        reads the header before the HTTP protocol starts, and before TLS).
     @type description: L{str}
+    @param timeoutHeader: seconds a PROXY protocol header has to arrive.
+    @type timeoutHeader: L{float}
     @return: the endpoint.
     @rtype: L{twisted.internet.interfaces.IStreamServerEndpoint}
     @raise ValueError: the description cannot be parsed, or it is a TLS
         endpoint and pyOpenSSL is not installed (a one-line message naming
         it, and for TLS the C{gracehttp[tls]} extra).
     """
+    from gracehttp._protocols.proxyprotocol import PREFIX, ProxyProtocolEndpoint
+
     try:
+        if description[: len(PREFIX)].lower() == PREFIX:
+            wrapped = serverFromString(reactor, description[len(PREFIX) :])
+            return ProxyProtocolEndpoint(reactor, wrapped, timeoutHeader)
         return serverFromString(reactor, description)
     except ImportError as e:
         if (e.name or "").partition(".")[0] in _TLS_MODULES:
@@ -523,6 +547,11 @@ class HTTPService(Service):
 
     @ivar adapter: the application adapter.
     @type adapter: L{IAppAdapter<gracehttp._core.interfaces.IAppAdapter>}
+    @ivar readiness: what the readiness endpoint answers: starting, ready,
+        draining.
+    @type readiness: L{Readiness<gracehttp._protocols.readiness.Readiness>}
+    @ivar readinessPort: the readiness endpoint's listening port, once it
+        listens; else L{None}.
     """
 
     def __init__(
@@ -539,6 +568,8 @@ class HTTPService(Service):
         detected=False,
         threads=None,
         serving=None,
+        readinessEndpoint=None,
+        readinessDescription=None,
     ):
         """
         @param adapter: runs the application.
@@ -575,6 +606,13 @@ class HTTPService(Service):
             C{interface}, C{detected} and C{threads} (several mounted
             applications).
         @type serving: L{str} or L{None}
+        @param readinessEndpoint: where to answer readiness probes
+            (L{gracehttp._protocols.readiness}), or L{None}.
+        @type readinessEndpoint: L{IStreamServerEndpoint
+            <twisted.internet.interfaces.IStreamServerEndpoint>}
+        @param readinessDescription: the endpoint string it was parsed
+            from, to name it if it cannot listen.
+        @type readinessDescription: L{str} or L{None}
         """
         self.adapter = adapter
         self._gracefulTimeout = gracefulTimeout
@@ -590,6 +628,10 @@ class HTTPService(Service):
         self._threads = threads
         self._serving = serving
         self._failedEndpoint = None
+        self.readiness = Readiness()
+        self._readinessEndpoint = readinessEndpoint
+        self._readinessDescription = readinessDescription or "readiness endpoint"
+        self.readinessPort = None
         self._reactor = reactor
         self._exitOnFailure = exitOnFailure
         self._starting = None
@@ -619,10 +661,47 @@ class HTTPService(Service):
         L{whenListening}.
         """
         Service.startService(self)
-        d = maybeDeferred(self.adapter.startup)
+        d = self._listenReadiness()
+        d.addCallback(lambda ignored: self.adapter.startup())
         d.addCallback(self._startedUp)
         d.addCallbacks(self._listening, self._startFailed)
         self._starting = d
+
+    def _listenReadiness(self):
+        """
+        Listen on the readiness endpoint, if there is one: it answers
+        C{503 starting} until the main endpoints listen.
+
+        @return: a Deferred that fires when it listens, or fails.
+        """
+        endpoint = self._readinessEndpoint
+        if endpoint is None:
+            return succeed(None)
+        factory = ReadinessFactory(self.readiness, self._reactor)
+        d = maybeDeferred(endpoint.listen, factory)
+        d.addCallbacks(self._readinessListening, self._readinessFailed)
+        return d
+
+    def _readinessListening(self, port):
+        self.readinessPort = port
+        _log.info(
+            "gracehttp readiness endpoint on {url} (503 until started)",
+            url=_url(self._readinessEndpoint, port.getHost()),
+        )
+
+    def _readinessFailed(self, failure):
+        self._failedEndpoint = self._readinessDescription
+        return failure
+
+    def _closeReadiness(self, result):
+        """
+        Stop listening on the readiness endpoint (the stop is over, or the
+        start failed), then go on with C{result}.
+        """
+        port, self.readinessPort = self.readinessPort, None
+        if port is None:
+            return result
+        return maybeDeferred(port.stopListening).addBoth(lambda ignored: result)
 
     def _startedUp(self, ignored):
         self._adapterStarted = True
@@ -634,12 +713,14 @@ class HTTPService(Service):
         failures = [(index, result) for index, (ok, result) in enumerate(results) if not ok]
         if not failures:
             return ports
-        self._failedEndpoint, failure = failures[0]
+        index, failure = failures[0]
+        self._failedEndpoint = self._descriptions[index]
         stopping = [maybeDeferred(port.stopListening) for port in ports]
         return DeferredList(stopping, consumeErrors=True).addCallback(lambda ignored: failure)
 
     def _listening(self, ports):
         self._ports = ports
+        self.readiness.ready()
         endpoints = zip(self._endpoints, ports, strict=True)
         self._logStarted([_url(endpoint, port.getHost()) for endpoint, port in endpoints])
         waiters, self._waiters = self._waiters, []
@@ -679,7 +760,7 @@ class HTTPService(Service):
         if self._failedEndpoint is not None:
             _log.error(
                 "gracehttp failed to start: cannot listen on {endpoint!r}: {reason}",
-                endpoint=self._descriptions[self._failedEndpoint],
+                endpoint=self._failedEndpoint,
                 reason=_listenReason(failure.value),
             )
         elif failure.check(LifespanFailure):
@@ -689,6 +770,7 @@ class HTTPService(Service):
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.errback(failure)
+        self._closeReadiness(None)
         if self._exitOnFailure:
             atexit.register(_exitWithStatus1)
             self._reactor.callWhenRunning(self._stopReactor)
@@ -708,6 +790,7 @@ class HTTPService(Service):
         @rtype: L{Deferred}
         """
         Service.stopService(self)
+        self.readiness.draining()
         if self._exitOnFailure:
             self._previousInterruptHandler = _exitOnSecondInterrupt()
         started = Deferred()
@@ -715,7 +798,8 @@ class HTTPService(Service):
             started.callback(None)
         else:
             self._starting.addCallback(started.callback)
-        return started.addCallback(self._stop).addBoth(self._stopped)
+        started.addCallback(self._stop).addBoth(self._closeReadiness)
+        return started.addBoth(self._stopped)
 
     def _stop(self, ignored):
         ports, self._ports = self._ports or [], None

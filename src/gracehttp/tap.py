@@ -9,13 +9,25 @@ application Twisted's default reactor.  Everything else (thread pool,
 adapter, listening ports, access log file, log level filter) is built in
 L{makeService}.
 
-Every option but C{--app} and C{--log-level} is a setting of
-L{gracehttp._config.Config}: its C{opt_*} handler and C{--help} text are
-made from the settings table (see L{_addSettingOptions}), and the parsed
-values become one checked L{Config<gracehttp._config.Config>}, which
-L{makeService} hands to L{gracehttp.makeService}.
+Every option but C{--app}, C{--mount}, C{--log-level} and C{--config} is
+a setting of L{gracehttp._config.Config}: its C{opt_*} handler and
+C{--help} text are made from the settings table (see
+L{_addSettingOptions}), and the parsed values become one checked
+L{Config<gracehttp._config.Config>}, which L{makeService} hands to
+L{gracehttp.makeService}.
+
+The options also come from a TOML file (C{--config}) and C{GRACEHTTP_*}
+environment variables (L{gracehttp._configfile}): each handler records
+that its option was given on the command line, and L{Options.postOptions}
+takes every option not given there from the environment, else from the
+file, else its default.  The application may be given as the one
+positional argument, anywhere among the options (L{Options.parseArgs};
+L{Options.parseOptions} moves options before arguments, as GNU C{getopt}
+does).  The C{gracehttp} command (L{main}) is C{twist gracehttp}.
 """
 
+import getopt
+import os
 import sys
 from collections.abc import Callable
 
@@ -30,13 +42,10 @@ from twisted.python import usage
 from gracehttp import _service
 from gracehttp._apps.mounts import parseMount
 from gracehttp._config import SETTINGS, Choice, Config, Setting
+from gracehttp._configfile import CONFIG_VARIABLE, LOG_LEVELS, ConfigError, layered
 from gracehttp._errors import AppLoadError
 from gracehttp._loader import loadApp, resolveInterface
 
-LOG_LEVELS = ("debug", "info", "warn", "error")
-"""
-The C{--log-level} choices (L{twisted.logger.LogLevel} names).
-"""
 _LOG_LEVEL = Choice(LOG_LEVELS)
 
 
@@ -53,9 +62,13 @@ class Options(usage.Options):
     A usage error (a bad value, an unknown option, no C{--app}) is one line
     on stderr naming the problem and C{--help}, and exit status 1: see
     L{parseOptions}.
+
+    @ivar given: the keys of the options given on the command line (the
+        application as an argument counts as C{--app}); the configuration
+        file and the environment set the others.
     """
 
-    synopsis = "--app MODULE:ATTRIBUTE [options]"
+    synopsis = "[options] [MODULE:ATTRIBUTE]"
     longdesc = (
         "Serve a WSGI or ASGI application over HTTP/1.1 (and WebSockets for "
         "ASGI). When a client disconnects mid-request the application is told "
@@ -71,14 +84,28 @@ class Options(usage.Options):
         for setting in SETTINGS:
             self[setting.name] = [] if setting.kind.repeatable else setting.default
         self["logLevel"] = None
+        self["configFile"] = None
+        self.given = set()
+
+    def getSynopsis(self):
+        """
+        @return: the usage line of C{--help}, under the command that runs
+            these options.
+        """
+        program, _, plugin = _command(self).partition(" ")
+        if not plugin:
+            return f"Usage: {program} {self.synopsis}"
+        return f"Usage: {program} [{program} options] {plugin} {self.synopsis}"
 
     def opt_app(self, reference):
         """
         The application to serve, as MODULE:ATTRIBUTE (e.g.
-        myproject.asgi:application; MODULE:FACTORY() calls a factory).
-        Required. The current directory is importable.
+        myproject.asgi:application; MODULE:FACTORY() calls a factory);
+        usually given as the argument instead. The current directory is
+        importable.
         """
         self["app"] = reference
+        self.given.add("app")
 
     opt_a = opt_app
 
@@ -96,6 +123,37 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
         self["mount"].append(value)
+        self.given.add("mount")
+
+    def opt_config(self, path):
+        """
+        Read options from this TOML file: keys are the long options without
+        --, e.g. access-log = "off"; arrays for repeatable options. Each
+        option may also be set by a GRACEHTTP_ environment variable, e.g.
+        GRACEHTTP_ACCESS_LOG=off. The command line wins, then the
+        environment, then the file (default: $GRACEHTTP_CONFIG, else none).
+        """
+        self["configFile"] = path
+
+    def parseArgs(self, *args):
+        """
+        Take the application from the one positional argument, as in
+        C{twist gracehttp main:app}.
+
+        @raise usage.UsageError: more than one argument, or C{--app} too.
+        """
+        if len(args) > 1:
+            raise usage.UsageError(
+                "one application argument is taken, not " + " ".join(repr(arg) for arg in args)
+            )
+        if not args:
+            return
+        if "app" in self.given:
+            raise usage.UsageError(
+                f"the application is given twice: {args[0]!r} and --app {self['app']!r}"
+            )
+        self["app"] = args[0]
+        self.given.add("app")
 
     def opt_log_level(self, level):
         """
@@ -103,6 +161,7 @@ class Options(usage.Options):
         (default: what twist's own --log-level says, info).
         """
         self["logLevel"] = _parse(_LOG_LEVEL, level, "--log-level")
+        self.given.add("logLevel")
 
     def parseOptions(self, options=None):
         """
@@ -114,15 +173,22 @@ class Options(usage.Options):
         64; the one problem and where to find the help is easier to read,
         in a terminal as in a service manager's journal.
 
+        The options may come after the application argument: they are
+        moved before it (L{_optionsFirst}), since C{twisted.python.usage}
+        stops at the first argument.
+
         @param options: the arguments after C{gracehttp}; L{None} means
             C{sys.argv[1:]}.
         @type options: L{list} of L{str} or L{None}
         @raise SystemExit: (status 1, after one line on stderr) a value is
-            invalid or missing, an option is unknown, or the application
-            cannot be loaded.
+            invalid or missing, an option is unknown, the configuration
+            file or environment is wrong, or the application cannot be
+            loaded.
         """
+        if options is None:
+            options = sys.argv[1:]
         try:
-            super().parseOptions(options)
+            super().parseOptions(_optionsFirst(options, self.shortOpt, self.longOpt))
         except usage.UsageError as e:
             _exit(f"{e} (see {_command(self)} --help)")
 
@@ -132,15 +198,17 @@ class Options(usage.Options):
         application, and install the asyncio reactor for an ASGI
         application if no reactor is installed yet.
 
-        @raise usage.UsageError: a value is out of range or C{--app} is
-            missing.
+        @raise usage.UsageError: a value is out of range, C{--app} is
+            missing, or the configuration file or the environment is wrong.
         @raise SystemExit: (status 1, after one line on stderr) the
             application cannot be loaded, or it is an ASGI application and
             the chosen reactor is not the asyncio one.
         """
+        self._readConfiguration(os.environ)
         if self["app"] is None and not self["mount"]:
             raise usage.UsageError(
-                "--app is required (e.g. --app myproject.asgi:application), or --mount"
+                f"no application to serve: {_command(self)} MODULE:ATTRIBUTE (e.g. "
+                "myproject.asgi:application), or --app, or --mount"
             )
         for setting in SETTINGS:
             if setting.kind.repeatable and not self[setting.name]:
@@ -168,6 +236,23 @@ class Options(usage.Options):
                 requireAsyncioReactor(reactor)
             except AsyncioReactorRequired as e:
                 _exit(str(e))
+
+    def _readConfiguration(self, environ):
+        """
+        Set every option not given on the command line that the
+        environment or the configuration file gives.
+
+        @param environ: the environment (its C{GRACEHTTP_*} variables).
+        @raise usage.UsageError: the file or a variable is wrong.
+        """
+        path = self["configFile"] or environ.get(CONFIG_VARIABLE) or None
+        try:
+            values = layered(path, environ)
+        except ConfigError as e:
+            raise usage.UsageError(str(e)) from None
+        for name, value in values.items():
+            if name not in self.given:
+                self[name] = value
 
     def _loadApplications(self):
         """
@@ -220,12 +305,15 @@ def _optionHandler(setting: Setting, doc: str) -> Callable[..., None]:
 
     def turnOn(self):
         self[name] = True
+        self.given.add(name)
 
     def append(self, text):
         self[name].append(_parse(kind, text, option))
+        self.given.add(name)
 
     def store(self, text):
         self[name] = _parse(kind, text, option)
+        self.given.add(name)
 
     handler: Callable[..., None]
     if not kind.takesValue:
@@ -363,14 +451,69 @@ def _exit(message):
     raise SystemExit(1)
 
 
+def _optionsFirst(arguments, shortOptions, longOptions):
+    """
+    Move the options before the positional arguments, as GNU C{getopt}
+    reads them: C{["main:app", "--threads", "4"]} becomes C{["--threads=4",
+    "--", "main:app"]}.
+
+    @param shortOptions: the short options, in L{getopt} form (C{"a:"}).
+    @param longOptions: the long options, in L{getopt} form
+        (C{["threads="]}).
+    @return: the same arguments, reordered; unchanged if they do not parse
+        (the caller's own parse then names the problem).
+    @rtype: L{list} of L{str}
+    """
+    try:
+        options, positional = getopt.gnu_getopt(arguments, shortOptions, longOptions)
+    except getopt.GetoptError:
+        return list(arguments)
+    reordered = []
+    for option, value in options:
+        if option.startswith("--"):
+            takesValue = option[2:] + "=" in longOptions
+            reordered.append(f"{option}={value}" if takesValue else option)
+        else:
+            takesValue = option[1:] + ":" in shortOptions
+            reordered.extend([option, value] if takesValue else [option])
+    return [*reordered, "--", *positional] if positional else reordered
+
+
+_commandName = None
+"""
+C{"gracehttp"} when L{main} runs the process, for the help and the errors.
+"""
+
+
+def main(argv=None):
+    """
+    The C{gracehttp} command: C{gracehttp ARGS} is C{twist gracehttp ARGS},
+    for people who do not know C{twist} (C{twist}'s own options, such as
+    C{--log-format}, need the C{twist} form).
+
+    @param argv: the command line, its first item the command; L{None}
+        means L{sys.argv}.
+    @type argv: L{list} of L{str} or L{None}
+    """
+    from twisted.application.twist._twist import Twist
+
+    global _commandName
+    _commandName = "gracehttp"
+    argv = sys.argv if argv is None else argv
+    Twist.main([argv[0], "gracehttp", *argv[1:]])
+
+
 def _command(options):
     """
     The command that runs these options, for a pointer to its help:
-    C{twistd gracehttp} under C{twistd}, C{twist gracehttp} otherwise.
+    C{gracehttp} run as that command (L{main}), C{twistd gracehttp} under
+    C{twistd}, C{twist gracehttp} otherwise.
 
     @type options: L{Options}
     @rtype: L{str}
     """
+    if _commandName is not None:
+        return _commandName
     parent = getattr(options, "parent", None)
     if parent is not None and type(parent).__module__.startswith("twisted.scripts"):
         return "twistd gracehttp"

@@ -29,6 +29,13 @@ def asJSON():
     )
 
 
+@app.get("/peer")
+def peer():
+    environ = request.environ
+    names = ("REMOTE_ADDR", "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT")
+    return jsonify({name: environ.get(name) for name in names})
+
+
 @app.post("/echo")
 def echo():
     data = request.get_data()

@@ -2,7 +2,8 @@
 A small FastAPI (ASGI, on Starlette) app for the end-to-end tests, with a
 lifespan that fills C{state}, and WebSocket routes: C{/ws} (a FastAPI
 route echoing with the lifespan state), C{/ws/counter} (a Starlette
-C{WebSocketRoute} with a C{WebSocketEndpoint}), C{/ws/private} (closes
+C{WebSocketRoute} with a C{WebSocketEndpoint}), C{/ws/peer} (sends its scope's
+C{client} and C{server}), C{/ws/private} (closes
 before accepting) and C{/ws/denied} (a denial response).
 """
 
@@ -58,6 +59,11 @@ async def asJSON(request: Request):
     }
 
 
+@app.get("/peer")
+async def peer(request: Request):
+    return {"client": request.scope["client"], "server": request.scope["server"]}
+
+
 @app.post("/echo")
 async def echo(request: Request):
     body = await request.body()
@@ -110,6 +116,14 @@ async def websocketEcho(websocket: WebSocket):
             await websocket.send_text(f"{greeting}: {text}")
     except WebSocketDisconnect as e:
         print(f"route saw close {e.code}", flush=True)
+
+
+@app.websocket("/ws/peer")
+async def websocketPeer(websocket: WebSocket):
+    await websocket.accept()
+    scope = websocket.scope
+    await websocket.send_json({"client": scope["client"], "server": scope["server"]})
+    await websocket.close()
 
 
 @app.websocket("/ws/private")

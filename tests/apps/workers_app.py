@@ -3,7 +3,7 @@ Applications for the worker-process tests: each answers with the pid of
 the worker that served it.
 
   - L{wsgi}: C{GET /} answers C{pid multiprocess} (C{wsgi.multiprocess});
-    C{GET /slow} prints C{slow started PID} and answers after
+    C{GET /client} answers C{REMOTE_ADDR}; C{GET /slow} prints C{slow started PID} and answers after
     C{SLOW_SECONDS}, to be in flight when the server stops.
   - L{asgi}: C{GET /} answers the pid; its lifespan startup prints
     C{lifespan startup PID} and its shutdown C{lifespan shutdown PID}.
@@ -31,6 +31,8 @@ def wsgi(environ, start_response):
         _say(f"slow started {pid}")
         time.sleep(SLOW_SECONDS)
     body = f"{pid} {environ['wsgi.multiprocess']}".encode()
+    if environ["PATH_INFO"] == "/client":
+        body = environ["REMOTE_ADDR"].encode()
     start_response(
         "200 OK",
         [("Content-Type", "text/plain"), ("Content-Length", str(len(body))), ("X-Worker", pid)],

@@ -156,7 +156,8 @@ class Exchange(Lifecycle):
     @ivar headers: request header fields in order, names lowercased.
     @type headers: L{list} of (L{bytes}, L{bytes})
     @ivar client: the peer's (host, port), or L{None} (e.g. a UNIX socket).
-    @ivar server: the local (host, port), or L{None}.
+    @ivar server: the local (host, port), C{(path, None)} for a UNIX
+        socket, or L{None}.
     @ivar scheme: C{"http"} or C{"https"}.
     @ivar expectContinue: the client sent C{Expect: 100-continue} and no
         C{100 Continue} was sent yet.

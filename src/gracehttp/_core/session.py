@@ -216,7 +216,8 @@ class Session(Lifecycle):
     @ivar headers: request header fields in order, names lowercased.
     @type headers: L{list} of (L{bytes}, L{bytes})
     @ivar client: the peer's (host, port), or L{None}.
-    @ivar server: the local (host, port), or L{None}.
+    @ivar server: the local (host, port), C{(path, None)} for a UNIX
+        socket, or L{None}.
     @ivar mount: the prefix of the mount that serves it, or L{None}
         (see L{Exchange<gracehttp._core.exchange.Exchange>}).
     @ivar scheme: C{"ws"} or C{"wss"}.

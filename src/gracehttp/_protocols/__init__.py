@@ -12,5 +12,10 @@ ASGI.
     C{httptools} leaves to us (C{Host}, transfer codings, chunk lines,
     request lines);
   - L{socketwriter<gracehttp._protocols.socketwriter>}: writing to a TCP
-    socket at once when nothing is buffered.
+    socket at once when nothing is buffered;
+  - L{proxyprotocol<gracehttp._protocols.proxyprotocol>}: C{haproxy:}
+    endpoints, whose connections begin with a PROXY protocol header, read
+    before the HTTP protocol is made;
+  - L{readiness<gracehttp._protocols.readiness>}: the readiness endpoint
+    (C{--readiness-listen}) and its own tiny protocol.
 """

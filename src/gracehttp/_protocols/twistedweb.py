@@ -43,6 +43,7 @@ from zope.interface import implementer
 
 from gracehttp._core.exchange import Exchange
 from gracehttp._core.interfaces import IExchangeChannel
+from gracehttp._protocols.addresses import serverAddress
 
 BODY_CHUNK = 64 * 1024
 """
@@ -103,7 +104,7 @@ class RequestChannel:
             for value in values
         ]
         exchange.client = _address(request.getClientAddress())
-        exchange.server = _address(request.getHost())
+        exchange.server = serverAddress(request.getHost())
         exchange.scheme = "https" if request.isSecure() else "http"
         request.defaultContentType = None
         request.notifyFinish().addErrback(self._lost)

@@ -7,7 +7,8 @@ Theory of operation
 
 The parent parses each endpoint description with Twisted
 (L{gracehttp._service.parseEndpoint}), so every endpoint it accepts
-(C{tcp:}, C{tcp6:}, C{unix:}, C{ssl:}, C{systemd:}) binds exactly as it
+(C{tcp:}, C{tcp6:}, C{unix:}, C{ssl:}, C{systemd:}, and each of them
+behind C{haproxy:}) binds exactly as it
 would in one process, and makes it listen with a factory that never
 serves: the port stops reading in the same call, before the reactor could
 accept anything, so the parent only holds the listening socket.  A
@@ -20,7 +21,8 @@ L{AdoptedEndpoint} of each: C{listen()} is
 L{IReactorSocket.adoptStreamPort<twisted.internet.interfaces.IReactorSocket.adoptStreamPort>},
 wrapped in TLS (L{TLSMemoryBIOFactory}) for an C{ssl:} description with
 the context factory Twisted made from that description, so ALPN, the
-certificate and the key are the same as in one process.  Every worker
+certificate and the key are the same as in one process; behind
+C{haproxy:}, each connection's PROXY protocol header is read first.  Every worker
 accepts from the one queue of each socket.  A worker that stops listening
 closes only its own copy: the parent's copy keeps the socket, and its
 queue, open for the other workers and the next one.
@@ -147,24 +149,36 @@ class AdoptedEndpoint:
     @ivar tls: it serves TLS (the log says C{https}).
     """
 
-    def __init__(self, reactor, fileno, family, description):
+    def __init__(self, reactor, fileno, family, description, timeoutHeader):
         """
         @param fileno: the inherited listening socket's descriptor; it is
             closed once adopted (the port holds a duplicate).
         @param family: its address family.
         @param description: the C{--listen} value it was bound from: an
-            C{ssl:} one gives the TLS context.
+            C{ssl:} one gives the TLS context, a C{haproxy:} one makes each
+            connection read a PROXY protocol header first (before TLS).
+        @param timeoutHeader: seconds a PROXY protocol header has to
+            arrive.
         """
+        from gracehttp._protocols.proxyprotocol import PREFIX
+
         self._reactor = reactor
         self._fileno = fileno
         self._family = family
+        self._proxyHeader = description[: len(PREFIX)].lower() == PREFIX
+        if self._proxyHeader:
+            description = description[len(PREFIX) :]
+        self._timeoutHeader = timeoutHeader
         self._tlsContext = tlsContextFor(reactor, description)
         self.tls = self._tlsContext is not None
 
     def listen(self, factory):
         """
         Adopt the socket: accept connections on it with C{factory}
-        (wrapped in TLS for an C{ssl:} description).
+        (wrapped in TLS for an C{ssl:} description, and in a PROXY
+        protocol header reader for a C{haproxy:} one, as
+        L{ProxyProtocolEndpoint
+        <gracehttp._protocols.proxyprotocol.ProxyProtocolEndpoint>} does).
 
         @return: fires with the port.
         @rtype: L{Deferred}
@@ -173,6 +187,10 @@ class AdoptedEndpoint:
             from twisted.protocols.tls import TLSMemoryBIOFactory
 
             factory = TLSMemoryBIOFactory(self._tlsContext, False, factory)
+        if self._proxyHeader:
+            from gracehttp._protocols.proxyprotocol import ProxyHeaderFactory
+
+            factory = ProxyHeaderFactory(factory, self._reactor, self._timeoutHeader)
         port = self._reactor.adoptStreamPort(self._fileno, self._family, factory)
         os.close(self._fileno)
         return succeed(port)

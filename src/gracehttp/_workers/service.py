@@ -16,8 +16,13 @@ the application cannot be imported), log one line, stop what started and,
 when the service owns its process, exit with status 1.  The parent never
 imports the application: each worker does, so a reload loads new code.
 
+With C{--readiness-listen}, the parent listens there first and answers
+it (L{gracehttp._protocols.readiness}): C{503 starting} until every
+worker listens, C{200 ready} then, C{503 draining} from the start of a
+stop; the workers do not serve it.
+
 While it runs, C{SIGHUP} replaces the workers one at a time (the
-supervisor's rolling replacement).
+supervisor's rolling replacement); the readiness endpoint stays C{200}.
 
 Stop (L{WorkersService.stopService}, on C{SIGTERM} or C{SIGINT}): every
 worker is sent C{SIGTERM} and runs its own graceful stop (its requests in
@@ -34,11 +39,12 @@ import signal
 import threading
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 
 from gracehttp import _service
+from gracehttp._protocols.readiness import Readiness, ReadinessFactory
 from gracehttp._version import __version__ as _versionInfo
 from gracehttp._workers.binding import CannotBind, bindAll, closeAll
 from gracehttp._workers.process import WorkerSpawner
@@ -83,6 +89,8 @@ class WorkersService(Service):
         self._waiters = []
         self._previousHangup = None
         self._reloader = None
+        self.readiness = Readiness()
+        self.readinessPort = None
 
     @property
     def supervisor(self):
@@ -119,10 +127,47 @@ class WorkersService(Service):
             from twisted.internet import reactor
 
             self._reactor = reactor
-        d = bindAll(self._reactor, list(self._config.listen))
+        d = self._listenReadiness()
+        d.addCallback(lambda ignored: bindAll(self._reactor, list(self._config.listen)))
         d.addCallback(self._bound)
         d.addCallbacks(self._started, self._startFailed)
         self._starting = d
+
+    def _listenReadiness(self):
+        """
+        Listen on the readiness endpoint, if there is one: the parent
+        answers it (C{503 starting} until every worker listens, C{200}
+        then, C{503 draining} from the start of a stop), not the workers.
+
+        @return: fires once it listens; fails with L{CannotBind}.
+        @rtype: L{Deferred}
+        """
+        description = self._config.readinessListen
+        if description is None:
+            return succeed(None)
+        try:
+            endpoint = _service.parseEndpoint(self._reactor, description)
+        except ValueError as e:
+            return fail(e)
+        d = maybeDeferred(endpoint.listen, ReadinessFactory(self.readiness, self._reactor))
+
+        def listening(port):
+            self.readinessPort = port
+            _log.info(
+                "gracehttp readiness endpoint on {url} (503 until started)",
+                url=_service._url(endpoint, port.getHost()),
+            )
+
+        def failed(failure):
+            raise CannotBind(description, _service._listenReason(failure.value))
+
+        return d.addCallbacks(listening, failed)
+
+    def _closeReadiness(self, result):
+        port, self.readinessPort = self.readinessPort, None
+        if port is None:
+            return result
+        return maybeDeferred(port.stopListening).addBoth(lambda ignored: result)
 
     def _bound(self, sockets):
         self._sockets = sockets
@@ -143,6 +188,7 @@ class WorkersService(Service):
         return supervisor.start()
 
     def _started(self, ignored):
+        self.readiness.ready()
         ports = [bound.port for bound in self._sockets]
         self._listening = ports
         urls = [bound.url for bound in self._sockets]
@@ -175,7 +221,7 @@ class WorkersService(Service):
         else:
             reason = " ".join(str(failure.value).split()) or type(failure.value).__name__
         _log.error("gracehttp failed to start: {reason}", reason=reason)
-        closing = closeAll(self._sockets)
+        closing = closeAll(self._sockets).addCallback(self._closeReadiness)
         self._sockets = []
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
@@ -198,6 +244,7 @@ class WorkersService(Service):
         @rtype: L{Deferred}
         """
         Service.stopService(self)
+        self.readiness.draining()
         if self._reloader is not None:
             self._reloader.stop()
             self._reloader = None
@@ -213,6 +260,7 @@ class WorkersService(Service):
             stopping = succeed(None)
         stopping.addCallback(lambda ignored: started)
         stopping.addCallback(lambda ignored: closeAll(self._sockets))
+        stopping.addCallback(self._closeReadiness)
         return stopping.addCallback(self._stopped)
 
     def _stopped(self, ignored):
@@ -281,7 +329,8 @@ def makeWorkersService(app, mounts, config, reactor=None, exitOnFailure=True, lo
     spec = {
         "app": app,
         "mounts": mountList,
-        "config": config.toDict(),
+        # The parent answers the readiness endpoint (see WorkersService).
+        "config": dict(config.toDict(), readinessListen=None),
         "logFormat": logFormat,
         "logLevel": logLevel,
     }

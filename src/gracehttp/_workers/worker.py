@@ -69,7 +69,7 @@ def main(environ=os.environ):
             None,
             True,
             mounts or None,
-            endpointsFor=lambda reactor: _adopted(reactor, spec["sockets"]),
+            endpointsFor=lambda reactor: _adopted(reactor, spec["sockets"], config),
         )
     except (ValueError, OSError, AppLoadError) as e:
         _log.error("gracehttp worker failed to start: {reason}", reason=str(e))
@@ -77,11 +77,13 @@ def main(environ=os.environ):
     _run(service, spec["status"])
 
 
-def _adopted(reactor, sockets):
+def _adopted(reactor, sockets, config):
     from gracehttp._workers.binding import AdoptedEndpoint
 
     return [
-        AdoptedEndpoint(reactor, each["fd"], each["family"], each["description"])
+        AdoptedEndpoint(
+            reactor, each["fd"], each["family"], each["description"], config.timeoutHeader
+        )
         for each in sockets
     ]
 

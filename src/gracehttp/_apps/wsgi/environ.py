@@ -193,7 +193,7 @@ class EnvironBuilder:
         host = environ.get("HTTP_HOST")
         if host:
             name, port = _splitHost(host, _DEFAULT_PORTS.get(scheme, "80"))
-        elif exchange.server is not None:
+        elif exchange.server is not None and exchange.server[1] is not None:
             name, port = exchange.server[0], str(exchange.server[1])
         else:
             name, port = "localhost", _DEFAULT_PORTS.get(scheme, "80")

@@ -64,6 +64,7 @@ from zope.interface import implementer
 from gracehttp._core.exchange import CLIENT_DISCONNECTED, REJECTED, SHUTDOWN
 from gracehttp._core.interfaces import IExchangeChannel
 from gracehttp._core.serverstate import IConnection
+from gracehttp._protocols.addresses import serverAddress
 from gracehttp._protocols.chooser import ProtocolChoosing
 from gracehttp._protocols.http11.framing import ResponseFraming
 from gracehttp._protocols.http11.head import ExchangeBuilder
@@ -189,7 +190,7 @@ class HTTPChannel(
         # many bytes; others have no such setting.
         self._defaultReadSize = getattr(transport, "bufferSize", None)
         self._client = _address(transport.getPeer())
-        self._server = _address(transport.getHost())
+        self._server = serverAddress(transport.getHost())
         tls = ISSLTransport.providedBy(transport)
         self._scheme = "https" if tls else "http"
         trusted = factory.trustedProxies

@@ -93,6 +93,7 @@ from zope.interface import implementer
 from gracehttp._core.exchange import CLIENT_DISCONNECTED, REJECTED, SHUTDOWN, Exchange
 from gracehttp._core.proxy import forwarded
 from gracehttp._core.serverstate import IConnection
+from gracehttp._protocols.addresses import serverAddress
 from gracehttp._protocols.http2.guard import FrameGuard
 from gracehttp._protocols.http2.request import Refused, checkTrailers, readRequest
 from gracehttp._protocols.http2.sending import (
@@ -225,7 +226,7 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         self._timeoutStall = settings.timeoutStall
         self._maxStreams = settings.h2MaxConcurrentStreams
         self._client = _address(transport.getPeer())
-        self._server = _address(transport.getHost())
+        self._server = serverAddress(transport.getHost())
         self._scheme = "https" if ISSLTransport.providedBy(transport) else "http"
         trusted = factory.trustedProxies
         host = self._client[0] if self._client else None
