@@ -77,7 +77,7 @@ class BoundSocket:
         return self.port.fileno()
 
 
-class _NeverServes(Factory):
+class _HeldForWorkers(Factory):
     """
     The factory the parent's ports are made with; they never read, so it
     never builds a protocol.
@@ -102,7 +102,7 @@ def bindAll(reactor, descriptions):
         endpoints = [parseEndpoint(reactor, description) for description in descriptions]
     except ValueError as e:
         return fail(e)
-    listening = [maybeDeferred(endpoint.listen, _NeverServes()) for endpoint in endpoints]
+    listening = [maybeDeferred(endpoint.listen, _HeldForWorkers()) for endpoint in endpoints]
     for d in listening:
         d.addCallback(_stopReading)
 
