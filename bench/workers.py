@@ -23,7 +23,10 @@ For one process and for C{--workers 2}:
     the responses by their C{X-Worker} header (the pid of the worker that
     answered) in wrk's Lua C{response()} hook: each worker's share.  The
     bar: each between 40% and 60%.  (A separate run, because the hook
-    slows wrk down.)
+    slows wrk down.)  Both workers share CPU 0 here, the hardest case for
+    an even share: the worker that runs first could take every connection
+    of wrk's burst, were it not for the one-accept-per-wake-up rule
+    (L{gracehttp._workers.binding.acceptOneAtATime}).
 
 Writes C{bench/results/workers.md} and prints it.
 """

@@ -25,7 +25,9 @@ certificate and the key are the same as in one process; behind
 C{haproxy:}, each connection's PROXY protocol header is read first.  Every worker
 accepts from the one queue of each socket.  A worker that stops listening
 closes only its own copy: the parent's copy keeps the socket, and its
-queue, open for the other workers and the next one.
+queue, open for the other workers and the next one.  A worker accepts one
+connection per wake-up (L{acceptOneAtATime}), so a burst of connections
+is spread over the workers.
 """
 
 import os
@@ -193,7 +195,33 @@ class AdoptedEndpoint:
             factory = ProxyHeaderFactory(factory, self._reactor, self._timeoutHeader)
         port = self._reactor.adoptStreamPort(self._fileno, self._family, factory)
         os.close(self._fileno)
+        acceptOneAtATime(port)
         return succeed(port)
+
+
+def acceptOneAtATime(port):
+    """
+    Make a port accept one connection each time its socket is readable.
+
+    Twisted's port accepts up to C{numberAccepts} connections in a row
+    (100 at first, 20 more each time it takes them all), which suits a
+    process that has its socket to itself.  Workers share the socket:
+    the first one woken would take a whole burst (a client that opens 64
+    connections at once) before another runs, all the more on one CPU.
+    Going back to the event loop after each one gives every woken worker
+    its turn, so a burst is spread over the workers; the cost is one more
+    pass through the event loop per connection, not per request.
+
+    @param port: a TCP or UNIX listening port (its C{doRead} reads
+        C{numberAccepts}).
+    """
+    doRead = port.doRead
+
+    def acceptOne():
+        port.numberAccepts = 1
+        return doRead()
+
+    port.doRead = acceptOne
 
 
 def tlsContextFor(reactor, description):
