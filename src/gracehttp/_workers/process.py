@@ -167,7 +167,7 @@ class WorkerSpawner:
                     "description": bound.description,
                 }
             )
-        spec = dict(self._spec, sockets=sockets, status=statusFd, slot=slot)
+        spec = dict(self._spec, sockets=sockets, status=statusFd)
         environ = dict(os.environ if self._environ is None else self._environ)
         for name in _SYSTEMD_VARIABLES:
             environ.pop(name, None)

@@ -92,14 +92,6 @@ class WorkersService(Service):
         self.readiness = Readiness()
         self.readinessPort = None
 
-    @property
-    def supervisor(self):
-        """
-        @return: the supervisor, once the sockets are bound.
-        @rtype: L{Supervisor} or L{None}
-        """
-        return self._supervisor
-
     def whenListening(self):
         """
         @return: fires with the parent's ports (one per endpoint) once every
