@@ -51,10 +51,11 @@ def _bin(name, venv=VENV):
     return os.path.join(venv, "bin", name)
 
 
-def _gracehttp(app, option="--app"):
+def _gracehttp(app, option="--app", *more):
     """
     @param option: C{--app}, or C{--mount} with C{app} a C{PREFIX=REFERENCE}
         value.
+    @param more: more options (e.g. C{--workers 2}).
     """
 
     def argv(port, extra):
@@ -66,6 +67,7 @@ def _gracehttp(app, option="--app"):
             app,
             "--listen",
             f"tcp:{port}:interface={HOST}",
+            *more,
             *extra,
         ]
 
@@ -232,6 +234,18 @@ SERVERS = [
         "gracehttp (ASGI, mounted)",
         "asgi",
         _gracehttp("/=apps:asgi_app", "--mount"),
+        default=False,
+        gracehttp=True,
+    ),
+    # Two worker processes (--workers 2) on the one server CPU: what the
+    # parent and the shared sockets cost; bench/workers.py measures it
+    # against one process (requests per server CPU-second, and each
+    # worker's share of the requests).  Run with --servers.
+    Server(
+        "gracehttp-wsgi-workers2",
+        "gracehttp (WSGI, 2 workers)",
+        "wsgi",
+        _gracehttp("apps:wsgi_app", "--app", "--workers", "2"),
         default=False,
         gracehttp=True,
     ),

@@ -279,7 +279,10 @@ class Subprocess:
     @ivar port: the port it listens on, once L{waitFor} found it.
     """
 
-    def __init__(self, args, cwd=None, env=None):
+    def __init__(self, args, cwd=None, env=None, passFds=()):
+        """
+        @param passFds: descriptors the child inherits, at the same numbers.
+        """
         self.port = None
         self._lines = []
         self._changed = threading.Condition()
@@ -293,6 +296,7 @@ class Subprocess:
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
+            pass_fds=passFds,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

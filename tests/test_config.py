@@ -62,6 +62,10 @@ PINNED_DEFAULTS = {
     "limitConnections": None,
     "h2c": False,
     "h2MaxConcurrentStreams": 100,
+    "workers": 1,
+    "reload": False,
+    "reloadDir": (),
+    "reloadInclude": ("*.py",),
     "gracefulTimeout": 30.0,
     "readinessListen": None,
     "proxyHeaders": False,
@@ -306,7 +310,15 @@ class PinnedDefaultsTests(unittest.TestCase):
         given = {name: options[name] for name in PINNED_DEFAULTS}
         # options["interface"] is what was detected; the option's value is kept apart.
         given["interface"] = options["interfaceOption"]
-        self.assertEqual(given, {**PINNED_DEFAULTS, "listen": ["tcp:8000:interface=127.0.0.1"]})
+        self.assertEqual(
+            given,
+            {
+                **PINNED_DEFAULTS,
+                "listen": ["tcp:8000:interface=127.0.0.1"],
+                "reloadDir": [],
+                "reloadInclude": ["*.py"],
+            },
+        )
         self.assertIsNone(options["logLevel"])
 
     def test_wsgiServiceDefaults(self):
@@ -421,6 +433,10 @@ EXAMPLES = {
     "limitConnections": (["1000"], 1000),
     "h2c": ([], True),
     "h2MaxConcurrentStreams": (["250"], 250),
+    "workers": (["3"], 3),
+    "reload": ([], True),
+    "reloadDir": (["src", "templates"], ("src", "templates")),
+    "reloadInclude": (["*.html"], ("*.html",)),
     "gracefulTimeout": (["0"], 0.0),
     "readinessListen": (["tcp:8081"], "tcp:8081"),
     "proxyHeaders": ([], True),
@@ -456,6 +472,10 @@ BAD_VALUES = {
     "limitConnections": True,
     "h2c": "yes",
     "h2MaxConcurrentStreams": 0,
+    "workers": 0,
+    "reload": "yes",
+    "reloadDir": [3],
+    "reloadInclude": [""],
     "gracefulTimeout": None,
     "readinessListen": 8081,
     "proxyHeaders": 1,
@@ -489,6 +509,9 @@ BAD_TEXT = {
     "limitConcurrency": "1e3",
     "limitConnections": "1.5",
     "h2MaxConcurrentStreams": "many",
+    "workers": "two",
+    "reloadDir": "",
+    "reloadInclude": "",
     "gracefulTimeout": "-1",
     "readinessListen": "",
     "forwardedAllowIPs": "example.com",
@@ -680,14 +703,14 @@ class DerivedFromTableTests(unittest.TestCase):
     def test_makeServiceBuildsConfig(self):
         """makeService hands every keyword to one Config, which the service is built from."""
         built = []
+        # One process: workers and reload make the parent's service instead
+        # (tests/test_workers_api.py).
+        examples = {name: value for name, (arguments, value) in EXAMPLES.items()}
+        examples.update(workers=1, reload=False)
         with mock.patch.object(_service, "buildService", lambda *args: built.append(args)):
-            gracehttp.makeService(
-                wsgiApp, **{name: value for name, (arguments, value) in EXAMPLES.items()}
-            )
+            gracehttp.makeService(wsgiApp, **examples)
         [(_, config, _, _, _)] = built
-        self.assertEqual(
-            config, Config(**{name: value for name, (arguments, value) in EXAMPLES.items()})
-        )
+        self.assertEqual(config, Config(**examples))
 
     def test_everyOptionParsed(self):
         """Each option made from the table parses its example into its key and the Config."""

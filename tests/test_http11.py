@@ -859,6 +859,41 @@ class StrictnessTests(ChannelTestsMixin, TestCase):
         self.assertNotIn(b"evil", self.take())
 
 
+class StopBeforeFirstRequestTests(ChannelTestsMixin, TestCase):
+    """
+    A graceful stop does not treat a connection that was accepted but has
+    not sent its first request yet as idle: its first request is served,
+    bounded by the head timeout.
+    """
+
+    def test_firstRequestServedAfterStop(self):
+        """
+        A connection stopped before any byte arrived stays open, and its
+        first request is answered with Connection: close, then closed.
+        """
+        self.factory.serverState.closeIdleConnections()
+        self.assertFalse(self.transport.disconnecting)
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        respond(self.adapter.exchanges[0])
+        response = self.take()
+        self.assertTrue(response.startswith(b"HTTP/1.1 200 OK\r\n"), response)
+        self.assertIn(b"connection: close\r\n", response.lower())
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_silentConnectionClosedByHeadTimeout(self):
+        """
+        A connection stopped before any byte arrived that then sends
+        nothing is closed, without a response, when the head timeout that
+        ran from the connection expires.
+        """
+        self.factory.serverState.closeIdleConnections()
+        self.reactor.advance(self.factory.settings.timeoutHeader - 0.5)
+        self.assertFalse(self.transport.disconnecting)
+        self.reactor.advance(0.5)
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.take(), b"")
+
+
 class ChannelType(TestCase):
     def test_factoryBuildsChannel(self):
         """
@@ -1000,7 +1035,14 @@ class ClosingTests(ChannelTestsMixin, TestCase):
                     self.reactor.advance(timeoutKeepAlive),
                 ),
             ),
-            ("idle at shutdown", lambda: self.factory.serverState.closeIdleConnections()),
+            (
+                "idle at shutdown",
+                lambda: (
+                    self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+                    self.respondTo(),
+                    self.factory.serverState.closeIdleConnections(),
+                ),
+            ),
             (
                 "aborted response",
                 lambda: (

@@ -941,8 +941,38 @@ class ShutdownTests(HTTP2TestsMixin, TestCase):
         self.assertEqual(self.response(streamId)["reset"], ErrorCodes.REFUSED_STREAM)
 
     def test_idleClosesAtOnce(self):
-        """A connection without streams closes at once on stopKeepAlive."""
+        """A connection without streams after its first closes at once on stopKeepAlive."""
+        respond(self.get())
+        self.turn()
         self.protocol.stopKeepAlive()
+        self.assertTrue(self.protocol.transport.disconnecting)
+
+    def test_firstStreamServedAfterStop(self):
+        """
+        A connection stopped before its first stream stays open; that
+        stream is served, with GOAWAY naming it, then the connection
+        closes.
+        """
+        self.protocol.stopKeepAlive()
+        self.assertFalse(self.protocol.transport.disconnecting)
+        exchange = self.get()
+        self.peer.receive()
+        goAway = self.peer.goAway()
+        self.assertEqual((goAway.error_code, goAway.last_stream_id), (ErrorCodes.NO_ERROR, 1))
+        respond(exchange)
+        self.turn()
+        self.assertTrue(self.protocol.transport.disconnecting)
+        self.assertTrue(self.peer.responses()[1]["ended"])
+
+    def test_silentAfterStopClosedByHeadTimeout(self):
+        """
+        A connection stopped before its first stream that opens none is
+        closed by the head timeout that runs from the connection.
+        """
+        self.protocol.stopKeepAlive()
+        self.reactor.advance(self.protocol._timeoutHeader - 0.5)
+        self.assertFalse(self.protocol.transport.disconnecting)
+        self.reactor.advance(0.5)
         self.assertTrue(self.protocol.transport.disconnecting)
 
     def test_abortForShutdown(self):
@@ -1052,8 +1082,12 @@ class ChooserTests(TestCase):
                 self.assertEqual(transport.value(), b"")
 
     def test_stopForwarded(self):
-        """A graceful stop reaches the HTTP/2 connection through the channel: GOAWAY."""
+        """
+        A graceful stop reaches the HTTP/2 connection through the channel:
+        GOAWAY (once the connection served a stream).
+        """
         channel, transport = self.tlsChannel(b"h2")
+        channel._switched._fresh = False
         channel.stopKeepAlive()
         self.assertTrue(transport.disconnecting)
         peer = LoopbackPeer.__new__(LoopbackPeer)

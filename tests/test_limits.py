@@ -664,15 +664,18 @@ class AccountingTests(LimitTestsMixin, TestCase):
 
     def test_closeIdleConnections(self):
         """
-        closeIdleConnections closes idle connections now; a busy one answers
-        its current request with connection: close and then closes.
+        closeIdleConnections closes idle connections (idle after a response)
+        now; a busy one answers its current request with connection: close
+        and then closes.
         """
+        self.channel.dataReceived(GET)
+        respond(self.adapter.exchanges[0])
         busy, busyTransport = self.connect()
         busy.dataReceived(GET)
         self.factory.serverState.closeIdleConnections()
         self.assertTrue(self.transport.disconnecting)
         self.assertFalse(busyTransport.disconnecting)
-        respond(self.adapter.exchanges[0])
+        respond(self.adapter.exchanges[1])
         self.assertIn(b"connection: close\r\n", busyTransport.value())
         self.assertTrue(busyTransport.disconnecting)
 

@@ -1059,7 +1059,7 @@ class ConfigurationEndToEndTests(unittest.TestCase):
             cases = {
                 "missing.toml": None,
                 "broken.toml": "threads =\n",
-                "unknown.toml": "workers = 4\n",
+                "unknown.toml": "nosuch = 4\n",
                 "type.toml": "h2c = 'yes'\n",
             }
             for name, text in cases.items():

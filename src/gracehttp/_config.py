@@ -311,6 +311,28 @@ class Endpoints(Kind):
         return entries
 
 
+class Strings(Kind):
+    """
+    Strings (directories, glob patterns); on the command line one per
+    option, repeated.
+    """
+
+    pythonType = "list of str (or one str)"
+    repeatable = True
+
+    def __init__(self, metavar: str):
+        self.metavar = metavar
+
+    def check(self, value: Any, label: str) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = (value,)
+        entries = _tupleOf(value, label)
+        for entry in entries:
+            if not isinstance(entry, str) or not entry:
+                raise ValueError(f"{label}: {entry!r} is not a non-empty string")
+        return entries
+
+
 def _tupleOf(value: Any, label: str) -> tuple[Any, ...]:
     try:
         return tuple(value)
@@ -649,6 +671,56 @@ class Config:
         "than this; a stream past it is refused (``RST_STREAM`` with "
         "``REFUSED_STREAM``, which a client may retry).  See :doc:`../howto/http2`.",
         label="h2 max concurrent streams",
+    )
+    workers: int = _setting(
+        1,
+        "workers",
+        Count(),
+        "Worker processes. With more than 1, the parent binds every `--listen` "
+        "endpoint once and supervises that many worker processes sharing the "
+        "sockets: a worker that dies is restarted, SIGTERM drains them all, SIGHUP "
+        "replaces them one at a time (new code loaded). The application must be a "
+        "`MODULE:ATTRIBUTE` reference.",
+        "Worker processes serving the same sockets.  ``1``: one process, as without "
+        "this option.  More: the parent process binds every ``--listen`` endpoint "
+        "once (or takes the sockets systemd passed) and starts that many workers, "
+        "each of which adopts the sockets and serves the application with every "
+        "other setting; the parent never imports the application.  A worker that "
+        "dies is restarted after a back-off; ``SIGTERM`` (or ``SIGINT``) drains "
+        "every worker (each runs the graceful stop) and the parent exits 0; "
+        "``SIGHUP`` replaces the workers one at a time, each new one listening "
+        "before the old one drains, so no connection is refused (new code is "
+        "loaded).  WSGI ``wsgi.multiprocess`` is true.  See :doc:`../howto/workers`.",
+    )
+    reload: bool = _setting(
+        False,
+        "reload",
+        Flag(),
+        "For development: replace the worker(s) when a file changes under "
+        "`--reload-dir`, loading the new code. Needs `pip install 'gracehttp[reload]'`.",
+        "For development: watch the files under ``--reload-dir`` (those matching "
+        "``--reload-include``) and, when one changes, replace the workers as "
+        "``SIGHUP`` does, so the new code is served; with one worker too (a parent "
+        "process then supervises it).  The application must be a "
+        "``MODULE:ATTRIBUTE`` reference.  Needs ``pip install 'gracehttp[reload]'`` "
+        "(watchfiles).  See :doc:`../howto/workers`.",
+    )
+    reloadDir: tuple[str, ...] = _setting(
+        (),
+        "reload-dir",
+        Strings("DIR"),
+        "A directory `--reload` watches, recursively. Repeatable.",
+        "A directory ``--reload`` watches, recursively; repeatable.",
+        defaultText="the current directory",
+    )
+    reloadInclude: tuple[str, ...] = _setting(
+        ("*.py",),
+        "reload-include",
+        Strings("GLOB"),
+        "A file name pattern whose changes `--reload` acts on. Repeatable.",
+        "A file name pattern (``fnmatch``, matched against the file's name) whose "
+        "changes ``--reload`` acts on; repeatable.  Giving it replaces the default.  "
+        "Version control, virtualenv and cache directories are never watched.",
     )
     gracefulTimeout: float = _setting(
         30.0,

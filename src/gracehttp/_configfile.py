@@ -63,6 +63,7 @@ from gracehttp._config import (
     Kind,
     OnOff,
     Seconds,
+    Strings,
     Text,
 )
 
@@ -174,6 +175,7 @@ _TOML_TYPES: dict[type[Kind], tuple[type, ...]] = {
     _Application: (str,),
     Addresses: (str, list),
     Endpoints: (str, list),
+    Strings: (str, list),
     _Mounts: (str, list),
 }
 """

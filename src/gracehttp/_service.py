@@ -126,7 +126,8 @@ def makeService(app=None, *, mounts=None, reactor=None, exitOnFailure=True, **se
         C{gracefulTimeout}, C{proxyHeaders}, C{forwardedAllowIPs},
         C{accessLog}, C{accessLogFormat}, C{wsgiChunkedBody}, C{ws},
         C{wsMaxSize}, C{wsPingInterval}, C{wsPingTimeout},
-        C{wsPerMessageDeflate}), the same
+        C{wsPerMessageDeflate}, C{workers}, C{reload}, C{reloadDir},
+        C{reloadInclude}), the same
         settings as the command line's options; the function's signature
         lists them with their defaults.  C{listen} may be one endpoint
         string, C{forwardedAllowIPs} one comma-separated string.
@@ -140,7 +141,12 @@ def makeService(app=None, *, mounts=None, reactor=None, exitOnFailure=True, **se
         only L{HTTPService.whenListening} reports a failure and signals are
         left alone (in-process use).
     @type exitOnFailure: L{bool}
-    @return: the service.
+    @return: the service; with C{workers} above 1 (or C{reload}), a
+        L{WorkersService<gracehttp._workers.WorkersService>} that binds the
+        endpoints and supervises that many worker processes (C{app} and
+        the mounted applications must then be C{"module:attribute"}
+        references, which each worker imports; the workers log text on
+        descriptor 1).
     @rtype: L{HTTPService}
     @raise ValueError: a setting is out of range or an endpoint description
         cannot be parsed (a one-line message).
@@ -152,7 +158,12 @@ def makeService(app=None, *, mounts=None, reactor=None, exitOnFailure=True, **se
     for name in settings:
         if name not in DEFAULTS:
             raise TypeError(f"makeService() got an unexpected keyword argument {name!r}")
-    return buildService(app, Config(**settings), reactor, exitOnFailure, mounts)
+    config = Config(**settings)
+    if config.workers > 1 or config.reload:
+        from gracehttp._workers import makeWorkersService
+
+        return makeWorkersService(app, mounts, config, reactor, exitOnFailure)
+    return buildService(app, config, reactor, exitOnFailure, mounts)
 
 
 makeService.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -169,7 +180,7 @@ makeService.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 )
 
 
-def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None):
+def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None, endpointsFor=None):
     """
     Build the service that serves C{app} (and C{mounts}) with a checked
     configuration: the steps of L{makeService}, in order.
@@ -180,6 +191,10 @@ def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None):
     @param reactor: see L{makeService}.
     @param exitOnFailure: see L{makeService}.
     @param mounts: see L{makeService}.
+    @param endpointsFor: makes the endpoints from the reactor, in the
+        order of C{config.listen} (a worker process adopts the sockets its
+        parent bound: L{gracehttp._workers}); L{None} parses
+        C{config.listen}.
     @rtype: L{HTTPService}
     @raise ValueError: an endpoint description cannot be parsed, an
         application is not callable, or there is no application.
@@ -189,9 +204,13 @@ def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None):
     served = _applications(app, mounts, config.interface)
     anyASGI = any(interface != "wsgi" for _, _, interface, _ in served)
     reactor = _reactorFor(reactor, "asgi3" if anyASGI else "wsgi")
-    endpoints = [
-        parseEndpoint(reactor, description, config.timeoutHeader) for description in config.listen
-    ]
+    if endpointsFor is None:
+        endpoints = [
+            parseEndpoint(reactor, description, config.timeoutHeader)
+            for description in config.listen
+        ]
+    else:
+        endpoints = endpointsFor(reactor)
     if mounts is None:
         [(_, app, interface, detected)] = served
         adapter = _adapter(app, interface, reactor, config, config.rootPath)
@@ -354,6 +373,7 @@ def _wsgiAdapter(app, reactor, config, rootPath):
         threadpool,
         rootPath=rootPath,
         chunkedBody=config.wsgiChunkedBody,
+        multiprocess=config.workers > 1,
     )
 
 

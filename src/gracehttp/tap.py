@@ -218,6 +218,13 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
         self["interfaceOption"] = self["interface"]
+        from gracehttp._workers import supervises
+
+        if supervises(self["config"]):
+            # The workers import the applications; the parent never does.
+            self["application"] = self["app"]
+            self["mounts"] = list(self["mount"])
+            return
         interfaces = self._loadApplications()
         if any(interface != "wsgi" for interface in interfaces):
             _service.installAsyncioReactorIfNone()
@@ -360,6 +367,15 @@ def makeService(options):
     if options["logLevel"] is not None:
         setLogLevel(options, LogLevel.levelWithName(options["logLevel"]))
     try:
+        from gracehttp._workers import makeWorkersService, supervises
+
+        if supervises(options["config"]):
+            return makeWorkersService(
+                options["app"],
+                options["mounts"],
+                options["config"],
+                log=_workersLog(options),
+            )
         return _service.makeService(
             options["application"],
             mounts=options["mounts"] or None,
@@ -369,6 +385,30 @@ def makeService(options):
         _exit(str(e))
     except OSError as e:
         _exit(f"cannot open the access log {options['accessLog']!r}: {e.strerror or e}")
+
+
+def _workersLog(options):
+    """
+    How worker processes log: as C{twist} was told to (its C{--log-format},
+    C{--log-file} and C{--log-level}, or C{--log-level} here), else text on
+    descriptor 1 at C{info}.
+
+    @type options: L{Options}
+    @return: C{(format, descriptor, level name)}.
+    @rtype: L{tuple}
+    """
+    parent = getattr(options, "parent", None) or {}
+    logFile = parent.get("logFile") if hasattr(parent, "get") else None
+    try:
+        fd = logFile.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = 1
+    level = options["logLevel"]
+    if level is None:
+        parentLevel = parent.get("logLevel") if hasattr(parent, "get") else None
+        level = parentLevel.name if parentLevel is not None else "info"
+    logFormat = parent.get("logFormat", "text") if hasattr(parent, "get") else "text"
+    return (logFormat, fd, level)
 
 
 def setLogLevel(options, level, beginner=globalLogBeginner):

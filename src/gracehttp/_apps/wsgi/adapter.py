@@ -116,7 +116,9 @@ class WSGIAdapter:
     @type inFlight: L{list} of L{Deferred}
     """
 
-    def __init__(self, app, reactor, threadpool, rootPath="", chunkedBody="spool"):
+    def __init__(
+        self, app, reactor, threadpool, rootPath="", chunkedBody="spool", multiprocess=False
+    ):
         """
         @param app: the WSGI application callable.
         @param reactor: provides C{callFromThread}, C{callLater} and
@@ -138,13 +140,16 @@ class WSGIAdapter:
             to its end (C{wsgi.input_terminated}), with no
             C{CONTENT_LENGTH}.
         @type chunkedBody: L{str}
+        @param multiprocess: other processes serve the same application
+            (C{--workers} above 1): PEP 3333's C{wsgi.multiprocess}.
+        @type multiprocess: L{bool}
         """
         self._app = app
         self._spoolChunked = chunkedBody == "spool"
         self._reactor = reactor
         self._threadpool = threadpool
         self._outbox = Outbox(reactor)
-        self._environ = EnvironBuilder(rootPath)
+        self._environ = EnvironBuilder(rootPath, multiprocess=multiprocess)
         self._running = 0
         self._waiting = deque()
         self._dispatchScheduled = False

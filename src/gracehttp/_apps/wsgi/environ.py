@@ -104,7 +104,7 @@ class EnvironBuilder:
 
     __slots__ = ("_base", "scriptName")
 
-    def __init__(self, rootPath="", errors=None):
+    def __init__(self, rootPath="", errors=None, multiprocess=False):
         """
         @param rootPath: the URL path the application is mounted at, e.g.
             C{"/app"}; becomes C{SCRIPT_NAME} and is stripped from the front
@@ -112,6 +112,9 @@ class EnvironBuilder:
         @type rootPath: L{str}
         @param errors: the C{wsgi.errors} stream; an L{ErrorStream} by
             default.
+        @param multiprocess: C{wsgi.multiprocess} (PEP 3333): other
+            processes serve the same application.
+        @type multiprocess: L{bool}
         """
         self.scriptName = rootPath.rstrip("/").encode("utf-8").decode("latin-1")
         self._base = {
@@ -119,7 +122,7 @@ class EnvironBuilder:
             "wsgi.version": (1, 0),
             "wsgi.errors": ErrorStream() if errors is None else errors,
             "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
+            "wsgi.multiprocess": multiprocess,
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
             "wsgi.file_wrapper": FileWrapper,

@@ -48,7 +48,8 @@ Connection accounting (for graceful shutdown): the channel reports itself
 to the server state when it is made and lost, and provides
 L{IConnection<gracehttp._core.serverstate.IConnection>}:
 L{HTTPChannel.stopKeepAlive} closes an idle connection now and a busy one
-after its current response; L{HTTPChannel.abortForShutdown} aborts it, so
+after its current response (one that has not sent its first request yet
+is served that request); L{HTTPChannel.abortForShutdown} aborts it, so
 its requests go through disconnect, grace and cancel.
 """
 
@@ -289,6 +290,10 @@ class HTTPChannel(
         """
         Serve no request after the current one: close now if idle (nothing
         queued, no request head arriving), else after the current response.
+        A connection that has not sent its first request yet is not idle:
+        it was accepted to be served, so its first request is (with
+        C{Connection: close}), bounded by the head timeout that runs from
+        the connection; one that sends nothing is closed by that timeout.
         A protocol that took the connection over is told instead, if it
         provides L{IConnection}.
         """
@@ -299,7 +304,7 @@ class HTTPChannel(
         self._noKeepAlive = True
         if self._response is not None:
             self._response.keepAlive = False
-        if self._state is OPEN and not self._queue and not self._inHead:
+        if self._state is OPEN and not self._queue and not self._inHead and not self._fresh:
             self._close()
 
     # -- rejecting and closing -------------------------------------------------

@@ -55,7 +55,9 @@ the C{rejected} outcome.
 Graceful stop (L{IConnection}): L{HTTP2Connection.stopKeepAlive} sends
 C{GOAWAY} (C{NO_ERROR}) with the last stream the client opened; streams
 opened after it are refused, the others run to their end, then the
-connection closes.  L{HTTP2Connection.abortForShutdown} cuts it: every
+connection closes.  A connection that has opened no stream yet waits for
+its first (bounded by the head timeout), which is served before the
+C{GOAWAY}.  L{HTTP2Connection.abortForShutdown} cuts it: every
 stream is disconnected with the C{shutdown} outcome, then gets the grace
 period.
 
@@ -180,6 +182,8 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
     @ivar _closing: the connection is closing: nothing more is read.
     @ivar _lost: the transport reported the connection lost.
     @ivar _goingAway: C{GOAWAY} was sent for a graceful stop.
+    @ivar _stopAfterFirst: a graceful stop came before the first stream:
+        it goes on once that stream is opened.
     @ivar _shutdown: a graceful stop cut the connection.
     @ivar _closeTimer: aborts a close that takes too long, or L{None}.
     """
@@ -195,6 +199,7 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         self._closing = False
         self._lost = False
         self._goingAway = False
+        self._stopAfterFirst = False
         self._shutdown = False
         self._closeTimer = None
         self._dateLine = None
@@ -282,8 +287,14 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
     # -- h2's events -------------------------------------------------------------
 
     def _requestReceived(self, event):
-        streamId = event.stream_id
         self._fresh = False
+        self._startRequest(event)
+        if self._stopAfterFirst:
+            self._stopAfterFirst = False
+            self.stopKeepAlive()
+
+    def _startRequest(self, event):
+        streamId = event.stream_id
         if self._goingAway or len(self._streams) >= self._maxStreams:
             self._refuse(streamId)
             return
@@ -655,9 +666,16 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         """
         A graceful stop: send C{GOAWAY} (C{NO_ERROR}) with the last stream
         the client opened, refuse later streams, and close once the
-        streams in progress are done (now if there are none).
+        streams in progress are done (now if there are none).  A
+        connection that has not opened its first stream yet is not idle:
+        it was accepted to be served, so the stop waits for that stream
+        (and then goes on as above), bounded by the head timeout that runs
+        from the connection, which closes it if none comes.
         """
         if self._goingAway or self._closing or self._lost:
+            return
+        if self._fresh and not self._streams:
+            self._stopAfterFirst = True
             return
         if not self._streams:
             self._goAway()
