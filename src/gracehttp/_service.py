@@ -51,11 +51,13 @@ shutdown, e.g. on SIGTERM or SIGINT), in this order:
   6. wait for the adapter's own C{inFlight} work;
   7. C{adapter.shutdown()}: ASGI lifespan shutdown, stopping the WSGI
      thread pool (only if C{startup()} had succeeded);
-  8. the returned Deferred fires; C{twist}/C{twistd} stop the reactor.
+  8. the access log's pending lines are written
+     (L{gracehttp._core.logwriter});
+  9. the returned Deferred fires; C{twist}/C{twistd} stop the reactor.
 
 When the service owns its process (C{exitOnFailure}), step 1 also makes a
 second SIGINT end the process at once (status 130: 128 + SIGINT), for an
-operator who does not want to wait; and once step 8 is reached the
+operator who does not want to wait; and once step 9 is reached the
 process exits with status 0 rather than re-raising the signal that
 stopped it (Twisted's default), since the stop was orderly.
 """
@@ -85,7 +87,6 @@ from twisted.python.failure import Failure
 from gracehttp._config import DEFAULTS, SETTINGS, Config
 from gracehttp._core.accesslog import DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT
 from gracehttp._core.accesslog import AccessLog
-from gracehttp._core.accesslog import fileObserver as accessLogFile
 from gracehttp._errors import LifespanFailure
 from gracehttp._loader import loadApp, resolveInterface
 from gracehttp._version import __version__ as _versionInfo
@@ -436,7 +437,8 @@ def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
     """
     Build the access log a factory calls for each finished request.
 
-    @param clock: gives each request's end time.
+    @param clock: the reactor: gives each request's end time; a file's
+        lines are written once per turn of it.
     @param accessLog: C{"-"}, a file path, C{"off"} or L{None}; see
         L{makeService}.
     @param accessLogFormat: see L{makeService}.
@@ -446,7 +448,12 @@ def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
     """
     if accessLog is None or accessLog == "off":
         return None
-    observer = None if accessLog == "-" else accessLogFile(accessLog)
+    if accessLog == "-":
+        observer = None
+    else:
+        from gracehttp._core.logwriter import accessLogFile
+
+        observer = accessLogFile(accessLog, clock)
     return AccessLog(clock, accessLogFormat, observer)
 
 
@@ -578,6 +585,17 @@ class HTTPService(Service):
         self._ports = None
         self._failure = None
         self._waiters = []
+
+    @property
+    def accessLog(self):
+        """
+        The access log: what the server state calls for each finished
+        request (its C{requestLog}).
+
+        @rtype: L{AccessLog<gracehttp._core.accesslog.AccessLog>} or L{None}
+            (C{--access-log off})
+        """
+        return self._state.requestLog
 
     def whenListening(self):
         """
@@ -756,6 +774,8 @@ class HTTPService(Service):
             # stopped (reactor._exitSignal); an orderly stop is a success.
             if getattr(self._reactor, "_exitSignal", None) is not None:
                 self._reactor._exitSignal = None
+        if self.accessLog is not None:
+            self.accessLog.flush()
         if not isinstance(result, Failure):
             _log.info("gracehttp stopped")
         return result

@@ -271,8 +271,9 @@ def makeService(options):
     """
     if options["logLevel"] is not None:
         setLogLevel(options, LogLevel.levelWithName(options["logLevel"]))
+    processLog = batchProcessLog(options)
     try:
-        return _service.makeService(
+        service = _service.makeService(
             options["application"],
             mounts=options["mounts"] or None,
             **options["config"].toDict(),
@@ -281,6 +282,41 @@ def makeService(options):
         _exit(str(e))
     except OSError as e:
         _exit(f"cannot open the access log {options['accessLog']!r}: {e.strerror or e}")
+    if processLog is not None and options["config"].accessLog == "-":
+        service.accessLog.observer = processLog.publishAccess
+        service.accessLog.direct = processLog.directJSON
+    return service
+
+
+def batchProcessLog(options, reactor=None):
+    """
+    Under C{twist}, write the process's log through a
+    L{ProcessLog<gracehttp._core.logwriter.ProcessLog>}: the same text or
+    JSON as C{twist}'s own observer, access log lines formatted from their
+    fields and written once per reactor turn (see
+    L{gracehttp._core.logwriter}).  C{twist} builds its log observer after
+    L{makeService}, with the factory its options hold; C{twistd} (which
+    logs its own way) is left alone.
+
+    @param options: the parsed options; C{options.parent} is C{twist}'s.
+    @type options: L{Options}
+    @param reactor: the reactor; L{None} means the installed one.
+    @return: the process's log, or L{None} if not under C{twist}.
+    @rtype: L{ProcessLog<gracehttp._core.logwriter.ProcessLog>} or L{None}
+    """
+    parent = getattr(options, "parent", None)
+    if parent is None or "fileLogObserverFactory" not in parent:
+        return None
+    logFormat = parent.get("logFormat")
+    if logFormat not in ("text", "json"):
+        return None
+    if reactor is None:
+        from twisted.internet import reactor
+    from gracehttp._core.logwriter import ProcessLog
+
+    processLog = ProcessLog(logFormat, reactor, parent.get("logLevel", LogLevel.info))
+    parent["fileLogObserverFactory"] = processLog
+    return processLog
 
 
 def setLogLevel(options, level, beginner=globalLogBeginner):

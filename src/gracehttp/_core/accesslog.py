@@ -27,10 +27,12 @@ ends with them (L{DEFAULT_SESSION_FORMAT}).  A format given by the user
 is used for both.
 """
 
+import json
 import string
 import time
+from json.encoder import encode_basestring_ascii as _string
 
-from twisted.logger import FileLogObserver, Logger, LogLevel, formatEvent
+from twisted.logger import Logger, LogLevel, formatEvent
 
 from gracehttp._core.session import Session
 
@@ -162,21 +164,166 @@ def checkFormat(logFormat):
         raise ValueError(f"bad access log format {logFormat!r}: {e}") from None
 
 
-def _formatLine(event):
-    return formatEvent(event) + "\n"
-
-
-def fileObserver(path):
+class AccessEvent(dict):
     """
-    An observer that appends each access log event to a file as one line
-    of text (the formatted event, nothing else).
-
-    @param path: the file; created if missing, appended to.
-    @type path: L{str}
-    @rtype: L{FileLogObserver}
-    @raise OSError: the file cannot be opened.
+    An access log event: a L{twisted.logger} event (a L{dict}) like any
+    other, which can also format itself fast, from its own fields.  The
+    process's log (L{gracehttp._core.logwriter}) and the access log file
+    use these; any other observer sees a plain event.
     """
-    return FileLogObserver(open(path, "a", encoding="utf-8", errors="replace"), _formatLine)
+
+    __slots__ = ()
+
+    def line(self):
+        """
+        @return: the access log line: C{log_format} over the fields, as
+            L{formatEvent<twisted.logger.formatEvent>} would render it (and
+            as it does, if that fails: say, a format spec for a number met
+            the C{-} of a field without a value).
+        @rtype: L{str}
+        """
+        try:
+            return self["log_format"].format_map(self)
+        except Exception:
+            return formatEvent(self)
+
+    def json(self):
+        """
+        @return: the event as one line of JSON, as
+            L{eventAsJSON<twisted.logger.eventAsJSON>} makes it but without
+            its C{log_flattened} copy of the fields, and, for an HTTP
+            request, with C{log_time} and C{duration} to the microsecond
+            (C{durationMs} to the thousandth); the same keys and values
+            otherwise: L{eventFromJSON<twisted.logger.eventFromJSON>}
+            reads it back, and L{formatEvent<twisted.logger.formatEvent>}
+            renders that from the fields.
+        @rtype: L{str}
+        """
+        try:
+            if self["messagesIn"] == "-" and type(self["bytes"]) is int:
+                return _requestJSON(
+                    self["log_format"],
+                    self["log_time"],
+                    self["client"],
+                    self["time"],
+                    self["request"],
+                    self["method"],
+                    self["path"],
+                    self["httpVersion"],
+                    self["status"],
+                    self["size"],
+                    self["bytes"],
+                    self["referer"],
+                    self["userAgent"],
+                    self["duration"],
+                    self["outcome"],
+                    self["mount"],
+                )
+        except (KeyError, TypeError):
+            pass
+        event = dict(self)
+        event.pop("log_flattened", None)
+        return _encodeJSON(event)
+
+
+_LEVEL_JSON = {"name": "info", "__class_uuid__": "02e59486-f24d-46ad-8224-3acdf2a5732a"}
+"""
+C{LogLevel.info} as L{eventAsJSON<twisted.logger.eventAsJSON>} writes it.
+"""
+
+
+def _jsonDefault(value):
+    if value is LogLevel.info:
+        return _LEVEL_JSON
+    if isinstance(value, LogLevel.info.__class__):
+        return {"name": value.name, "__class_uuid__": _LEVEL_JSON["__class_uuid__"]}
+    if isinstance(value, bytes):
+        return value.decode("charmap")
+    return {"unpersistable": True}
+
+
+_encodeJSON = json.JSONEncoder(default=_jsonDefault, skipkeys=True).encode
+
+_REQUEST_JSON = (
+    '{"log_logger": {"unpersistable": true}, "log_level": '
+    + _encodeJSON(_LEVEL_JSON)
+    + ', "log_namespace": "'
+    + NAMESPACE
+    + '", "log_source": null, "log_format": %s, "log_time": %.6f, "client": %s, '
+    '"time": %s, "request": %s, "method": %s, "path": %s, "httpVersion": %s, '
+    '"status": %s, "size": %s, "bytes": %d, "referer": %s, "userAgent": %s, '
+    '"duration": %.6f, "durationMs": %.3f, "outcome": %s, "mount": %s, '
+    '"messagesIn": "-", "bytesIn": "-", "messagesOut": "-", "bytesOut": "-", '
+    '"closeCode": "-"}'
+)
+
+
+_formatsJSON: dict[str, str] = {}
+"""
+Each access log format met, to its JSON string (a server has one or two).
+"""
+
+
+def _number(value):
+    """
+    @return: JSON for a field that is a number or C{-}.
+    """
+    return str(value) if type(value) is int else _string(str(value))
+
+
+def _requestJSON(
+    logFormat,
+    logTime,
+    client,
+    startTime,
+    request,
+    method,
+    path,
+    httpVersion,
+    status,
+    size,
+    sent,
+    referer,
+    userAgent,
+    duration,
+    outcome,
+    mount,
+):
+    """
+    @return: the JSON of an HTTP request's access event, from a template
+        (the keys and constant values written once), given its fields in
+        the order of the event; see L{AccessEvent.json}.
+    """
+    s = _string
+    formatJSON = _formatsJSON.get(logFormat)
+    if formatJSON is None:
+        formatJSON = _formatsJSON[logFormat] = s(logFormat)
+    return _REQUEST_JSON % (
+        formatJSON,
+        logTime,
+        s(client),
+        s(startTime),
+        s(request),
+        s(method),
+        s(path),
+        s(httpVersion),
+        _number(status),
+        _number(size),
+        sent,
+        s(referer),
+        s(userAgent),
+        duration,
+        duration * 1000.0,
+        s(outcome),
+        s(mount),
+    )
+
+
+def DROP(text):
+    """
+    What L{AccessLog.direct<AccessLog>} returns when the event would be
+    dropped (the log level is above C{info}): nothing is built.
+    """
 
 
 class AccessLog:
@@ -187,10 +334,24 @@ class AccessLog:
     L{Logger.emit<twisted.logger.Logger.emit>} would add: C{log_logger},
     C{log_level}, C{log_namespace}, C{log_source}, C{log_format},
     C{log_time}) and hands it to the observer, which skips C{emit}'s
-    per-call level validation: this runs once per request.
+    per-call level validation: this runs once per request.  The event is
+    an L{AccessEvent}, which formats itself fast for the observers that
+    know it.
+
+    @ivar observer: where events go (see L{__init__}); C{twist gracehttp}
+        sets it to L{ProcessLog.publishAccess
+        <gracehttp._core.logwriter.ProcessLog.publishAccess>}.
+    @type observer: L{twisted.logger.ILogObserver}
+    @ivar direct: L{None}, or a callable that returns L{None} or, when an
+        HTTP request's event would only be turned into JSON and written
+        (C{twist}'s JSON log has no other observer), a callable to give
+        that JSON instead: the event is not built at all (L{DROP}: the
+        request is not logged).  C{twist
+        gracehttp} sets it to L{ProcessLog.directJSON
+        <gracehttp._core.logwriter.ProcessLog.directJSON>}.
     """
 
-    __slots__ = ("_clock", "_format", "_logger", "_observer", "_sessionFormat", "_time")
+    __slots__ = ("_clock", "_format", "_logger", "_sessionFormat", "_time", "direct", "observer")
 
     def __init__(self, clock, logFormat=DEFAULT_FORMAT, observer=None):
         """
@@ -206,9 +367,20 @@ class AccessLog:
         self._format = logFormat
         self._sessionFormat = DEFAULT_SESSION_FORMAT if logFormat == DEFAULT_FORMAT else logFormat
         self._logger = Logger(namespace=NAMESPACE, observer=observer)
-        self._observer = self._logger.observer
+        self.observer = self._logger.observer
+        self.direct = None
         # (second, Apache time string) of the last request start logged.
         self._time = (None, "")
+
+    def flush(self):
+        """
+        Write out the lines the observer holds back (those of the current
+        reactor turn, see L{gracehttp._core.logwriter}), if it does; the
+        service calls this when it has stopped.
+        """
+        flush = getattr(self.observer, "flush", None)
+        if flush is not None:
+            flush()
 
     def __call__(self, exchange):
         """
@@ -245,34 +417,64 @@ class AccessLog:
                 referer = value.decode("latin-1")
             elif name == b"user-agent":
                 userAgent = value.decode("latin-1")
-        event = {
-            "log_logger": self._logger,
-            "log_level": LogLevel.info,
-            "log_namespace": NAMESPACE,
-            "log_source": None,
-            "log_format": self._format,
-            "log_time": now,
-            "client": client[0] if client is not None else "-",
-            "time": startTime[1],
-            "request": request,
-            "method": method,
-            "path": target,
-            "httpVersion": version or "-",
-            "status": "-" if status is None else status,
-            "size": sent or "-",
-            "bytes": sent,
-            "referer": referer,
-            "userAgent": userAgent,
-            "duration": duration,
-            "durationMs": duration * 1000.0,
-            "outcome": exchange.outcome,
-            "mount": exchange.mount or "-",
-            "messagesIn": "-",
-            "bytesIn": "-",
-            "messagesOut": "-",
-            "bytesOut": "-",
-            "closeCode": "-",
-        }
+        client = client[0] if client is not None else "-"
+        status = "-" if status is None else status
+        mount = exchange.mount or "-"
+        direct = self.direct
+        if direct is not None and type(exchange) is not Session:
+            write = direct()
+            if write is DROP:
+                return
+            if write is not None:
+                write(
+                    _requestJSON(
+                        self._format,
+                        now,
+                        client,
+                        startTime[1],
+                        request,
+                        method,
+                        target,
+                        version or "-",
+                        status,
+                        sent or "-",
+                        sent,
+                        referer,
+                        userAgent,
+                        duration,
+                        exchange.outcome,
+                        mount,
+                    )
+                )
+                return
+        event = AccessEvent(
+            log_logger=self._logger,
+            log_level=LogLevel.info,
+            log_namespace=NAMESPACE,
+            log_source=None,
+            log_format=self._format,
+            log_time=now,
+            client=client,
+            time=startTime[1],
+            request=request,
+            method=method,
+            path=target,
+            httpVersion=version or "-",
+            status=status,
+            size=sent or "-",
+            bytes=sent,
+            referer=referer,
+            userAgent=userAgent,
+            duration=duration,
+            durationMs=duration * 1000.0,
+            outcome=exchange.outcome,
+            mount=mount,
+            messagesIn="-",
+            bytesIn="-",
+            messagesOut="-",
+            bytesOut="-",
+            closeCode="-",
+        )
         if type(exchange) is Session:
             code = exchange.closeCode
             event["log_format"] = self._sessionFormat
@@ -281,4 +483,4 @@ class AccessLog:
             event["messagesOut"] = exchange.messagesSent
             event["bytesOut"] = exchange.bytesSent
             event["closeCode"] = "-" if code is None else code
-        self._observer(event)
+        self.observer(event)
