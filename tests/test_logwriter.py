@@ -26,7 +26,14 @@ from twisted.logger import (
     formatEvent,
 )
 
-from gracehttp._core.accesslog import AccessEvent, AccessLog
+from gracehttp._core.accesslog import (
+    DEFAULT_FORMAT,
+    DROP,
+    AccessEvent,
+    AccessLog,
+    requestJSON,
+    requestLine,
+)
 from gracehttp._core.logwriter import BatchedWriter, ProcessLog
 
 from .fakes import makeExchange
@@ -212,7 +219,7 @@ class ProcessLogTests(Exchanges, unittest.TestCase):
         self.publisher.addObserver(FilteringLogObserver(observer, [predicate]))
         accessLog = AccessLog(self.reactor)
         accessLog.observer = processLog.publishAccess
-        accessLog.direct = processLog.directJSON
+        accessLog.direct = processLog.direct
         return accessLog
 
     def records(self):
@@ -373,3 +380,67 @@ class EndToEndTests(unittest.TestCase):
         )
         stopped = [r.get("log_format") for r in records].index("gracehttp stopped")
         self.assertLess(records.index(access[-1]), stopped)
+
+
+class DirectTests(Exchanges, unittest.TestCase):
+    """
+    An HTTP request written from its fields (L{AccessLog.direct}) reads as
+    its event does.
+    """
+
+    FORMATS = (
+        DEFAULT_FORMAT,
+        DEFAULT_FORMAT + " {mount}",
+        "{method}|{path}|{httpVersion}|{status}|{bytes}|{duration:.4f}|{durationMs:.0f}|{messagesIn}",
+    )
+
+    def exchanges(self):
+        """
+        A request answered, one without a client address, one the client
+        left before any response.
+        """
+        answered = self.exchange()
+        unix = self.exchange(path=b"/u", headers=[(b"referer", b"http://x/")])
+        unix.client = None
+        left, _ = makeExchange(self.reactor, grace=3.0, body=b"", method="POST", path=b"/p")
+        left.appStarted(lambda: None)
+        left.disconnect()
+        self.reactor.advance(3)
+        left.appFinished()
+        return [answered, unix, left]
+
+    def test_sameAsEvent(self):
+        """Text and JSON written from the fields equal what the event gives, for several formats."""
+        exchanges = self.exchanges()
+        for logFormat in self.FORMATS:
+            events, records = [], []
+            viaEvent = AccessLog(self.reactor, logFormat, events.append)
+            direct = AccessLog(self.reactor, logFormat, events.append)
+            direct.direct = lambda append=records.append: append
+            for exchange in exchanges:
+                viaEvent(exchange)
+                direct(exchange)
+            self.assertEqual(len(records), 3)
+            with self.subTest(logFormat=logFormat):
+                self.assertEqual(
+                    [requestLine(record) for record in records], [e.line() for e in events]
+                )
+                self.assertEqual(
+                    [requestJSON(record) for record in records], [e.json() for e in events]
+                )
+
+    def test_formatFails(self):
+        """A spec the '-' of a field cannot take gives Twisted's 'Unable to format event' line."""
+        records = []
+        accessLog = AccessLog(self.reactor, "{status:03d}", [].append)
+        accessLog.direct = lambda: records.append
+        accessLog(self.exchanges()[2])
+        self.assertIn("Unable to format event", requestLine(records[0]))
+
+    def test_drop(self):
+        """DROP: nothing is logged, nor built."""
+        published = []
+        accessLog = AccessLog(self.reactor, observer=published.append)
+        accessLog.direct = lambda: DROP
+        accessLog(self.exchange())
+        self.assertEqual(published, [])

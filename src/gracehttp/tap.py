@@ -284,7 +284,7 @@ def makeService(options):
         _exit(f"cannot open the access log {options['accessLog']!r}: {e.strerror or e}")
     if processLog is not None and options["config"].accessLog == "-":
         service.accessLog.observer = processLog.publishAccess
-        service.accessLog.direct = processLog.directJSON
+        service.accessLog.direct = processLog.direct
     return service
 
 

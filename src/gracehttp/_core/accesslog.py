@@ -201,24 +201,7 @@ class AccessEvent(dict):
         """
         try:
             if self["messagesIn"] == "-" and type(self["bytes"]) is int:
-                return _requestJSON(
-                    self["log_format"],
-                    self["log_time"],
-                    self["client"],
-                    self["time"],
-                    self["request"],
-                    self["method"],
-                    self["path"],
-                    self["httpVersion"],
-                    self["status"],
-                    self["size"],
-                    self["bytes"],
-                    self["referer"],
-                    self["userAgent"],
-                    self["duration"],
-                    self["outcome"],
-                    self["mount"],
-                )
+                return requestJSON(tuple(self[key] for key in _RECORD))
         except (KeyError, TypeError):
             pass
         event = dict(self)
@@ -271,29 +254,57 @@ def _number(value):
     return str(value) if type(value) is int else _string(str(value))
 
 
-def _requestJSON(
-    logFormat,
-    logTime,
-    client,
-    startTime,
-    request,
-    method,
-    path,
-    httpVersion,
-    status,
-    size,
-    sent,
-    referer,
-    userAgent,
-    duration,
-    outcome,
-    mount,
-):
+_RECORD = (
+    "log_format",
+    "log_time",
+    "client",
+    "time",
+    "request",
+    "method",
+    "path",
+    "httpVersion",
+    "status",
+    "size",
+    "bytes",
+    "referer",
+    "userAgent",
+    "duration",
+    "outcome",
+    "mount",
+)
+"""
+The fields of an HTTP request's I{record}: the tuple of their values, in
+this order, that L{AccessLog} hands to L{AccessLog.direct<AccessLog>}'s
+writers (C{durationMs} and the WebSocket fields follow from them).
+"""
+
+
+def requestJSON(record):
     """
-    @return: the JSON of an HTTP request's access event, from a template
-        (the keys and constant values written once), given its fields in
-        the order of the event; see L{AccessEvent.json}.
+    @param record: an HTTP request's fields (see L{_RECORD}).
+    @type record: L{tuple}
+    @return: its event's JSON (see L{AccessEvent.json}), from a template
+        (the keys and constant values written once).
+    @rtype: L{str}
     """
+    (
+        logFormat,
+        logTime,
+        client,
+        startTime,
+        request,
+        method,
+        path,
+        httpVersion,
+        status,
+        size,
+        sent,
+        referer,
+        userAgent,
+        duration,
+        outcome,
+        mount,
+    ) = record
     s = _string
     formatJSON = _formatsJSON.get(logFormat)
     if formatJSON is None:
@@ -319,7 +330,67 @@ def _requestJSON(
     )
 
 
-def DROP(text):
+def requestLine(record):
+    """
+    @param record: an HTTP request's fields (see L{_RECORD}).
+    @type record: L{tuple}
+    @return: its access log line, as L{AccessEvent.line} makes it from
+        its event (the default format without the general formatting
+        machinery).
+    @rtype: L{str}
+    """
+    (
+        logFormat,
+        _,
+        client,
+        startTime,
+        request,
+        method,
+        path,
+        httpVersion,
+        status,
+        size,
+        sent,
+        referer,
+        userAgent,
+        duration,
+        outcome,
+        mount,
+    ) = record
+    if logFormat == DEFAULT_FORMAT:
+        return (
+            f'{client} - - [{startTime}] "{request}" {status} {size} "{referer}" '
+            f'"{userAgent}" {duration * 1000.0:.1f} {outcome}'
+        )
+    fields = {
+        "client": client,
+        "time": startTime,
+        "request": request,
+        "method": method,
+        "path": path,
+        "httpVersion": httpVersion,
+        "status": status,
+        "size": size,
+        "bytes": sent,
+        "referer": referer,
+        "userAgent": userAgent,
+        "duration": duration,
+        "durationMs": duration * 1000.0,
+        "outcome": outcome,
+        "mount": mount,
+        "messagesIn": "-",
+        "bytesIn": "-",
+        "messagesOut": "-",
+        "bytesOut": "-",
+        "closeCode": "-",
+    }
+    try:
+        return logFormat.format_map(fields)
+    except Exception:
+        return formatEvent(dict(fields, log_format=logFormat))
+
+
+def DROP(record):
     """
     What L{AccessLog.direct<AccessLog>} returns when the event would be
     dropped (the log level is above C{info}): nothing is built.
@@ -343,12 +414,16 @@ class AccessLog:
         <gracehttp._core.logwriter.ProcessLog.publishAccess>}.
     @type observer: L{twisted.logger.ILogObserver}
     @ivar direct: L{None}, or a callable that returns L{None} or, when an
-        HTTP request's event would only be turned into JSON and written
-        (C{twist}'s JSON log has no other observer), a callable to give
-        that JSON instead: the event is not built at all (L{DROP}: the
-        request is not logged).  C{twist
-        gracehttp} sets it to L{ProcessLog.directJSON
-        <gracehttp._core.logwriter.ProcessLog.directJSON>}.
+        HTTP request's event would only be turned into a line (text or
+        JSON) and written (the access log file; C{twist}'s log while it
+        has no other observer), a callable that takes the request's
+        fields as a tuple (see L{requestLine}, L{requestJSON}) and writes
+        its line: the event is not built at all (or L{DROP}: the request
+        is not logged).  The access log file's observer sets it
+        (L{AccessLogFile.direct
+        <gracehttp._core.logwriter.AccessLogFile.direct>}), C{twist
+        gracehttp} sets it to L{ProcessLog.direct
+        <gracehttp._core.logwriter.ProcessLog.direct>}.
     """
 
     __slots__ = ("_clock", "_format", "_logger", "_sessionFormat", "_time", "direct", "observer")
@@ -368,7 +443,7 @@ class AccessLog:
         self._sessionFormat = DEFAULT_SESSION_FORMAT if logFormat == DEFAULT_FORMAT else logFormat
         self._logger = Logger(namespace=NAMESPACE, observer=observer)
         self.observer = self._logger.observer
-        self.direct = None
+        self.direct = getattr(observer, "direct", None)
         # (second, Apache time string) of the last request start logged.
         self._time = (None, "")
 
@@ -427,7 +502,7 @@ class AccessLog:
                 return
             if write is not None:
                 write(
-                    _requestJSON(
+                    (
                         self._format,
                         now,
                         client,

@@ -50,7 +50,7 @@ from twisted.logger import eventAsJSON as _eventAsJSON
 from twisted.python.compat import ioType
 from zope.interface import implementer
 
-from gracehttp._core.accesslog import DROP, NAMESPACE, AccessEvent
+from gracehttp._core.accesslog import DROP, NAMESPACE, AccessEvent, requestJSON, requestLine
 
 
 class BatchedWriter:
@@ -145,10 +145,7 @@ class ProcessLogObserver:
             if self._json:
                 self.writeJSON(event.json())
             else:
-                line = event.line()
-                if "\n" in line:
-                    line = line.replace("\n", "\n\t")
-                writer.write(self._timestamp(event["log_time"]) + _SYSTEM + line + "\n")
+                self._writeLine(event["log_time"], event.line())
             return
         if self._json:
             text = "\x1e" + _eventAsJSON(event) + "\n"
@@ -165,6 +162,34 @@ class ProcessLogObserver:
         @type text: L{str}
         """
         self._writer.write("\x1e" + text + "\n")
+
+    def writeRequestJSON(self, record):
+        """
+        Write an HTTP request's access event, as JSON, from its fields.
+
+        @param record: see L{requestJSON<gracehttp._core.accesslog.requestJSON>}.
+        """
+        self._writer.write("\x1e" + requestJSON(record) + "\n")
+
+    def writeRequestText(self, record):
+        """
+        Write an HTTP request's access event, as text, from its fields.
+
+        @param record: see L{requestLine<gracehttp._core.accesslog.requestLine>}.
+        """
+        self._writeLine(record[1], requestLine(record))
+
+    def _writeLine(self, when, line):
+        """
+        Write an access log line as C{twist}'s text log does: timestamp,
+        C{[gracehttp.access#info]}, the line (a line break in it followed
+        by a tab).
+
+        @param when: the event's C{log_time}.
+        """
+        if "\n" in line:
+            line = line.replace("\n", "\n\t")
+        self._writer.write(self._timestamp(when) + _SYSTEM + line + "\n")
 
     def _timestamp(self, when):
         """
@@ -190,7 +215,8 @@ class ProcessLog:
     the line.  While that observer is the publisher's only one, an access
     log event is handed to it directly (if the log level lets C{info}
     events through: the filter's verdict for the C{gracehttp.access}
-    namespace, taken once).  As soon as another observer is added (an
+    namespace, taken once), and an HTTP request's is not even built: its
+    line is made from its fields (L{direct}).  As soon as another observer is added (an
     application's, a monitoring library's), access events go through the
     publisher again, so every observer of the C{gracehttp.access}
     namespace gets them.
@@ -236,17 +262,21 @@ class ProcessLog:
         else:
             self._publisher(event)
 
-    def directJSON(self):
+    def direct(self):
         """
-        @return: when the log is JSON and L{observer} the publisher's only
-            observer, a callable that writes an access event's JSON (or
-            drops it, if the log level drops C{info} events), for
-            L{AccessLog.direct<gracehttp._core.accesslog.AccessLog>};
+        @return: while L{observer} is the publisher's only observer, a
+            callable that writes an HTTP request's access event from its
+            fields (or L{DROP}, if the log level drops C{info} events),
+            for L{AccessLog.direct<gracehttp._core.accesslog.AccessLog>};
             otherwise L{None}.
         """
-        if self._format == "json" and self._alone():
-            return self.observer.writeJSON if self._infoLogged else DROP
-        return None
+        if not self._alone():
+            return None
+        if not self._infoLogged:
+            return DROP
+        if self._format == "json":
+            return self.observer.writeRequestJSON
+        return self.observer.writeRequestText
 
     def _alone(self):
         """
@@ -289,6 +319,16 @@ class AccessLogFile:
         Write the pending lines now.
         """
         self._writer.flush()
+
+    def direct(self):
+        """
+        @return: what writes an HTTP request's line from its fields, for
+            L{AccessLog.direct<gracehttp._core.accesslog.AccessLog>}.
+        """
+        return self._writeRequest
+
+    def _writeRequest(self, record):
+        self._writer.write(requestLine(record) + "\n")
 
 
 def accessLogFile(path, reactor):
