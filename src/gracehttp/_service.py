@@ -182,7 +182,7 @@ def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None):
     """
     served = _applications(app, mounts, config.interface)
     anyASGI = any(interface != "wsgi" for _, _, interface, _ in served)
-    reactor = _reactorFor(reactor, "asgi3" if anyASGI else "wsgi")
+    reactor = _reactorFor(reactor, "asgi3" if anyASGI else "wsgi", config.loop)
     endpoints = [parseEndpoint(reactor, description) for description in config.listen]
     if mounts is None:
         [(_, app, interface, detected)] = served
@@ -289,14 +289,17 @@ def _adapter(app, interface, reactor, config, rootPath):
     return _asgiAdapter(app, interface, reactor, config, rootPath)
 
 
-def _reactorFor(reactor, interface):
+def _reactorFor(reactor, interface, loop="asyncio"):
     """
     The reactor to serve on: the one given, else the global one, installing
-    the asyncio reactor first for an ASGI application if none is.
+    the asyncio reactor (on a C{loop} event loop) first for an ASGI
+    application if none is.
+
+    @raise ValueError: C{loop} is C{"uvloop"} and uvloop is not installed.
     """
     if reactor is None:
         if interface != "wsgi":
-            installAsyncioReactorIfNone()
+            installAsyncioReactorIfNone(loop)
         from twisted.internet import reactor
     return reactor
 
@@ -490,18 +493,52 @@ C{cryptography} it needs.
 """
 
 
-def installAsyncioReactorIfNone():
+def installAsyncioReactorIfNone(loop="asyncio"):
     """
     Install Twisted's asyncio reactor unless a reactor is installed already.
 
-    ASGI applications run as asyncio tasks on the reactor's event loop.
-    An installed reactor, e.g. one chosen with
-    C{twist --reactor}, is left alone.
+    ASGI applications run as asyncio tasks on the reactor's event loop, a
+    new one (see L{newEventLoop}), which becomes asyncio's current event
+    loop.  An installed reactor, e.g. one chosen with C{twist --reactor},
+    is left alone.
+
+    @param loop: C{"auto"}, C{"asyncio"} or C{"uvloop"}; see
+        L{newEventLoop}.
+    @raise ValueError: C{loop} is C{"uvloop"} and uvloop is not installed.
     """
     if "twisted.internet.reactor" not in sys.modules:
+        import asyncio
+
         from twisted.internet import asyncioreactor
 
-        asyncioreactor.install()
+        eventLoop = newEventLoop(loop)
+        asyncio.set_event_loop(eventLoop)
+        asyncioreactor.install(eventLoop)
+
+
+def newEventLoop(loop):
+    """
+    A new asyncio event loop of the kind the C{loop} setting asks for.
+
+    @param loop: C{"uvloop"} (uvloop's), C{"asyncio"} (the standard
+        library's) or C{"auto"} (uvloop's if uvloop can be imported, else
+        the standard library's).
+    @rtype: L{asyncio.AbstractEventLoop}
+    @raise ValueError: C{loop} is C{"uvloop"} and uvloop cannot be imported.
+    """
+    import asyncio
+
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                raise ValueError(
+                    "--loop uvloop: uvloop is not installed (pip install 'gracehttp[uvloop]')"
+                ) from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 class HTTPService(Service):
@@ -669,7 +706,7 @@ class HTTPService(Service):
             interface=self._interface,
             detected=self._detected,
             threads=self._threads,
-            reactor=type(self._reactor).__name__,
+            reactor=_reactorName(self._reactor),
             pid=os.getpid(),
         )
 
@@ -779,6 +816,19 @@ class HTTPService(Service):
         if not isinstance(result, Failure):
             _log.info("gracehttp stopped")
         return result
+
+
+def _reactorName(reactor):
+    """
+    @return: the reactor's class name, for the start-up line, followed by
+        C{on uvloop} when its asyncio event loop is uvloop's.
+    @rtype: L{str}
+    """
+    name = type(reactor).__name__
+    eventLoop = getattr(reactor, "_asyncioEventloop", None)
+    if type(eventLoop).__module__.partition(".")[0] == "uvloop":
+        name += " on uvloop"
+    return name
 
 
 def _listenReason(error):

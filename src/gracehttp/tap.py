@@ -152,7 +152,10 @@ class Options(usage.Options):
         self["interfaceOption"] = self["interface"]
         interfaces = self._loadApplications()
         if any(interface != "wsgi" for interface in interfaces):
-            _service.installAsyncioReactorIfNone()
+            try:
+                _service.installAsyncioReactorIfNone(self["config"].loop)
+            except ValueError as e:
+                _exit(str(e))
             from twisted.internet import reactor
 
             from gracehttp._apps.asgi.adapter import AsyncioReactorRequired, requireAsyncioReactor
