@@ -216,7 +216,7 @@ def _serve(
         results["failures"].append(f"round {r + 1}: {e}")
         return
     try:
-        if r == 0:
+        if r == 0 and not server.stock:
             idle = measure.idleConnections(running)
             slow = measure.slowReader(running)
             results["memory"][server.name] = {"idle": idle, "slow": slow}
