@@ -292,6 +292,7 @@ SERVERS += [
         "asgi",
         _gracehttpStock("apps:asgi_app"),
         gracehttp=True,
+        quick=True,
     ),
     _stock(
         "uvicorn",
@@ -317,6 +318,7 @@ SERVERS += [
         "wsgi",
         _gracehttpStock("apps:wsgi_app"),
         gracehttp=True,
+        quick=True,
     ),
     _stock(
         "waitress",
