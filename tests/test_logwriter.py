@@ -26,6 +26,7 @@ from twisted.logger import (
     formatEvent,
 )
 
+from gracehttp._core import logwriter
 from gracehttp._core.accesslog import (
     DEFAULT_FORMAT,
     DROP,
@@ -199,6 +200,18 @@ class Exchanges:
         return exchange
 
 
+def boom():
+    """
+    @return: an error event of another namespace.
+    """
+    return {
+        "log_format": "boom",
+        "log_level": LogLevel.error,
+        "log_namespace": "app",
+        "log_time": 1700000000.0,
+    }
+
+
 class ProcessLogTests(Exchanges, unittest.TestCase):
     """
     L{ProcessLog}: the process's log as C{twist} would write it, access
@@ -293,19 +306,32 @@ class ProcessLogTests(Exchanges, unittest.TestCase):
     def test_otherEventsAtOnce(self):
         """Any other event is written at once, after the access lines before it."""
         accessLog = self.processLog("text")
-        accessLog(self.exchange())
-        self.publisher(
-            {
-                "log_format": "boom",
-                "log_level": LogLevel.error,
-                "log_namespace": "app",
-                "log_time": 1700000000.0,
-            }
-        )
+        exchange = self.exchange()
+        with mock.patch.object(logwriter, "isInIOThread", lambda: True):
+            accessLog(exchange)
+            self.publisher(boom())
         lines = self.out.getvalue().splitlines()
         self.assertEqual(len(lines), 2)
         self.assertIn("gracehttp.access#info", lines[0])
         self.assertTrue(lines[1].endswith("[app#error] boom"), lines[1])
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_otherThread(self):
+        """
+        An event from another thread (a WSGI application's) is written at once, alone: the pending
+        access lines and the reactor's timers are left to the reactor's thread.
+        """
+        accessLog = self.processLog("text")
+        exchange = self.exchange()
+        accessLog(exchange)
+        [flush] = self.reactor.getDelayedCalls()
+        with mock.patch.object(logwriter, "isInIOThread", lambda: False):
+            self.publisher(boom())
+        self.assertTrue(self.out.getvalue().endswith("[app#error] boom\n"), self.out.getvalue())
+        self.assertNotIn("gracehttp.access", self.out.getvalue())
+        self.assertEqual(self.reactor.getDelayedCalls(), [flush])
+        self.reactor.advance(0)
+        self.assertIn("gracehttp.access#info", self.out.getvalue().splitlines()[1])
 
 
 def _wsgiApp(environ, start_response):

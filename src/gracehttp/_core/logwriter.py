@@ -48,6 +48,7 @@ from twisted.logger import (
 )
 from twisted.logger import eventAsJSON as _eventAsJSON
 from twisted.python.compat import ioType
+from twisted.python.threadable import isInIOThread
 from zope.interface import implementer
 
 from gracehttp._core.accesslog import DROP, NAMESPACE, AccessEvent, requestJSON, requestLine
@@ -80,7 +81,7 @@ class BatchedWriter:
     def write(self, text):
         """
         Write C{text} at the end of this reactor turn (at once if the
-        reactor is not running).
+        reactor is not running).  Only from the reactor's thread.
 
         @type text: L{str}
         """
@@ -90,6 +91,20 @@ class BatchedWriter:
                 self._call = self._reactor.callLater(0, self.flush)
             else:
                 self.flush()
+
+    def writeNow(self, text):
+        """
+        Write C{text} at once: after the pending lines, from the reactor's
+        thread; alone, from another thread (a WSGI application's, logging),
+        which leaves the pending lines and the reactor's timers alone.
+
+        @type text: L{str}
+        """
+        if isInIOThread():
+            self._pending.append(text)
+            self.flush()
+        else:
+            self._write(text)
 
     def flush(self):
         """
@@ -104,6 +119,12 @@ class BatchedWriter:
             return
         text = "".join(self._pending)
         self._pending = []
+        self._write(text)
+
+    def _write(self, text):
+        """
+        Write C{text} to the file and flush it; see L{flush}.
+        """
         if self._encoding is not None:
             text = text.encode(self._encoding)
         try:
@@ -152,8 +173,7 @@ class ProcessLogObserver:
         else:
             text = formatEventAsClassicLogText(event)
         if text:
-            writer.write(text)
-            writer.flush()
+            writer.writeNow(text)
 
     def writeJSON(self, text):
         """
