@@ -227,18 +227,21 @@ def _jsonDefault(value):
 
 _encodeJSON = json.JSONEncoder(default=_jsonDefault, skipkeys=True).encode
 
-_REQUEST_JSON = (
+_JSON_HEAD = (
     '{"log_logger": {"unpersistable": true}, "log_level": '
     + _encodeJSON(_LEVEL_JSON)
-    + ', "log_namespace": "'
-    + NAMESPACE
-    + '", "log_source": null, "log_format": %s, "log_time": %.6f, "client": %s, '
-    '"time": %s, "request": %s, "method": %s, "path": %s, "httpVersion": %s, '
-    '"status": %s, "size": %s, "bytes": %d, "referer": %s, "userAgent": %s, '
-    '"duration": %.6f, "durationMs": %.3f, "outcome": %s, "mount": %s, '
-    '"messagesIn": "-", "bytesIn": "-", "messagesOut": "-", "bytesOut": "-", '
-    '"closeCode": "-"}'
+    + f', "log_namespace": "{NAMESPACE}", "log_source": null, "log_format": '
 )
+"""
+How an HTTP request's JSON record begins, up to its C{log_format}.
+"""
+
+_JSON_TAIL = (
+    ', "messagesIn": "-", "bytesIn": "-", "messagesOut": "-", "bytesOut": "-", "closeCode": "-"}'
+)
+"""
+How it ends: the WebSocket fields, which an HTTP request has not.
+"""
 
 
 _formatsJSON: dict[str, str] = {}
@@ -251,7 +254,7 @@ def _number(value):
     """
     @return: JSON for a field that is a number or C{-}.
     """
-    return str(value) if type(value) is int else _string(str(value))
+    return str(value) if type(value) is int else '"-"' if value == "-" else _string(str(value))
 
 
 _RECORD = (
@@ -284,7 +287,7 @@ def requestJSON(record):
     @param record: an HTTP request's fields (see L{_RECORD}).
     @type record: L{tuple}
     @return: its event's JSON (see L{AccessEvent.json}), from a template
-        (the keys and constant values written once).
+        (the keys and constant values written in it).
     @rtype: L{str}
     """
     (
@@ -309,24 +312,16 @@ def requestJSON(record):
     formatJSON = _formatsJSON.get(logFormat)
     if formatJSON is None:
         formatJSON = _formatsJSON[logFormat] = s(logFormat)
-    return _REQUEST_JSON % (
-        formatJSON,
-        logTime,
-        s(client),
-        s(startTime),
-        s(request),
-        s(method),
-        s(path),
-        s(httpVersion),
-        _number(status),
-        _number(size),
-        sent,
-        s(referer),
-        s(userAgent),
-        duration,
-        duration * 1000.0,
-        s(outcome),
-        s(mount),
+    # The time (made here), the version (digits) and the outcome (a
+    # constant) need no escaping.
+    return (
+        f'{_JSON_HEAD}{formatJSON}, "log_time": {logTime:.6f}, "client": {s(client)}, '
+        f'"time": "{startTime}", "request": {s(request)}, "method": {s(method)}, '
+        f'"path": {s(path)}, "httpVersion": "{httpVersion}", "status": {_number(status)}, '
+        f'"size": {_number(size)}, "bytes": {sent:d}, "referer": {s(referer)}, '
+        f'"userAgent": {s(userAgent)}, "duration": {duration:.6f}, '
+        f'"durationMs": {duration * 1000.0:.3f}, "outcome": "{outcome}", '
+        f'"mount": {s(mount)}{_JSON_TAIL}'
     )
 
 
@@ -464,6 +459,12 @@ class AccessLog:
         @type exchange: L{gracehttp._core.exchange.Exchange} or
             L{gracehttp._core.session.Session}
         """
+        write = None
+        direct = self.direct
+        if direct is not None and type(exchange) is not Session:
+            write = direct()
+            if write is DROP:
+                return
         now = self._clock.seconds()
         start = exchange.startTime
         duration = exchange.endTime - start
@@ -495,33 +496,28 @@ class AccessLog:
         client = client[0] if client is not None else "-"
         status = "-" if status is None else status
         mount = exchange.mount or "-"
-        direct = self.direct
-        if direct is not None and type(exchange) is not Session:
-            write = direct()
-            if write is DROP:
-                return
-            if write is not None:
-                write(
-                    (
-                        self._format,
-                        now,
-                        client,
-                        startTime[1],
-                        request,
-                        method,
-                        target,
-                        version or "-",
-                        status,
-                        sent or "-",
-                        sent,
-                        referer,
-                        userAgent,
-                        duration,
-                        exchange.outcome,
-                        mount,
-                    )
+        if write is not None:
+            write(
+                (
+                    self._format,
+                    now,
+                    client,
+                    startTime[1],
+                    request,
+                    method,
+                    target,
+                    version or "-",
+                    status,
+                    sent or "-",
+                    sent,
+                    referer,
+                    userAgent,
+                    duration,
+                    exchange.outcome,
+                    mount,
                 )
-                return
+            )
+            return
         event = AccessEvent(
             log_logger=self._logger,
             log_level=LogLevel.info,
