@@ -1,17 +1,25 @@
 """
-The access log: one Twisted log event per finished request.
+The access log: one Twisted log event, or one line, per finished request.
 
 Each finished request (L{IServerState.requestLog<gracehttp._core.serverstate.IServerState>})
 becomes one C{info} event in the C{gracehttp.access} namespace of
 L{twisted.logger}, so it goes wherever the process logs (C{twist
 --log-format json} gives JSON), or, with C{--access-log PATH}, to a file of
-its own.  The event carries the request's fields as plain values, so a
-JSON log (L{twisted.logger.eventAsJSON}) has every one of them; its
-C{log_format} is the access log format, and the line is built only by an
-observer that formats it (L{twisted.logger.formatEvent}): logging a
-request costs one small dict, not a formatted line.  The Apache
-timestamp, the one costly field (about 2 us), is a string computed once
-per second and reused by every request that starts within that second.
+its own.  The event (an L{AccessEvent}, a plain L{dict} to any observer)
+carries the request's fields as plain values, so a JSON log has every one
+of them; its C{log_format} is the access log format.  An L{AccessEvent}
+formats itself (L{AccessEvent.line}, L{AccessEvent.json}) faster than
+Twisted's generic formatting and flattening would.
+
+When the event would only be turned into a line and written (the access
+log file; C{twist}'s log while it has no other observer: see
+L{gracehttp._core.logwriter}), an HTTP request is not made an event at
+all: L{AccessLog.direct<AccessLog>} gives a writer, which gets the
+request's fields as a tuple (the I{record}) and makes the line from it
+(L{requestLine}: the default format as an f-string; L{requestJSON}: a
+template), the same line the event would give.  The Apache timestamp, the
+one costly field (about 2 us), is a string computed once per second and
+reused by every request that starts within that second.
 
 The default format is Apache's "combined" format (see
 L{DEFAULT_FORMAT}) followed by the request's duration in milliseconds and
