@@ -4,10 +4,11 @@ C{twist gracehttp}: command-line options and the service they build.
 The plugin (C{twisted/plugins/gracehttp_plugin.py}) points C{twist} and
 C{twistd} here.  Parsing the options loads the application, because the
 reactor must be chosen before C{twist} installs its default one: an ASGI
-application gets the asyncio reactor, a WSGI
-application Twisted's default reactor.  Everything else (thread pool,
-adapter, listening ports, access log file, log level filter) is built in
-L{makeService}.
+application gets the asyncio reactor (on the event loop C{--loop} asks
+for), a WSGI application Twisted's default reactor.  Everything else
+(thread pool, adapter, listening ports, access log file, log level filter,
+and the observer C{twist} writes the process's log with: see
+L{batchProcessLog}) is built in L{makeService}.
 
 Every option but C{--app} and C{--log-level} is a setting of
 L{gracehttp._config.Config}: its C{opt_*} handler and C{--help} text are
@@ -129,14 +130,16 @@ class Options(usage.Options):
     def postOptions(self):
         """
         Check the values (they make C{self["config"]}), load the
-        application, and install the asyncio reactor for an ASGI
-        application if no reactor is installed yet.
+        application, and install the asyncio reactor (on the C{--loop}
+        event loop) for an ASGI application if no reactor is installed
+        yet.
 
         @raise usage.UsageError: a value is out of range or C{--app} is
             missing.
         @raise SystemExit: (status 1, after one line on stderr) the
-            application cannot be loaded, or it is an ASGI application and
-            the chosen reactor is not the asyncio one.
+            application cannot be loaded, it is an ASGI application and
+            the chosen reactor is not the asyncio one, or C{--loop uvloop}
+            asks for uvloop and it is not installed.
         """
         if self["app"] is None and not self["mount"]:
             raise usage.UsageError(
