@@ -2,7 +2,8 @@
 The benchmark's two virtualenvs: the peers' (the servers being compared,
 and the harness itself), and gracehttp's own, into which gracehttp is
 installed from the working tree with its dependencies and its C{http2}
-extra (a real, non-editable install, so that C{twist} finds the gracehttp
+and C{uvloop} extras, as uvicorn comes with uvloop in C{uvicorn[standard]}
+(a real, non-editable install, so that C{twist} finds the gracehttp
 plugin).
 
 Twisted-based servers (gracehttp and C{twist web --wsgi}) run from
@@ -55,7 +56,7 @@ REPORTED = [
 ]
 
 # Reported from gracehttp's virtualenv.
-REPORTED_GRACEHTTP = ["gracehttp", "twisted", "httptools"]
+REPORTED_GRACEHTTP = ["gracehttp", "twisted", "httptools", "uvloop"]
 
 
 def inVenv():
@@ -99,7 +100,7 @@ def ensure(log=print):
     # The first command brings the dependencies (h2 for HTTP/2 too), the
     # second the tree as it is now (the version number does not change with
     # the tree).
-    subprocess.run([*pip, REPO + "[http2]"], check=True, timeout=600)
+    subprocess.run([*pip, REPO + "[http2,uvloop]"], check=True, timeout=600)
     subprocess.run([*pip, "--no-deps", "--force-reinstall", REPO], check=True, timeout=600)
 
 

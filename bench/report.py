@@ -18,6 +18,7 @@ SCENARIOS = [
 ]
 
 GRACEHTTP = {"asgi": "gracehttp-asgi", "wsgi": "gracehttp-wsgi"}
+GRACEHTTP_STOCK = {"asgi": "gracehttp-asgi-stock", "wsgi": "gracehttp-wsgi-stock"}
 
 # The bar of issue 4: (interface, scenarios, peer, gracehttp / peer at least).
 BAR = [
@@ -35,6 +36,21 @@ MOUNT_BAR = [
     ("asgi", "gracehttp-asgi-mounted", 1 / 0.95),
     ("wsgi", "gracehttp-wsgi-mounted", 1 / 0.95),
 ]
+# Issue 14, stock rows (every server at its defaults, access logs as they
+# come): (interface, scenarios, stock peer, stock gracehttp / peer at least).
+STOCK_BAR = [
+    ("asgi", ("hello", "64k"), "uvicorn-stock", 1.0),
+    ("wsgi", ("hello", "64k"), "waitress-stock", 1.2),
+    ("wsgi", ("hello", "64k"), "gunicorn-gthread-stock", 2.0),
+]
+# Issue 14, access logs off: (interface, scenarios, peer, gracehttp / peer at
+# least).
+OFF_BAR = [
+    ("asgi", ("hello", "64k", "echo"), "uvicorn", 1.0),
+]
+# Issue 14: the default access log costs at most 10% of hello throughput:
+# stock gracehttp / gracehttp with the access log off, at least.
+ACCESS_LOG_BAR = 0.9
 IDLE_RSS_LIMIT = 1.5  # x uvicorn's RSS at 1,000 idle keep-alive connections
 SLOW_READER_GROWTH = 0.10  # RSS growth across a streamed 10 MiB response
 
@@ -63,7 +79,7 @@ def summary(results, scenario, server):
     runs = _runs(results, scenario, server)
     if not runs:
         return None
-    own = _runs(results, scenario, GRACEHTTP[BY_NAME[server].interface])
+    own = _runs(results, scenario, _own(BY_NAME[server]))
     ratios = [runs[r]["rps"] / own[r]["rps"] for r in runs if r in own]
     return {
         "rps": median(run["rps"] for run in runs.values()),
@@ -75,6 +91,15 @@ def summary(results, scenario, server):
         "ratio": median(ratios),
         "rounds": len(runs),
     }
+
+
+def _own(server):
+    """
+    @return: the gracehttp row a server's ratio is taken against: the stock
+        one of its interface for a stock row, else the one with the access
+        log off.
+    """
+    return (GRACEHTTP_STOCK if server.stock else GRACEHTTP)[server.interface]
 
 
 def _fmt(value, pattern, missing="-"):
@@ -103,7 +128,12 @@ def markdown(results):
         "req/s and p99 are medians over the rounds; RSS is the highest total "
         "RSS of the server's processes sampled during the runs; "
         "`÷ gracehttp` is the median over rounds of the peer's req/s divided "
-        "by gracehttp's (same interface, same round).",
+        "by gracehttp's (same interface, same round; a stock row's by stock "
+        "gracehttp's). Rows marked (stock) run each server with all its "
+        "defaults, as its documentation starts it, access log included "
+        "(gracehttp, uvicorn and daphne log each request; hypercorn, gunicorn "
+        "and waitress do not by default), output to a file; the other rows "
+        "run with access logs off.",
         "",
     ]
     # Only the figure at the start tells of other work: the one at the end
@@ -160,7 +190,7 @@ def markdown(results):
             + ("" if slow["received"] >= 10 * MIB else " (incomplete)")
             + " |"
         )
-    lines += ["", "## The bar (issue 4)", "", "```", *barLines(results), "```", ""]
+    lines += ["", "## The bar (issues 4, 13 and 14)", "", "```", *barLines(results), "```", ""]
     if results["failures"]:
         lines += ["## Failures", ""] + [f"- {f}" for f in results["failures"]] + [""]
     lines += [
@@ -172,8 +202,8 @@ def markdown(results):
     return "\n".join(lines)
 
 
-def _roundRatios(results, scenario, peer, interface):
-    own = _runs(results, scenario, GRACEHTTP[interface])
+def _roundRatios(results, scenario, peer, interface, own=None):
+    own = _runs(results, scenario, own or GRACEHTTP[interface])
     theirs = _runs(results, scenario, peer)
     return [own[r]["rps"] / theirs[r]["rps"] for r in own if r in theirs]
 
@@ -193,6 +223,7 @@ def barLines(results):
             else:
                 verdict = "PASS" if ratio >= need else "FAIL"
                 lines.append(f"{verdict} {what}: {ratio:.2f}")
+    lines += _stockBarLines(results)
     for interface, mounted, limit in MOUNT_BAR:
         ratio = median(_roundRatios(results, "hello", mounted, interface))
         what = f"{interface.upper()} hello: gracehttp / gracehttp through a mount <= {limit:.3f}"
@@ -226,6 +257,48 @@ def barLines(results):
                 f"{'PASS' if ok else 'FAIL'} {what}: {slow['growth']:+.1%}"
                 + ("" if slow["received"] >= 10 * MIB else " (incomplete)")
             )
+    return lines
+
+
+def _atLeast(results, what, scenario, peer, interface, need, own=None):
+    """
+    @return: the C{PASS}, C{FAIL} or C{SKIP} line of "gracehttp / peer >=
+        need".
+    """
+    ratio = median(_roundRatios(results, scenario, peer, interface, own))
+    if ratio is None:
+        return f"SKIP {what} (not measured)"
+    return f"{'PASS' if ratio >= need else 'FAIL'} {what}: {ratio:.2f}"
+
+
+def _stockBarLines(results):
+    """
+    @return: issue 14's lines: stock against stock, access logs off
+        against uvicorn, and what the default access log costs.
+    """
+    lines = []
+    for interface, scenarios, peer, need in STOCK_BAR:
+        for scenario in scenarios:
+            what = (
+                f"{interface.upper()} {scenario}: stock gracehttp / {BY_NAME[peer].label} >= {need}"
+            )
+            own = GRACEHTTP_STOCK[interface]
+            lines.append(_atLeast(results, what, scenario, peer, interface, need, own))
+    for interface, scenarios, peer, need in OFF_BAR:
+        for scenario in scenarios:
+            what = (
+                f"{interface.upper()} {scenario}: gracehttp / {BY_NAME[peer].label} >= {need} "
+                "(access logs off)"
+            )
+            lines.append(_atLeast(results, what, scenario, peer, interface, need))
+    for interface, stock in GRACEHTTP_STOCK.items():
+        what = (
+            f"{interface.upper()} hello: gracehttp with its default access log / "
+            f"with --access-log off >= {ACCESS_LOG_BAR}"
+        )
+        lines.append(
+            _atLeast(results, what, "hello", GRACEHTTP[interface], interface, ACCESS_LOG_BAR, stock)
+        )
     return lines
 
 

@@ -5,11 +5,18 @@ checking and stopping one.
 
 Every server runs from C{bench/} with C{bench/} on C{PYTHONPATH}, so the
 applications are C{apps:asgi_app} and C{apps:wsgi_app}; gracehttp comes
-from the peers' virtualenv, never from C{src/}.  Access logs are off
-everywhere (they would measure the terminal).  Keep-alive timeouts shorter
+from its own virtualenv, never from C{src/}.  Access logs are off in the
+main rows (the servers' own work is measured).  Keep-alive timeouts shorter
 than 5 s are raised to 5 s, and connection limits under 1,000 (waitress's
 100, gunicorn's 1,000) to 2,000, so that the 1,000 idle connections are all
 accepted and stay open while they are counted.
+
+The I{stock} rows (issue 14) run each server as its documentation starts
+it, with every default as it comes: its access log (on for gracehttp,
+uvicorn and daphne; hypercorn, gunicorn and waitress have none by default),
+its log level, its event loop and parser, its limits; the output goes to a
+file, as under a service manager.  Only the address is given, and one
+worker.  The memory checks are not run on them.
 """
 
 import os
@@ -36,6 +43,9 @@ class Server:
         extra options.
     @ivar quick: part of the C{--quick} set.
     @ivar default: part of the full set.
+    @ivar gracehttp: it is gracehttp.
+    @ivar stock: it runs with its defaults, access log included (a stock
+        row); otherwise with the benchmark's settings (access log off).
     """
 
     name: str
@@ -45,6 +55,7 @@ class Server:
     quick: bool = False
     default: bool = True
     gracehttp: bool = field(default=False)
+    stock: bool = False
 
 
 def _bin(name, venv=VENV):
@@ -256,6 +267,99 @@ SERVERS = [
         _gracehttp("/=apps:wsgi_app", "--mount"),
         default=False,
         gracehttp=True,
+    ),
+]
+
+
+def _stock(name, label, interface, argv, **kwargs):
+    """
+    A stock row: the server started as its documentation says, defaults
+    untouched (see the module docstring).
+
+    @param argv: the command, a function of the TCP port alone.
+    """
+    return Server(
+        name + "-stock",
+        label[:-1] + ", stock)" if label.endswith(")") else label + " (stock)",
+        interface,
+        lambda port, extra: argv(port),
+        stock=True,
+        **kwargs,
+    )
+
+
+def _gracehttpStock(app):
+    return lambda port: [
+        _bin("twist", GRACEHTTP_VENV),
+        "gracehttp",
+        "--app",
+        app,
+        "--listen",
+        f"tcp:{port}:interface={HOST}",
+    ]
+
+
+SERVERS += [
+    _stock(
+        "gracehttp-asgi",
+        "gracehttp (ASGI)",
+        "asgi",
+        _gracehttpStock("apps:asgi_app"),
+        gracehttp=True,
+        quick=True,
+    ),
+    _stock(
+        "uvicorn",
+        "uvicorn",
+        "asgi",
+        lambda port: [_bin("uvicorn"), "apps:asgi_app", "--host", HOST, "--port", str(port)],
+    ),
+    _stock(
+        "hypercorn",
+        "hypercorn",
+        "asgi",
+        lambda port: [_bin("hypercorn"), "-b", f"{HOST}:{port}", "apps:asgi_app"],
+    ),
+    _stock(
+        "daphne",
+        "daphne",
+        "asgi",
+        lambda port: [_bin("daphne"), "-b", HOST, "-p", str(port), "apps:asgi_app"],
+    ),
+    _stock(
+        "gracehttp-wsgi",
+        "gracehttp (WSGI)",
+        "wsgi",
+        _gracehttpStock("apps:wsgi_app"),
+        gracehttp=True,
+        quick=True,
+    ),
+    _stock(
+        "waitress",
+        "waitress",
+        "wsgi",
+        lambda port: [_bin("waitress-serve"), f"--listen={HOST}:{port}", "apps:wsgi_app"],
+    ),
+    _stock(
+        "gunicorn-gthread",
+        "gunicorn gthread (4 threads)",
+        "wsgi",
+        lambda port: [
+            _bin("gunicorn"),
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "-b",
+            f"{HOST}:{port}",
+            "apps:wsgi_app",
+        ],
+    ),
+    _stock(
+        "gunicorn",
+        "gunicorn (sync)",
+        "wsgi",
+        lambda port: [_bin("gunicorn"), "-b", f"{HOST}:{port}", "apps:wsgi_app"],
     ),
 ]
 

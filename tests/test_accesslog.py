@@ -15,6 +15,7 @@ import unittest
 from unittest import mock
 
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import (
     LogLevel,
     eventAsJSON,
@@ -24,8 +25,9 @@ from twisted.logger import (
 )
 
 from gracehttp._core import accesslog as _accesslog
-from gracehttp._core.accesslog import AccessLog, checkFormat, fileObserver
+from gracehttp._core.accesslog import AccessLog, checkFormat
 from gracehttp._core.exchange import SHUTDOWN
+from gracehttp._core.logwriter import accessLogFile
 
 from .fakes import makeExchange
 from .server import (
@@ -331,14 +333,15 @@ class FileObserverTests(AccessLogTestCase):
             path = os.path.join(directory, "access.log")
             with open(path, "w") as f:
                 f.write("old\n")
-            observer = fileObserver(path)
+            reactor = MemoryReactorClock()
+            observer = accessLogFile(path, reactor)
             accessLog = AccessLog(self.clock, "{method} {status} {outcome}", observer)
             for status in (200, 404):
                 exchange = self.exchange()
                 self.respond(exchange, status=status)
                 exchange.appFinished()
                 accessLog(exchange)
-            observer._outFile.close()
+            observer._writer._file.close()
             with open(path) as f:
                 self.assertEqual(f.read(), "old\nGET 200 completed\nGET 404 completed\n")
 

@@ -47,6 +47,7 @@ async def asgiApp(scope, receive, send):
 
 PINNED_DEFAULTS = {
     "interface": "auto",
+    "loop": "auto",
     "listen": ("tcp:8000:interface=127.0.0.1",),
     "threads": 10,
     "disconnectGracePeriod": 3.0,
@@ -415,6 +416,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 EXAMPLES = {
     "interface": (["wsgi"], "wsgi"),
+    "loop": (["asyncio"], "asyncio"),
     "listen": (
         ["tcp:0", "unix:/tmp/gracehttp-config.sock"],
         ("tcp:0", "unix:/tmp/gracehttp-config.sock"),
@@ -457,6 +459,7 @@ they make, which is not the default.
 
 BAD_VALUES = {
     "interface": "cgi",
+    "loop": "trio",
     "listen": [3],
     "threads": 0,
     "disconnectGracePeriod": "3",
@@ -495,6 +498,7 @@ For each setting: a value L{Config} refuses.
 
 BAD_TEXT = {
     "interface": "cgi",
+    "loop": "tokio",
     "listen": None,
     "threads": "x",
     "disconnectGracePeriod": "nan",

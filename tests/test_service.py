@@ -972,7 +972,12 @@ class InterfaceEndToEndTests(unittest.TestCase):
         for interface, how in [("auto", "detected"), ("asgi3", "given")]:
             with self.subTest(interface=interface):
                 server = startSubprocess(
-                    "tests.test_service:plainCallASGI3App", "--interface", interface, cwd=_REPO
+                    "tests.test_service:plainCallASGI3App",
+                    "--interface",
+                    interface,
+                    "--loop",
+                    "asyncio",
+                    cwd=_REPO,
                 )
                 try:
                     response = _get(server.port, "/plain")

@@ -62,6 +62,12 @@ The C{interface} values: detect, ASGI 3, ASGI 2, ASGI with its version
 detected, WSGI (see L{gracehttp._loader.resolveInterface}).
 """
 
+LOOPS = ("auto", "asyncio", "uvloop")
+"""
+The C{loop} values: the asyncio event loop under Twisted's asyncio reactor
+(see L{gracehttp._service.newEventLoop}).
+"""
+
 LIFESPAN_MODES = ("auto", "on", "off")
 """
 The C{lifespan} values (see L{gracehttp._apps.asgi.lifespan}).
@@ -493,6 +499,22 @@ class Config:
         "2 double-callable) and ``wsgi`` (PEP 3333) say it; ``asgi`` says ASGI and "
         "lets the version be detected; ``auto`` detects everything (see "
         ":ref:`interface-detection`).  The start-up line says what was picked.",
+    )
+    loop: str = _setting(
+        "auto",
+        "loop",
+        Choice(LOOPS),
+        "The asyncio event loop under Twisted's asyncio reactor (ASGI): `uvloop` "
+        "(`pip install 'gracehttp[uvloop]'`), `asyncio`, or `auto`: uvloop if it is "
+        "installed. Ignored for WSGI, and when a reactor is installed already "
+        "(`twist --reactor`).",
+        "The asyncio event loop ASGI applications, and Twisted's asyncio reactor, run "
+        "on.  ``uvloop``: uvloop's (``pip install 'gracehttp[uvloop]'``; an error "
+        "when it is not installed).  ``asyncio``: the standard library's.  ``auto``: "
+        "uvloop if it is installed, else asyncio.  Ignored for a WSGI application "
+        "(Twisted's default reactor) and when a reactor is installed already "
+        "(``twist --reactor``).  The start-up line names uvloop when it is used.  "
+        "See :doc:`../benchmarks`.",
     )
     listen: tuple[str, ...] = _setting(
         (DEFAULT_LISTEN,),

@@ -57,11 +57,13 @@ listening after the last):
   6. wait for the adapter's own C{inFlight} work;
   7. C{adapter.shutdown()}: ASGI lifespan shutdown, stopping the WSGI
      thread pool (only if C{startup()} had succeeded);
-  8. the returned Deferred fires; C{twist}/C{twistd} stop the reactor.
+  8. the access log's pending lines are written
+     (L{gracehttp._core.logwriter});
+  9. the returned Deferred fires; C{twist}/C{twistd} stop the reactor.
 
 When the service owns its process (C{exitOnFailure}), step 1 also makes a
 second SIGINT end the process at once (status 130: 128 + SIGINT), for an
-operator who does not want to wait; and once step 8 is reached the
+operator who does not want to wait; and once step 9 is reached the
 process exits with status 0 rather than re-raising the signal that
 stopped it (Twisted's default), since the stop was orderly.
 """
@@ -91,7 +93,6 @@ from twisted.python.failure import Failure
 from gracehttp._config import DEFAULTS, SETTINGS, Config
 from gracehttp._core.accesslog import DEFAULT_FORMAT as DEFAULT_ACCESS_LOG_FORMAT
 from gracehttp._core.accesslog import AccessLog
-from gracehttp._core.accesslog import fileObserver as accessLogFile
 from gracehttp._errors import LifespanFailure
 from gracehttp._loader import loadApp, resolveInterface
 from gracehttp._protocols.readiness import Readiness, ReadinessFactory
@@ -203,7 +204,7 @@ def buildService(app, config, reactor=None, exitOnFailure=True, mounts=None, end
     """
     served = _applications(app, mounts, config.interface)
     anyASGI = any(interface != "wsgi" for _, _, interface, _ in served)
-    reactor = _reactorFor(reactor, "asgi3" if anyASGI else "wsgi")
+    reactor = _reactorFor(reactor, "asgi3" if anyASGI else "wsgi", config.loop)
     if endpointsFor is None:
         endpoints = [
             parseEndpoint(reactor, description, config.timeoutHeader)
@@ -320,14 +321,17 @@ def _adapter(app, interface, reactor, config, rootPath):
     return _asgiAdapter(app, interface, reactor, config, rootPath)
 
 
-def _reactorFor(reactor, interface):
+def _reactorFor(reactor, interface, loop="asyncio"):
     """
     The reactor to serve on: the one given, else the global one, installing
-    the asyncio reactor first for an ASGI application if none is.
+    the asyncio reactor (on a C{loop} event loop) first for an ASGI
+    application if none is.
+
+    @raise ValueError: C{loop} is C{"uvloop"} and uvloop is not installed.
     """
     if reactor is None:
         if interface != "wsgi":
-            installAsyncioReactorIfNone()
+            installAsyncioReactorIfNone(loop)
         from twisted.internet import reactor
     return reactor
 
@@ -469,7 +473,8 @@ def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
     """
     Build the access log a factory calls for each finished request.
 
-    @param clock: gives each request's end time.
+    @param clock: the reactor: gives each request's end time; a file's
+        lines are written once per turn of it.
     @param accessLog: C{"-"}, a file path, C{"off"} or L{None}; see
         L{makeService}.
     @param accessLogFormat: see L{makeService}.
@@ -479,7 +484,12 @@ def makeAccessLog(clock, accessLog, accessLogFormat=DEFAULT_ACCESS_LOG_FORMAT):
     """
     if accessLog is None or accessLog == "off":
         return None
-    observer = None if accessLog == "-" else accessLogFile(accessLog)
+    if accessLog == "-":
+        observer = None
+    else:
+        from gracehttp._core.logwriter import accessLogFile
+
+        observer = accessLogFile(accessLog, clock)
     return AccessLog(clock, accessLogFormat, observer)
 
 
@@ -526,18 +536,52 @@ C{cryptography} it needs.
 """
 
 
-def installAsyncioReactorIfNone():
+def installAsyncioReactorIfNone(loop="asyncio"):
     """
     Install Twisted's asyncio reactor unless a reactor is installed already.
 
-    ASGI applications run as asyncio tasks on the reactor's event loop.
-    An installed reactor, e.g. one chosen with
-    C{twist --reactor}, is left alone.
+    ASGI applications run as asyncio tasks on the reactor's event loop, a
+    new one (see L{newEventLoop}), which becomes asyncio's current event
+    loop.  An installed reactor, e.g. one chosen with C{twist --reactor},
+    is left alone.
+
+    @param loop: C{"auto"}, C{"asyncio"} or C{"uvloop"}; see
+        L{newEventLoop}.
+    @raise ValueError: C{loop} is C{"uvloop"} and uvloop is not installed.
     """
     if "twisted.internet.reactor" not in sys.modules:
+        import asyncio
+
         from twisted.internet import asyncioreactor
 
-        asyncioreactor.install()
+        eventLoop = newEventLoop(loop)
+        asyncio.set_event_loop(eventLoop)
+        asyncioreactor.install(eventLoop)
+
+
+def newEventLoop(loop):
+    """
+    A new asyncio event loop of the kind the C{loop} setting asks for.
+
+    @param loop: C{"uvloop"} (uvloop's), C{"asyncio"} (the standard
+        library's) or C{"auto"} (uvloop's if uvloop can be imported, else
+        the standard library's).
+    @rtype: L{asyncio.AbstractEventLoop}
+    @raise ValueError: C{loop} is C{"uvloop"} and uvloop cannot be imported.
+    """
+    import asyncio
+
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                raise ValueError(
+                    "--loop uvloop: uvloop is not installed (pip install 'gracehttp[uvloop]')"
+                ) from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 class HTTPService(Service):
@@ -639,6 +683,17 @@ class HTTPService(Service):
         self._ports = None
         self._failure = None
         self._waiters = []
+
+    @property
+    def accessLog(self):
+        """
+        The access log: what the server state calls for each finished
+        request (its C{requestLog}).
+
+        @rtype: L{AccessLog<gracehttp._core.accesslog.AccessLog>} or L{None}
+            (C{--access-log off})
+        """
+        return self._state.requestLog
 
     def whenListening(self):
         """
@@ -751,7 +806,7 @@ class HTTPService(Service):
             interface=self._interface,
             detected=self._detected,
             threads=self._threads,
-            reactor=type(self._reactor).__name__,
+            reactor=_reactorName(self._reactor),
             pid=os.getpid(),
         )
 
@@ -859,9 +914,24 @@ class HTTPService(Service):
             # stopped (reactor._exitSignal); an orderly stop is a success.
             if getattr(self._reactor, "_exitSignal", None) is not None:
                 self._reactor._exitSignal = None
+        if self.accessLog is not None:
+            self.accessLog.flush()
         if not isinstance(result, Failure):
             _log.info("gracehttp stopped")
         return result
+
+
+def _reactorName(reactor):
+    """
+    @return: the reactor's class name, for the start-up line, followed by
+        C{on uvloop} when its asyncio event loop is uvloop's.
+    @rtype: L{str}
+    """
+    name = type(reactor).__name__
+    eventLoop = getattr(reactor, "_asyncioEventloop", None)
+    if type(eventLoop).__module__.partition(".")[0] == "uvloop":
+        name += " on uvloop"
+    return name
 
 
 def _listenReason(error):

@@ -4,10 +4,11 @@ C{twist gracehttp}: command-line options and the service they build.
 The plugin (C{twisted/plugins/gracehttp_plugin.py}) points C{twist} and
 C{twistd} here.  Parsing the options loads the application, because the
 reactor must be chosen before C{twist} installs its default one: an ASGI
-application gets the asyncio reactor, a WSGI
-application Twisted's default reactor.  Everything else (thread pool,
-adapter, listening ports, access log file, log level filter) is built in
-L{makeService}.
+application gets the asyncio reactor (on the event loop C{--loop} asks
+for), a WSGI application Twisted's default reactor.  Everything else
+(thread pool, adapter, listening ports, access log file, log level filter,
+and the observer C{twist} writes the process's log with: see
+L{batchProcessLog}) is built in L{makeService}.
 
 Every option but C{--app}, C{--mount}, C{--log-level} and C{--config} is
 a setting of L{gracehttp._config.Config}: its C{opt_*} handler and
@@ -195,14 +196,16 @@ class Options(usage.Options):
     def postOptions(self):
         """
         Check the values (they make C{self["config"]}), load the
-        application, and install the asyncio reactor for an ASGI
-        application if no reactor is installed yet.
+        application, and install the asyncio reactor (on the C{--loop}
+        event loop) for an ASGI application if no reactor is installed
+        yet.
 
         @raise usage.UsageError: a value is out of range, C{--app} is
             missing, or the configuration file or the environment is wrong.
         @raise SystemExit: (status 1, after one line on stderr) the
-            application cannot be loaded, or it is an ASGI application and
-            the chosen reactor is not the asyncio one.
+            application cannot be loaded, it is an ASGI application and
+            the chosen reactor is not the asyncio one, or C{--loop uvloop}
+            asks for uvloop and it is not installed.
         """
         self._readConfiguration(os.environ)
         if self["app"] is None and not self["mount"]:
@@ -227,7 +230,10 @@ class Options(usage.Options):
             return
         interfaces = self._loadApplications()
         if any(interface != "wsgi" for interface in interfaces):
-            _service.installAsyncioReactorIfNone()
+            try:
+                _service.installAsyncioReactorIfNone(self["config"].loop)
+            except ValueError as e:
+                _exit(str(e))
             from twisted.internet import reactor
 
             from gracehttp._apps.asgi.adapter import AsyncioReactorRequired, requireAsyncioReactor
@@ -366,6 +372,7 @@ def makeService(options):
     """
     if options["logLevel"] is not None:
         setLogLevel(options, LogLevel.levelWithName(options["logLevel"]))
+    processLog = batchProcessLog(options)
     try:
         from gracehttp._workers import makeWorkersService, supervises
 
@@ -376,7 +383,7 @@ def makeService(options):
                 options["config"],
                 log=_workersLog(options),
             )
-        return _service.makeService(
+        service = _service.makeService(
             options["application"],
             mounts=options["mounts"] or None,
             **options["config"].toDict(),
@@ -385,6 +392,41 @@ def makeService(options):
         _exit(str(e))
     except OSError as e:
         _exit(f"cannot open the access log {options['accessLog']!r}: {e.strerror or e}")
+    if processLog is not None and options["config"].accessLog == "-":
+        service.accessLog.observer = processLog.publishAccess
+        service.accessLog.direct = processLog.direct
+    return service
+
+
+def batchProcessLog(options, reactor=None):
+    """
+    Under C{twist}, write the process's log through a
+    L{ProcessLog<gracehttp._core.logwriter.ProcessLog>}: the same text or
+    JSON as C{twist}'s own observer, access log lines formatted from their
+    fields and written once per reactor turn (see
+    L{gracehttp._core.logwriter}).  C{twist} builds its log observer after
+    L{makeService}, with the factory its options hold; C{twistd} (which
+    logs its own way) is left alone.
+
+    @param options: the parsed options; C{options.parent} is C{twist}'s.
+    @type options: L{Options}
+    @param reactor: the reactor; L{None} means the installed one.
+    @return: the process's log, or L{None} if not under C{twist}.
+    @rtype: L{ProcessLog<gracehttp._core.logwriter.ProcessLog>} or L{None}
+    """
+    parent = getattr(options, "parent", None)
+    if parent is None or "fileLogObserverFactory" not in parent:
+        return None
+    logFormat = parent.get("logFormat")
+    if logFormat not in ("text", "json"):
+        return None
+    if reactor is None:
+        from twisted.internet import reactor
+    from gracehttp._core.logwriter import ProcessLog
+
+    processLog = ProcessLog(logFormat, reactor, parent.get("logLevel", LogLevel.info))
+    parent["fileLogObserverFactory"] = processLog
+    return processLog
 
 
 def _workersLog(options):

@@ -1,17 +1,25 @@
 """
-The access log: one Twisted log event per finished request.
+The access log: one Twisted log event, or one line, per finished request.
 
 Each finished request (L{IServerState.requestLog<gracehttp._core.serverstate.IServerState>})
 becomes one C{info} event in the C{gracehttp.access} namespace of
 L{twisted.logger}, so it goes wherever the process logs (C{twist
 --log-format json} gives JSON), or, with C{--access-log PATH}, to a file of
-its own.  The event carries the request's fields as plain values, so a
-JSON log (L{twisted.logger.eventAsJSON}) has every one of them; its
-C{log_format} is the access log format, and the line is built only by an
-observer that formats it (L{twisted.logger.formatEvent}): logging a
-request costs one small dict, not a formatted line.  The Apache
-timestamp, the one costly field (about 2 us), is a string computed once
-per second and reused by every request that starts within that second.
+its own.  The event (an L{AccessEvent}, a plain L{dict} to any observer)
+carries the request's fields as plain values, so a JSON log has every one
+of them; its C{log_format} is the access log format.  An L{AccessEvent}
+formats itself (L{AccessEvent.line}, L{AccessEvent.json}) faster than
+Twisted's generic formatting and flattening would.
+
+When the event would only be turned into a line and written (the access
+log file; C{twist}'s log while it has no other observer: see
+L{gracehttp._core.logwriter}), an HTTP request is not made an event at
+all: L{AccessLog.direct<AccessLog>} gives a writer, which gets the
+request's fields as a tuple (the I{record}) and makes the line from it
+(L{requestLine}: the default format as an f-string; L{requestJSON}: a
+template), the same line the event would give.  The Apache timestamp, the
+one costly field (about 2 us), is a string computed once per second and
+reused by every request that starts within that second.
 
 The default format is Apache's "combined" format (see
 L{DEFAULT_FORMAT}) followed by the request's duration in milliseconds and
@@ -27,10 +35,12 @@ ends with them (L{DEFAULT_SESSION_FORMAT}).  A format given by the user
 is used for both.
 """
 
+import json
 import string
 import time
+from json.encoder import encode_basestring_ascii as _string
 
-from twisted.logger import FileLogObserver, Logger, LogLevel, formatEvent
+from twisted.logger import Logger, LogLevel, formatEvent
 
 from gracehttp._core.session import Session
 
@@ -162,21 +172,232 @@ def checkFormat(logFormat):
         raise ValueError(f"bad access log format {logFormat!r}: {e}") from None
 
 
-def _formatLine(event):
-    return formatEvent(event) + "\n"
-
-
-def fileObserver(path):
+class AccessEvent(dict):
     """
-    An observer that appends each access log event to a file as one line
-    of text (the formatted event, nothing else).
-
-    @param path: the file; created if missing, appended to.
-    @type path: L{str}
-    @rtype: L{FileLogObserver}
-    @raise OSError: the file cannot be opened.
+    An access log event: a L{twisted.logger} event (a L{dict}) like any
+    other, which can also format itself fast, from its own fields.  The
+    process's log (L{gracehttp._core.logwriter}) and the access log file
+    use these; any other observer sees a plain event.
     """
-    return FileLogObserver(open(path, "a", encoding="utf-8", errors="replace"), _formatLine)
+
+    __slots__ = ()
+
+    def line(self):
+        """
+        @return: the access log line: C{log_format} over the fields, as
+            L{formatEvent<twisted.logger.formatEvent>} would render it (and
+            as it does, if that fails: say, a format spec for a number met
+            the C{-} of a field without a value).
+        @rtype: L{str}
+        """
+        try:
+            return self["log_format"].format_map(self)
+        except Exception:
+            return formatEvent(self)
+
+    def json(self):
+        """
+        @return: the event as one line of JSON, as
+            L{eventAsJSON<twisted.logger.eventAsJSON>} makes it but without
+            its C{log_flattened} copy of the fields, and, for an HTTP
+            request, with C{log_time} and C{duration} to the microsecond
+            (C{durationMs} to the thousandth); the same keys and values
+            otherwise: L{eventFromJSON<twisted.logger.eventFromJSON>}
+            reads it back, and L{formatEvent<twisted.logger.formatEvent>}
+            renders that from the fields.
+        @rtype: L{str}
+        """
+        try:
+            if self["messagesIn"] == "-" and type(self["bytes"]) is int:
+                return requestJSON(tuple(self[key] for key in _RECORD))
+        except (KeyError, TypeError):
+            pass
+        event = dict(self)
+        event.pop("log_flattened", None)
+        return _encodeJSON(event)
+
+
+_LEVEL_JSON = {"name": "info", "__class_uuid__": "02e59486-f24d-46ad-8224-3acdf2a5732a"}
+"""
+C{LogLevel.info} as L{eventAsJSON<twisted.logger.eventAsJSON>} writes it.
+"""
+
+
+def _jsonDefault(value):
+    if value is LogLevel.info:
+        return _LEVEL_JSON
+    if isinstance(value, LogLevel.info.__class__):
+        return {"name": value.name, "__class_uuid__": _LEVEL_JSON["__class_uuid__"]}
+    if isinstance(value, bytes):
+        return value.decode("charmap")
+    return {"unpersistable": True}
+
+
+_encodeJSON = json.JSONEncoder(default=_jsonDefault, skipkeys=True).encode
+
+_JSON_HEAD = (
+    '{"log_logger": {"unpersistable": true}, "log_level": '
+    + _encodeJSON(_LEVEL_JSON)
+    + f', "log_namespace": "{NAMESPACE}", "log_source": null, "log_format": '
+)
+"""
+How an HTTP request's JSON record begins, up to its C{log_format}.
+"""
+
+_JSON_TAIL = (
+    ', "messagesIn": "-", "bytesIn": "-", "messagesOut": "-", "bytesOut": "-", "closeCode": "-"}'
+)
+"""
+How it ends: the WebSocket fields, which an HTTP request has not.
+"""
+
+
+_formatsJSON: dict[str, str] = {}
+"""
+Each access log format met, to its JSON string (a server has one or two).
+"""
+
+
+def _number(value):
+    """
+    @return: JSON for a field that is a number or C{-}.
+    """
+    return str(value) if type(value) is int else '"-"' if value == "-" else _string(str(value))
+
+
+_RECORD = (
+    "log_format",
+    "log_time",
+    "client",
+    "time",
+    "request",
+    "method",
+    "path",
+    "httpVersion",
+    "status",
+    "size",
+    "bytes",
+    "referer",
+    "userAgent",
+    "duration",
+    "outcome",
+    "mount",
+)
+"""
+The fields of an HTTP request's I{record}: the tuple of their values, in
+this order, that L{AccessLog} hands to L{AccessLog.direct<AccessLog>}'s
+writers (C{durationMs} and the WebSocket fields follow from them).
+"""
+
+
+def requestJSON(record):
+    """
+    @param record: an HTTP request's fields (see L{_RECORD}).
+    @type record: L{tuple}
+    @return: its event's JSON (see L{AccessEvent.json}), from a template
+        (the keys and constant values written in it).
+    @rtype: L{str}
+    """
+    (
+        logFormat,
+        logTime,
+        client,
+        startTime,
+        request,
+        method,
+        path,
+        httpVersion,
+        status,
+        size,
+        sent,
+        referer,
+        userAgent,
+        duration,
+        outcome,
+        mount,
+    ) = record
+    s = _string
+    formatJSON = _formatsJSON.get(logFormat)
+    if formatJSON is None:
+        formatJSON = _formatsJSON[logFormat] = s(logFormat)
+    # The time (made here), the version (digits) and the outcome (a
+    # constant) need no escaping.
+    return (
+        f'{_JSON_HEAD}{formatJSON}, "log_time": {logTime:.6f}, "client": {s(client)}, '
+        f'"time": "{startTime}", "request": {s(request)}, "method": {s(method)}, '
+        f'"path": {s(path)}, "httpVersion": "{httpVersion}", "status": {_number(status)}, '
+        f'"size": {_number(size)}, "bytes": {sent:d}, "referer": {s(referer)}, '
+        f'"userAgent": {s(userAgent)}, "duration": {duration:.6f}, '
+        f'"durationMs": {duration * 1000.0:.3f}, "outcome": "{outcome}", '
+        f'"mount": {s(mount)}{_JSON_TAIL}'
+    )
+
+
+def requestLine(record):
+    """
+    @param record: an HTTP request's fields (see L{_RECORD}).
+    @type record: L{tuple}
+    @return: its access log line, as L{AccessEvent.line} makes it from
+        its event (the default format without the general formatting
+        machinery).
+    @rtype: L{str}
+    """
+    (
+        logFormat,
+        _,
+        client,
+        startTime,
+        request,
+        method,
+        path,
+        httpVersion,
+        status,
+        size,
+        sent,
+        referer,
+        userAgent,
+        duration,
+        outcome,
+        mount,
+    ) = record
+    if logFormat == DEFAULT_FORMAT:
+        return (
+            f'{client} - - [{startTime}] "{request}" {status} {size} "{referer}" '
+            f'"{userAgent}" {duration * 1000.0:.1f} {outcome}'
+        )
+    fields = {
+        "client": client,
+        "time": startTime,
+        "request": request,
+        "method": method,
+        "path": path,
+        "httpVersion": httpVersion,
+        "status": status,
+        "size": size,
+        "bytes": sent,
+        "referer": referer,
+        "userAgent": userAgent,
+        "duration": duration,
+        "durationMs": duration * 1000.0,
+        "outcome": outcome,
+        "mount": mount,
+        "messagesIn": "-",
+        "bytesIn": "-",
+        "messagesOut": "-",
+        "bytesOut": "-",
+        "closeCode": "-",
+    }
+    try:
+        return logFormat.format_map(fields)
+    except Exception:
+        return formatEvent(dict(fields, log_format=logFormat))
+
+
+def DROP(record):
+    """
+    What L{AccessLog.direct<AccessLog>} returns when the event would be
+    dropped (the log level is above C{info}): nothing is built.
+    """
 
 
 class AccessLog:
@@ -187,10 +408,28 @@ class AccessLog:
     L{Logger.emit<twisted.logger.Logger.emit>} would add: C{log_logger},
     C{log_level}, C{log_namespace}, C{log_source}, C{log_format},
     C{log_time}) and hands it to the observer, which skips C{emit}'s
-    per-call level validation: this runs once per request.
+    per-call level validation: this runs once per request.  The event is
+    an L{AccessEvent}, which formats itself fast for the observers that
+    know it.
+
+    @ivar observer: where events go (see L{__init__}); C{twist gracehttp}
+        sets it to L{ProcessLog.publishAccess
+        <gracehttp._core.logwriter.ProcessLog.publishAccess>}.
+    @type observer: L{twisted.logger.ILogObserver}
+    @ivar direct: L{None}, or a callable that returns L{None} or, when an
+        HTTP request's event would only be turned into a line (text or
+        JSON) and written (the access log file; C{twist}'s log while it
+        has no other observer), a callable that takes the request's
+        fields as a tuple (see L{requestLine}, L{requestJSON}) and writes
+        its line: the event is not built at all (or L{DROP}: the request
+        is not logged).  The access log file's observer sets it
+        (L{AccessLogFile.direct
+        <gracehttp._core.logwriter.AccessLogFile.direct>}), C{twist
+        gracehttp} sets it to L{ProcessLog.direct
+        <gracehttp._core.logwriter.ProcessLog.direct>}.
     """
 
-    __slots__ = ("_clock", "_format", "_logger", "_observer", "_sessionFormat", "_time")
+    __slots__ = ("_clock", "_format", "_logger", "_sessionFormat", "_time", "direct", "observer")
 
     def __init__(self, clock, logFormat=DEFAULT_FORMAT, observer=None):
         """
@@ -206,9 +445,20 @@ class AccessLog:
         self._format = logFormat
         self._sessionFormat = DEFAULT_SESSION_FORMAT if logFormat == DEFAULT_FORMAT else logFormat
         self._logger = Logger(namespace=NAMESPACE, observer=observer)
-        self._observer = self._logger.observer
+        self.observer = self._logger.observer
+        self.direct = getattr(observer, "direct", None)
         # (second, Apache time string) of the last request start logged.
         self._time = (None, "")
+
+    def flush(self):
+        """
+        Write out the lines the observer holds back (those of the current
+        reactor turn, see L{gracehttp._core.logwriter}), if it does; the
+        service calls this when it has stopped.
+        """
+        flush = getattr(self.observer, "flush", None)
+        if flush is not None:
+            flush()
 
     def __call__(self, exchange):
         """
@@ -217,6 +467,12 @@ class AccessLog:
         @type exchange: L{gracehttp._core.exchange.Exchange} or
             L{gracehttp._core.session.Session}
         """
+        write = None
+        direct = self.direct
+        if direct is not None and type(exchange) is not Session:
+            write = direct()
+            if write is DROP:
+                return
         now = self._clock.seconds()
         start = exchange.startTime
         duration = exchange.endTime - start
@@ -245,34 +501,59 @@ class AccessLog:
                 referer = value.decode("latin-1")
             elif name == b"user-agent":
                 userAgent = value.decode("latin-1")
-        event = {
-            "log_logger": self._logger,
-            "log_level": LogLevel.info,
-            "log_namespace": NAMESPACE,
-            "log_source": None,
-            "log_format": self._format,
-            "log_time": now,
-            "client": client[0] if client is not None else "-",
-            "time": startTime[1],
-            "request": request,
-            "method": method,
-            "path": target,
-            "httpVersion": version or "-",
-            "status": "-" if status is None else status,
-            "size": sent or "-",
-            "bytes": sent,
-            "referer": referer,
-            "userAgent": userAgent,
-            "duration": duration,
-            "durationMs": duration * 1000.0,
-            "outcome": exchange.outcome,
-            "mount": exchange.mount or "-",
-            "messagesIn": "-",
-            "bytesIn": "-",
-            "messagesOut": "-",
-            "bytesOut": "-",
-            "closeCode": "-",
-        }
+        client = client[0] if client is not None else "-"
+        status = "-" if status is None else status
+        mount = exchange.mount or "-"
+        if write is not None:
+            write(
+                (
+                    self._format,
+                    now,
+                    client,
+                    startTime[1],
+                    request,
+                    method,
+                    target,
+                    version or "-",
+                    status,
+                    sent or "-",
+                    sent,
+                    referer,
+                    userAgent,
+                    duration,
+                    exchange.outcome,
+                    mount,
+                )
+            )
+            return
+        event = AccessEvent(
+            log_logger=self._logger,
+            log_level=LogLevel.info,
+            log_namespace=NAMESPACE,
+            log_source=None,
+            log_format=self._format,
+            log_time=now,
+            client=client,
+            time=startTime[1],
+            request=request,
+            method=method,
+            path=target,
+            httpVersion=version or "-",
+            status=status,
+            size=sent or "-",
+            bytes=sent,
+            referer=referer,
+            userAgent=userAgent,
+            duration=duration,
+            durationMs=duration * 1000.0,
+            outcome=exchange.outcome,
+            mount=mount,
+            messagesIn="-",
+            bytesIn="-",
+            messagesOut="-",
+            bytesOut="-",
+            closeCode="-",
+        )
         if type(exchange) is Session:
             code = exchange.closeCode
             event["log_format"] = self._sessionFormat
@@ -281,4 +562,4 @@ class AccessLog:
             event["messagesOut"] = exchange.messagesSent
             event["bytesOut"] = exchange.bytesSent
             event["closeCode"] = "-" if code is None else code
-        self._observer(event)
+        self.observer(event)
