@@ -95,7 +95,7 @@ VIRTUALENV = "virtualenv==20.21.1"
 DEFAULT_CASES = "1,2,3,4,5,6,7,9,10,12,13"
 # Seconds each group may take before it is stopped: 9 (large and many
 # messages) and 12-13 (compression, about 450 cases) are the slow ones.
-GROUP_LIMITS = {"9": 600, "12": 900, "13": 900}
+GROUP_LIMITS = {"9": 600, "12": 1200, "13": 1500}
 DEFAULT_LIMIT = 180
 
 BEHAVIORS = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]

@@ -244,7 +244,8 @@ def _runLine(figures):
         return figures["error"]
     return (
         f"{figures['rate']:,.0f} msg/s, {figures['mibps']:,.1f} MiB/s, p99 {figures['p99']} ms, "
-        f"server CPU {figures['serverCPU'] or 0:.2f}, client CPU {figures['clientCPU']:.2f}, "
+        f"server CPU {figures['serverCPU'] or 0:.2f} "
+        f"(waited {figures.get('serverWait') or 0:.2f}), client CPU {figures['clientCPU']:.2f}, "
         f"{figures['errors']} errors"
     )
 

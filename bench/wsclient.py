@@ -14,8 +14,10 @@ C{messages} (echoes in the window), C{rate} (messages/s), C{mibps}
 (echoed payload MiB/s, one direction), C{p50} and C{p99} (round trip,
 milliseconds), C{clientCPU} and C{serverCPU} (CPU seconds per second of the
 window: this process's, from C{getrusage}, and the C{--server-pids}', from
-C{/proc/PID/stat}; a client near 1.0 would mean the client, not the
-server, set the pace), C{connected}, C{errors}.
+C{/proc/PID/task/TID/schedstat}; a client near 1.0 would mean the client,
+not the server, set the pace), C{serverWait} (seconds per second the
+server's threads were runnable but waited for a CPU: something else ran
+on its CPU), C{connected}, C{errors}.
 
 C{idle}: opens C{--count} WebSockets one after the other (for at most
 C{--deadline} seconds), each checked by one echoed message, prints
@@ -39,7 +41,6 @@ import time
 from picows import WSListener, WSMsgType, ws_connect
 
 _DATA = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION)
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class Echo:
@@ -111,22 +112,29 @@ class EchoListener(WSListener):
             self.run.errors += 1
 
 
-def cpuTicks(pids):
+def schedTimes(pids):
     """
-    @return: the CPU time (user and system, in clock ticks) of the
-        processes C{pids} so far; processes that are gone count 0.
-    @rtype: L{int}
+    @return: the time the threads of the processes C{pids} have run on a
+        CPU and the time they waited, runnable, for one (nanoseconds, from
+        C{/proc/PID/task/TID/schedstat}); processes and threads that are
+        gone count 0.
+    @rtype: L{tuple} of two L{int}
     """
-    total = 0
+    ran = waited = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
+            tasks = os.listdir(f"/proc/{pid}/task")
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        total += int(fields[11]) + int(fields[12])
-    return total
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    fields = f.read().split()
+            except OSError:
+                continue
+            ran += int(fields[0])
+            waited += int(fields[1])
+    return ran, waited
 
 
 def _selfCPU():
@@ -167,9 +175,9 @@ async def echo(args):
     for _, listener in pairs:
         listener.send()
     await asyncio.sleep(args.warmup)
-    cpu0, ticks0 = _selfCPU(), cpuTicks(pids)
+    cpu0, sched0 = _selfCPU(), schedTimes(pids)
     await asyncio.sleep(args.duration)
-    cpu1, ticks1 = _selfCPU(), cpuTicks(pids)
+    cpu1, sched1 = _selfCPU(), schedTimes(pids)
     run.running = False
     run.drained = asyncio.Event()
     if run.outstanding:
@@ -188,7 +196,8 @@ async def echo(args):
         "p50": _percentile(times, 0.50),
         "p99": _percentile(times, 0.99),
         "clientCPU": (cpu1 - cpu0) / args.duration,
-        "serverCPU": (ticks1 - ticks0) / _TICKS / args.duration if pids else None,
+        "serverCPU": (sched1[0] - sched0[0]) / 1e9 / args.duration if pids else None,
+        "serverWait": (sched1[1] - sched0[1]) / 1e9 / args.duration if pids else None,
         "connected": len(pairs),
         "errors": run.errors + failed,
     }

@@ -70,8 +70,8 @@ def scenarioTable(results, scenario):
     """
     lines = [
         "| server | messages/s | MiB/s | p50 ms | p99 ms | ÷ gracehttp | server CPU "
-        "| client CPU | peak RSS MiB | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server waited | client CPU | peak RSS MiB | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in _servers(results):
         runs = [
@@ -89,6 +89,7 @@ def scenarioTable(results, scenario):
             _fmt(median([run["p99"] for run in ok]), ".2f"),
             _fmt(ratio(results, scenario, name), ".2f"),
             _fmt(median([run.get("serverCPU") for run in ok]), ".2f"),
+            _fmt(median([run.get("serverWait") for run in ok]), ".2f"),
             _fmt(median([run["clientCPU"] for run in ok]), ".2f"),
             _fmt(max((run["peakRSS"] for run in runs), default=None) / MIB, ".1f"),
             str(sum(run.get("errors", 0) for run in runs) + len(runs) - len(ok)),
@@ -177,7 +178,9 @@ def markdown(results):
         f"Versions: {versions}.\n",
         "Medians over rounds; ÷ gracehttp is the median of the same-round ratios; "
         "CPU is CPU seconds per second during the counted window (a server near 1.0 "
-        "is saturated; the load generator stays well below).\n",
+        "is saturated; the load generator stays well below); server waited is the "
+        "seconds per second the server was runnable but another process had its "
+        "CPU (above a few hundredths, the machine was busy).\n",
     ]
     for scenario, *_rest, title in SCENARIOS:
         parts += [f"## {title}\n", scenarioTable(results, scenario)]
