@@ -17,6 +17,11 @@ The bodies are built once at import so that the servers, not the
 applications, are what is measured.  The ASGI application also answers the
 lifespan protocol (ASGI lifespan spec 2.0) so that every server can start
 it in its default mode.
+
+The ASGI application accepts a WebSocket on any path (ASGI WebSocket spec
+2.5: C{websocket.connect} answered by C{websocket.accept}) and echoes every
+message back as it came, text as text and bytes as bytes, until the client
+leaves: the echo server of C{bench/ws.py} and C{bench/autobahn.py}.
 """
 
 HELLO = b"Hello, world!"
@@ -54,6 +59,9 @@ async def asgi_app(scope, receive, send):
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await _webSocketEcho(receive, send)
+        return
     path = scope["path"]
     if path == "/":
         await _asgiRespond(send, _HELLO_HEADERS, HELLO)
@@ -77,6 +85,27 @@ async def asgi_app(scope, receive, send):
         await send({"type": "http.response.body", "body": b""})
     else:
         await _asgiRespond(send, _NOT_FOUND_HEADERS, _NOT_FOUND, 404)
+
+
+async def _webSocketEcho(receive, send):
+    """
+    Accept the WebSocket and send every message back unchanged until the
+    C{websocket.disconnect} event (ASGI WebSocket spec, "Receive - receive
+    event": exactly one of C{text} and C{bytes} is not L{None}).
+    """
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return
+        text = message.get("text")
+        if text is not None:
+            await send({"type": "websocket.send", "text": text})
+        else:
+            await send({"type": "websocket.send", "bytes": message.get("bytes") or b""})
 
 
 async def _asgiRespond(send, headers, body, status=200):

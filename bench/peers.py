@@ -39,6 +39,10 @@ REQUIREMENTS = [
     "granian",
     "twisted",
     "matplotlib",
+    # WebSockets (bench/ws.py): uvicorn's two implementations (websockets
+    # comes with uvicorn[standard]) and the load generator.
+    "wsproto",
+    "picows",
 ]
 
 REPORTED = [
@@ -52,6 +56,10 @@ REPORTED = [
     "gunicorn_h1c",
     "waitress",
     "granian",
+    "websockets",
+    "wsproto",
+    "autobahn",
+    "picows",
 ]
 
 # Reported from gracehttp's virtualenv.
@@ -66,13 +74,16 @@ def inVenv():
     return os.path.realpath(sys.prefix) == os.path.realpath(VENV)
 
 
-def ensure(log=print):
+def ensure(log=print, tree=REPO):
     """
     Create the virtualenvs if needed, install the peers when the list of
     requirements changed since the last install, and (re)install gracehttp
-    (with its dependencies) from the working tree every time.
+    (with its dependencies) from a source tree every time.
 
     @param log: called with one line of progress at a time.
+    @param tree: the gracehttp source tree to install (default: the one
+        this benchmark belongs to).
+    @type tree: L{str}
     @raise subprocess.CalledProcessError: an install failed.
     """
     if not os.path.exists(VENV_PYTHON):
@@ -95,12 +106,12 @@ def ensure(log=print):
         log(f"creating {GRACEHTTP_VENV}")
         subprocess.run([sys.executable, "-m", "venv", GRACEHTTP_VENV], check=True)
     pip[0] = GRACEHTTP_PYTHON
-    log("installing gracehttp from the working tree")
+    log(f"installing gracehttp from {tree}")
     # The first command brings the dependencies (h2 for HTTP/2 too), the
     # second the tree as it is now (the version number does not change with
     # the tree).
-    subprocess.run([*pip, REPO + "[http2]"], check=True, timeout=600)
-    subprocess.run([*pip, "--no-deps", "--force-reinstall", REPO], check=True, timeout=600)
+    subprocess.run([*pip, tree + "[http2]"], check=True, timeout=600)
+    subprocess.run([*pip, "--no-deps", "--force-reinstall", tree], check=True, timeout=600)
 
 
 def versions():

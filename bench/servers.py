@@ -9,7 +9,8 @@ from the peers' virtualenv, never from C{src/}.  Access logs are off
 everywhere (they would measure the terminal).  Keep-alive timeouts shorter
 than 5 s are raised to 5 s, and connection limits under 1,000 (waitress's
 100, gunicorn's 1,000) to 2,000, so that the 1,000 idle connections are all
-accepted and stay open while they are counted.
+accepted and stay open while they are counted.  C{WS_SERVERS} are the
+servers of the WebSocket benchmark and conformance run.
 """
 
 import os
@@ -72,7 +73,7 @@ def _gracehttp(app, option="--app"):
     return argv
 
 
-def _uvicorn(loop, http):
+def _uvicorn(loop, http, *options):
     def argv(port, extra):
         return [
             _bin("uvicorn"),
@@ -90,6 +91,7 @@ def _uvicorn(loop, http):
             "--no-access-log",
             "--log-level",
             "warning",
+            *options,
         ]
 
     return argv
@@ -246,6 +248,37 @@ SERVERS = [
 ]
 
 BY_NAME = {server.name: server for server in SERVERS}
+
+# The WebSocket servers (bench/ws.py, bench/autobahn.py), each with its
+# defaults (uvicorn's and hypercorn's 16 MiB message limit, daphne's
+# autobahn settings); the ASGI app echoes WebSocket messages on any path.
+WS_SERVERS = [
+    Server(
+        "gracehttp",
+        "gracehttp",
+        "asgi",
+        _gracehttp("apps:asgi_app"),
+        quick=True,
+        gracehttp=True,
+    ),
+    Server(
+        "uvicorn-websockets",
+        "uvicorn (--ws websockets)",
+        "asgi",
+        _uvicorn("uvloop", "httptools", "--ws", "websockets"),
+        quick=True,
+    ),
+    Server(
+        "uvicorn-wsproto",
+        "uvicorn (--ws wsproto)",
+        "asgi",
+        _uvicorn("uvloop", "httptools", "--ws", "wsproto"),
+    ),
+    Server("hypercorn", "hypercorn", "asgi", BY_NAME["hypercorn"].argv),
+    Server("daphne", "daphne", "asgi", BY_NAME["daphne"].argv, quick=True),
+]
+
+WS_BY_NAME = {server.name: server for server in WS_SERVERS}
 
 
 def gracehttpExtraOptions():
