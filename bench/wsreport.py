@@ -10,10 +10,11 @@ from servers import WS_BY_NAME
 MIB = 2**20
 GRACEHTTP = "gracehttp"
 
-# The bar of issue 10: small-message echo at least uvicorn's with its
-# websockets implementation; less memory than daphne at 1,000 idle
-# WebSockets.
+# The bar of issue 10: small-message and 1 MiB echo at least uvicorn's
+# with its websockets implementation; less memory than daphne at 1,000
+# idle WebSockets.
 RATE_PEER, RATE_AT_LEAST = "uvicorn-websockets", 1.0
+RATE_SCENARIOS = [("small", "small-message echo"), ("large", "1 MiB echo")]
 MEMORY_PEER = "daphne"
 
 # name, connections, message bytes, text, title
@@ -135,15 +136,16 @@ def bar(results):
     """
     ran = set(_servers(results))
     lines = []
-    rate = ratio(results, "small", GRACEHTTP, RATE_PEER)
-    condition = f"small-message echo: gracehttp ≥ {RATE_AT_LEAST:g} × {RATE_PEER} messages/s"
-    if not {GRACEHTTP, RATE_PEER} <= ran:
-        lines.append(f"SKIP {condition} (not both in the run)")
-    elif rate is None:
-        lines.append(f"FAIL {condition}: no figures in the same round")
-    else:
-        verdict = "PASS" if rate >= RATE_AT_LEAST else "FAIL"
-        lines.append(f"{verdict} {condition}: {rate:.2f} ×")
+    for scenario, title in RATE_SCENARIOS:
+        rate = ratio(results, scenario, GRACEHTTP, RATE_PEER)
+        condition = f"{title}: gracehttp ≥ {RATE_AT_LEAST:g} × {RATE_PEER} messages/s"
+        if not {GRACEHTTP, RATE_PEER} <= ran:
+            lines.append(f"SKIP {condition} (not both in the run)")
+        elif rate is None:
+            lines.append(f"FAIL {condition}: no figures in the same round")
+        else:
+            verdict = "PASS" if rate >= RATE_AT_LEAST else "FAIL"
+            lines.append(f"{verdict} {condition}: {rate:.2f} ×")
     own, other = results["memory"].get(GRACEHTTP), results["memory"].get(MEMORY_PEER)
     condition = f"1,000 idle WebSockets: gracehttp's RSS < {MEMORY_PEER}'s"
     if own is None or other is None:

@@ -114,16 +114,20 @@ class TallyTests(unittest.TestCase):
         self.assertEqual(conformance.problems(groups, self.workDir), [])
 
 
-def _results(rates, idle):
+def _results(rates, idle, large=None):
     """
-    Benchmark results with one small-message run per server and round.
+    Benchmark results with one small-message and one 1 MiB run per server
+    and round.
 
     @param rates: C{{server: [messages/s in round 1, round 2, ...]}}.
     @param idle: C{{server: (RSS bytes, open connections)}}.
+    @param large: the 1 MiB echo's rates in the same form (default:
+        C{rates}).
     """
     runs = [
-        {"server": server, "scenario": "small", "round": i + 1, "rate": rate, "messages": 1}
-        for server, values in rates.items()
+        {"server": server, "scenario": scenario, "round": i + 1, "rate": rate, "messages": 1}
+        for scenario, table in (("small", rates), ("large", rates if large is None else large))
+        for server, values in table.items()
         for i, rate in enumerate(values)
     ]
     memory = {
@@ -151,7 +155,8 @@ class BarTests(unittest.TestCase):
         lines = wsreport.bar(results)
         self.assertTrue(lines[0].startswith("PASS small-message echo"), lines[0])
         self.assertIn("1.00 ×", lines[0])
-        self.assertTrue(lines[1].startswith("PASS 1,000 idle"), lines[1])
+        self.assertTrue(lines[1].startswith("PASS 1 MiB echo"), lines[1])
+        self.assertTrue(lines[2].startswith("PASS 1,000 idle"), lines[2])
 
     def test_fail(self):
         """
@@ -164,7 +169,22 @@ class BarTests(unittest.TestCase):
         )
         lines = wsreport.bar(results)
         self.assertTrue(lines[0].startswith("FAIL small-message echo"), lines[0])
-        self.assertTrue(lines[1].startswith("FAIL 1,000 idle"), lines[1])
+        self.assertTrue(lines[2].startswith("FAIL 1,000 idle"), lines[2])
+
+    def test_failLarge(self):
+        """
+        As fast as uvicorn on small messages but slower on 1 MiB messages:
+        the 1 MiB line FAILs alone.
+        """
+        results = _results(
+            {"gracehttp": [10, 10], "uvicorn-websockets": [10, 10]},
+            {},
+            large={"gracehttp": [3, 3], "uvicorn-websockets": [5, 5]},
+        )
+        lines = wsreport.bar(results)
+        self.assertTrue(lines[0].startswith("PASS small-message echo"), lines[0])
+        self.assertTrue(lines[1].startswith("FAIL 1 MiB echo"), lines[1])
+        self.assertIn("0.60 ×", lines[1])
 
     def test_failWhenConnectionsDropped(self):
         """
@@ -172,7 +192,7 @@ class BarTests(unittest.TestCase):
         all 1,000 WebSockets open.
         """
         results = _results({}, {"gracehttp": (40 * MIB, 990), "daphne": (70 * MIB, 1000)})
-        self.assertTrue(wsreport.bar(results)[1].startswith("FAIL"))
+        self.assertTrue(wsreport.bar(results)[2].startswith("FAIL"))
 
     def test_failWithoutFigures(self):
         """
@@ -186,7 +206,7 @@ class BarTests(unittest.TestCase):
         results["memory"]["gracehttp"] = {"error": "no figures"}
         lines = wsreport.bar(results)
         self.assertTrue(lines[0].startswith("FAIL"), lines[0])
-        self.assertTrue(lines[1].startswith("FAIL"), lines[1])
+        self.assertTrue(lines[2].startswith("FAIL"), lines[2])
 
     def test_skip(self):
         """
@@ -196,3 +216,4 @@ class BarTests(unittest.TestCase):
         lines = wsreport.bar(results)
         self.assertTrue(lines[0].startswith("SKIP"), lines[0])
         self.assertTrue(lines[1].startswith("SKIP"), lines[1])
+        self.assertTrue(lines[2].startswith("SKIP"), lines[2])
