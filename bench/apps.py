@@ -7,6 +7,8 @@ Routes (the same on both interfaces):
  - C{GET /64k}: a 64 KiB (65,536 bytes) body with a Content-Length.
  - C{POST /echo}: the request body sent back (read whole, then answered
    with a Content-Length); the harness posts 256 KiB.
+ - C{POST /upload}: the request body read whole and dropped, answered
+   with C{Hello, world!} (C{bench/h2.py} posts 64 KiB).
  - C{GET /stream}: 10 MiB (10,485,760 bytes) sent as 160 chunks of 64 KiB
    with no Content-Length (chunked transfer coding, RFC 9112 section 7.1),
    each chunk a separate ASGI C{http.response.body} message (ASGI HTTP spec,
@@ -78,6 +80,14 @@ async def asgi_app(scope, receive, send):
             more = message.get("more_body", False)
         body = b"".join(chunks)
         await _asgiRespond(send, _lengthHeaders(body), body)
+    elif path == "/upload":
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            if not message.get("more_body", False):
+                break
+        await _asgiRespond(send, _HELLO_HEADERS, HELLO)
     elif path == "/stream":
         await send({"type": "http.response.start", "status": 200, "headers": _TEXT})
         for _ in range(STREAM_CHUNKS):
@@ -144,6 +154,10 @@ def wsgi_app(environ, start_response):
         body = environ["wsgi.input"].read(length)
         start_response("200 OK", _native(_lengthHeaders(body)))
         return [body]
+    if path == "/upload":
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", _W_HELLO_HEADERS)
+        return [HELLO]
     if path == "/stream":
         start_response("200 OK", _W_TEXT)
         return _stream()

@@ -2,7 +2,7 @@
 The benchmark's two virtualenvs: the peers' (the servers being compared,
 and the harness itself), and gracehttp's own, into which gracehttp is
 installed from the working tree with its dependencies and its C{http2}
-extra (a real, non-editable install, so that C{twist} finds the gracehttp
+and C{tls} extras (a real, non-editable install, so that C{twist} finds the gracehttp
 plugin).
 
 Twisted-based servers (gracehttp and C{twist web --wsgi}) run from
@@ -110,7 +110,7 @@ def ensure(log=print, tree=REPO):
     # The first command brings the dependencies (h2 for HTTP/2 too), the
     # second the tree as it is now (the version number does not change with
     # the tree).
-    subprocess.run([*pip, tree + "[http2]"], check=True, timeout=600)
+    subprocess.run([*pip, tree + "[http2,tls]"], check=True, timeout=600)
     subprocess.run([*pip, "--no-deps", "--force-reinstall", tree], check=True, timeout=600)
 
 

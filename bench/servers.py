@@ -373,7 +373,7 @@ class StartError(Exception):
     """
 
 
-def start(server, logDir, extra, cpu, timeout=30.0):
+def start(server, logDir, extra, cpu, timeout=30.0, ready=None):
     """
     Start C{server} pinned to C{cpu}, wait until it accepts connections and
     answers C{GET /} correctly.
@@ -384,6 +384,8 @@ def start(server, logDir, extra, cpu, timeout=30.0):
     @param extra: extra options for gracehttp.
     @param cpu: the CPU to pin it to (C{taskset -c}), or L{None}.
     @param timeout: seconds to wait for the server to answer.
+    @param ready: called with the port, returns whether the server answered
+        C{GET /} correctly (default: over HTTP/1.1 in cleartext).
     @rtype: L{Running}
     @raise StartError: it did not come up.
     """
@@ -415,7 +417,7 @@ def start(server, logDir, extra, cpu, timeout=30.0):
             running.stop()
             raise StartError(f"{server.name} exited with {process.returncode}; see {logPath}")
         try:
-            if _hello(port):
+            if (ready or _hello)(port):
                 return running
         except OSError:
             pass
