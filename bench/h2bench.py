@@ -7,8 +7,9 @@ Benchmark gracehttp's HTTP/2 against its peers (issue 11) with C{h2load}.
 
 Like C{bench/run.py}: installs the load generator (C{h2load}, Debian's
 C{nghttp2-client}) if it is missing, creates or updates C{bench/.venv-peers}
-and C{bench/.venv-gracehttp} (gracehttp from this tree, with its C{http2}
-and C{tls} extras).  The servers, one process each pinned to CPU 0, serve
+and C{bench/.venv-gracehttp-tls} (gracehttp from this tree, with its
+C{http2} and C{tls} extras: a virtualenv of its own, see C{peers}).
+The servers, one process each pinned to CPU 0, serve
 C{apps:asgi_app} over TLS (a self-signed certificate made for the run;
 each offers ALPN C{h2}) or, with C{--h2c}, in cleartext with prior
 knowledge:
@@ -152,7 +153,7 @@ def h2Servers(tls):
         else:
             listen, h2c = f"tcp:{port}:interface={servers.HOST}", ["--h2c"]
         return [
-            bin_("twist", peers.GRACEHTTP_VENV),
+            bin_("twist", peers.GRACEHTTP_TLS_VENV),
             "--log-level=warn",
             "gracehttp",
             "--app",
@@ -316,7 +317,7 @@ def main(argv):
     args = parseArgs(argv)
     ensureH2load()
     if not args.no_install:
-        peers.ensure(log)
+        peers.ensure(log, venv=peers.GRACEHTTP_TLS_VENV, extras="http2,tls")
     rounds = args.rounds or (1 if args.quick else 2)
     passes = 1 if args.quick else 2
     duration = args.duration or (3 if args.quick else 5)
@@ -337,7 +338,7 @@ def main(argv):
     if args.servers:
         names = args.servers.split(",")
         chosen = [s for s in chosen if s.name in names]
-    extra = servers.gracehttpExtraOptions()
+    extra = ["--access-log", "off"]
     results = {
         "meta": {
             "date": datetime.date.today().isoformat(),

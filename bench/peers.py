@@ -2,8 +2,12 @@
 The benchmark's two virtualenvs: the peers' (the servers being compared,
 and the harness itself), and gracehttp's own, into which gracehttp is
 installed from the working tree with its dependencies and its C{http2}
-and C{tls} extras (a real, non-editable install, so that C{twist} finds the gracehttp
-plugin).
+extra (a real, non-editable install, so that C{twist} finds the gracehttp
+plugin).  C{bench/h2bench.py} serves TLS, which needs the C{tls} extra:
+it has a third virtualenv, C{bench/.venv-gracehttp-tls}, because with
+pyOpenSSL installed Twisted loads OpenSSL into every C{twist} process
+(about 13 MiB more RSS, TLS or not), which the other benchmarks' memory
+figures would count.
 
 Twisted-based servers (gracehttp and C{twist web --wsgi}) run from
 gracehttp's virtualenv: C{twist} imports every Twisted plugin installed
@@ -26,6 +30,7 @@ VENV = os.path.join(BENCH, ".venv-peers")
 VENV_PYTHON = os.path.join(VENV, "bin", "python")
 GRACEHTTP_VENV = os.path.join(BENCH, ".venv-gracehttp")
 GRACEHTTP_PYTHON = os.path.join(GRACEHTTP_VENV, "bin", "python")
+GRACEHTTP_TLS_VENV = os.path.join(BENCH, ".venv-gracehttp-tls")
 
 # Plain gunicorn: its "fast" extra (the gunicorn_h1c C parser) can hold it
 # back to an older release when the parser's newest release is not
@@ -74,7 +79,7 @@ def inVenv():
     return os.path.realpath(sys.prefix) == os.path.realpath(VENV)
 
 
-def ensure(log=print, tree=REPO):
+def ensure(log=print, tree=REPO, venv=GRACEHTTP_VENV, extras="http2"):
     """
     Create the virtualenvs if needed, install the peers when the list of
     requirements changed since the last install, and (re)install gracehttp
@@ -84,6 +89,8 @@ def ensure(log=print, tree=REPO):
     @param tree: the gracehttp source tree to install (default: the one
         this benchmark belongs to).
     @type tree: L{str}
+    @param venv: the virtualenv gracehttp goes into.
+    @param extras: gracehttp's extras to install, comma-separated.
     @raise subprocess.CalledProcessError: an install failed.
     """
     if not os.path.exists(VENV_PYTHON):
@@ -102,15 +109,16 @@ def ensure(log=print, tree=REPO):
         subprocess.run([*pip, "--upgrade", *REQUIREMENTS], check=True, timeout=900)
         with open(stamp, "w") as f:
             f.write(wanted + "\n")
-    if not os.path.exists(GRACEHTTP_PYTHON):
-        log(f"creating {GRACEHTTP_VENV}")
-        subprocess.run([sys.executable, "-m", "venv", GRACEHTTP_VENV], check=True)
-    pip[0] = GRACEHTTP_PYTHON
-    log(f"installing gracehttp from {tree}")
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        log(f"creating {venv}")
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    pip[0] = python
+    log(f"installing gracehttp[{extras}] from {tree} into {venv}")
     # The first command brings the dependencies (h2 for HTTP/2 too), the
     # second the tree as it is now (the version number does not change with
     # the tree).
-    subprocess.run([*pip, tree + "[http2,tls]"], check=True, timeout=600)
+    subprocess.run([*pip, f"{tree}[{extras}]"], check=True, timeout=600)
     subprocess.run([*pip, "--no-deps", "--force-reinstall", tree], check=True, timeout=600)
 
 
