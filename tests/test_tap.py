@@ -783,3 +783,15 @@ class TacTests(unittest.TestCase):
         self.assertTrue(response.startswith(b"HTTP/1.1 200"), response[:200])
         self.assertIn(b"gracehttp demo", response)
         self.assertNotEqual(code, 1, child.output())
+
+
+class MountOptionTests(unittest.TestCase):
+    """
+    C{--mount PREFIX=REFERENCE}: applications under path prefixes.
+    """
+
+    def test_rootMount(self):
+        """--mount /=REFERENCE, an application at the root without --app, builds the service."""
+        options = parse("--mount", "/=tests.test_tap:wsgiApp")
+        service = makeServiceInMemory(options)
+        self.assertEqual([prefix for prefix, _ in service.adapter._mounts], [""])
