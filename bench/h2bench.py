@@ -277,22 +277,6 @@ def parseH2load(output):
     return figures
 
 
-def cpuSeconds(pids):
-    """
-    @return: the user and system CPU seconds the processes used so far.
-    @rtype: L{float}
-    """
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def readiness(tls):
     """
     @return: the readiness check for L{servers.start}: one C{GET /} over
@@ -315,9 +299,11 @@ def readiness(tls):
 
 def main(argv):
     args = parseArgs(argv)
-    ensureH2load()
-    if not args.no_install:
-        peers.ensure(log, venv=peers.GRACEHTTP_TLS_VENV, extras="http2,tls")
+    if not peers.inVenv():
+        ensureH2load()
+        if not args.no_install:
+            peers.ensure(log, venv=peers.GRACEHTTP_TLS_VENV, extras="http2,tls")
+        peers.reexec()
     rounds = args.rounds or (1 if args.quick else 2)
     passes = 1 if args.quick else 2
     duration = args.duration or (3 if args.quick else 5)
@@ -354,7 +340,7 @@ def main(argv):
             "python": platform.python_version(),
             "gracehttpCommit": commit(),
             "gracehttpOptions": extra,
-            "versions": peers.versions(),
+            "versions": peers.versions(peers.GRACEHTTP_TLS_VENV),
             "loadavgStart": loadavg(),
         },
         "runs": [],
@@ -408,11 +394,12 @@ def serve(server, r, passes, tls, body, results, workDir, extra, serverCPU, clie
             for p in range(1, passes + 1):
                 for scenario, path, upload in SCENARIOS:
                     pids = running.pids()
-                    cpuBefore, wallBefore = cpuSeconds(pids), time.monotonic()
+                    (ran, waited), wall = measure.schedTimes(pids), time.monotonic()
                     figures = h2load(running.port, tls, path, upload and body, clientCPU, duration)
-                    figures["serverCPU"] = (cpuSeconds(pids) - cpuBefore) / (
-                        time.monotonic() - wallBefore
-                    )
+                    ranAfter, waitedAfter = measure.schedTimes(pids)
+                    wall = (time.monotonic() - wall) * 1e9
+                    figures["serverCPU"] = (ranAfter - ran) / wall
+                    figures["serverWait"] = (waitedAfter - waited) / wall
                     figures.update(round=r, server=server.name, scenario=scenario, **{"pass": p})
                     results["runs"].append(figures)
                     _check(figures, running, results)
@@ -450,7 +437,8 @@ def _line(figures):
         return figures["error"]
     return (
         f"{figures['rate']:,.0f} req/s, mean {figures.get('mean', 0):.2f} ms, "
-        f"server CPU {figures['serverCPU']:.2f}, h2load CPU {figures['clientCPU']:.2f}, "
+        f"server CPU {figures['serverCPU']:.2f} (waited {figures['serverWait']:.2f}), "
+        f"h2load CPU {figures['clientCPU']:.2f}, "
         f"{figures['failed']} failed ({figures['protocol']})"
     )
 
@@ -492,8 +480,9 @@ def ratio(results, scenario, server):
 
 def scenarioTable(results, scenario, names):
     lines = [
-        "| server | req/s | MiB/s | mean ms | max ms | / gracehttp | server CPU | h2load CPU |",
-        "|---|---|---|---|---|---|---|---|",
+        "| server | req/s | MiB/s | mean ms | max ms | / gracehttp | server CPU "
+        "| server waited | h2load CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     size = {"hello": 13, "64k": 65536, "upload": UPLOAD}[scenario]
     for name in names:
@@ -507,6 +496,7 @@ def scenarioTable(results, scenario, names):
             _fmt(median([r.get("max") for r in runs if r.get("max") is not None]), ".1f"),
             _fmt(ratio(results, scenario, name), ".2f"),
             _fmt(median([r["serverCPU"] for r in runs]), ".2f"),
+            _fmt(median([r.get("serverWait") for r in runs if "serverWait" in r]), ".2f"),
             _fmt(median([r["clientCPU"] for r in runs]), ".2f"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -586,7 +576,12 @@ def markdown(results):
         "",
         "The machine's two CPUs were shared with other work during the run, so the "
         "absolute figures are low and move; the ratios of the same round and pass "
-        "(column `/ gracehttp`) are what counts.",
+        "(column `/ gracehttp`) are what counts.  Medians over rounds and passes; "
+        "CPU is CPU seconds per second during the run (near 1.0: the server is "
+        "saturated); server waited is the seconds per second the server was "
+        "runnable while another process had its CPU (above a few hundredths, "
+        "something else competed; granian runs several threads on the one CPU, "
+        "so its figure counts them waiting for each other too).",
         "",
     ]
     for scenario, _, _ in SCENARIOS:

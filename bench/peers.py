@@ -68,7 +68,7 @@ REPORTED = [
 ]
 
 # Reported from gracehttp's virtualenv.
-REPORTED_GRACEHTTP = ["gracehttp", "twisted", "httptools"]
+REPORTED_GRACEHTTP = ["gracehttp", "twisted", "httptools", "h2"]
 
 
 def inVenv():
@@ -122,8 +122,9 @@ def ensure(log=print, tree=REPO, venv=GRACEHTTP_VENV, extras="http2"):
     subprocess.run([*pip, "--no-deps", "--force-reinstall", tree], check=True, timeout=600)
 
 
-def versions():
+def versions(venv=GRACEHTTP_VENV):
     """
+    @param venv: gracehttp's virtualenv.
     @return: the installed version of each reported distribution (run inside
         the virtualenv).
     @rtype: L{dict} of L{str} to L{str}
@@ -146,7 +147,7 @@ def versions():
         "        print(name, '-')\n"
     )
     output = subprocess.run(
-        [GRACEHTTP_PYTHON, "-c", script, *REPORTED_GRACEHTTP],
+        [os.path.join(venv, "bin", "python"), "-c", script, *REPORTED_GRACEHTTP],
         capture_output=True,
         text=True,
         check=True,

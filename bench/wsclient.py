@@ -38,6 +38,7 @@ import resource
 import sys
 import time
 
+from measure import schedTimes
 from picows import WSListener, WSMsgType, ws_connect
 
 _DATA = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION)
@@ -110,31 +111,6 @@ class EchoListener(WSListener):
     def on_ws_disconnected(self, transport):
         if self.run.running:
             self.run.errors += 1
-
-
-def schedTimes(pids):
-    """
-    @return: the time the threads of the processes C{pids} have run on a
-        CPU and the time they waited, runnable, for one (nanoseconds, from
-        C{/proc/PID/task/TID/schedstat}); processes and threads that are
-        gone count 0.
-    @rtype: L{tuple} of two L{int}
-    """
-    ran = waited = 0
-    for pid in pids:
-        try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                    fields = f.read().split()
-            except OSError:
-                continue
-            ran += int(fields[0])
-            waited += int(fields[1])
-    return ran, waited
 
 
 def _selfCPU():
