@@ -574,9 +574,10 @@ def markdown(results):
         f"{meta['seconds']} s; load average {meta['loadavgStart']} at the start, "
         f"{meta['loadavgEnd']} at the end.",
         "",
-        "The machine's two CPUs were shared with other work during the run, so the "
-        "absolute figures are low and move; the ratios of the same round and pass "
-        "(column `/ gracehttp`) are what counts.  Medians over rounds and passes; "
+        "Other helpers' work shares the machine's two CPUs: when it competes (server "
+        "waited above a few hundredths) the absolute figures drop and move, and the "
+        "ratios of the same round and pass (column `/ gracehttp`) are what counts.  "
+        "Medians over rounds and passes; "
         "CPU is CPU seconds per second during the run (near 1.0: the server is "
         "saturated); server waited is the seconds per second the server was "
         "runnable while another process had its CPU (above a few hundredths, "

@@ -150,8 +150,9 @@ def report(runs, meta):
         f"(13 bytes), server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU}; load average "
         f"{meta['loadStart']} at the start, {meta['loadEnd']} at the end.",
         "",
-        "Other work shared the machine's two CPUs during the run: requests/s moved "
-        "by tens of per cent between rounds; the server's CPU time per request "
+        "When other work shares the machine's two CPUs (server waited above a few "
+        "hundredths), requests/s moves by tens of per cent between rounds; the "
+        "server's CPU time per request "
         "moves less (a busy server batches more requests "
         "per wakeup, so it moves too); the routing alone is timed below.  Medians "
         "over rounds; the ratios are of the same round.  The WSGI server's waited "
