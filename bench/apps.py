@@ -7,6 +7,8 @@ Routes (the same on both interfaces):
  - C{GET /64k}: a 64 KiB (65,536 bytes) body with a Content-Length.
  - C{POST /echo}: the request body sent back (read whole, then answered
    with a Content-Length); the harness posts 256 KiB.
+ - C{POST /upload}: the request body read whole and dropped, answered
+   with C{Hello, world!} (C{bench/h2.py} posts 64 KiB).
  - C{GET /stream}: 10 MiB (10,485,760 bytes) sent as 160 chunks of 64 KiB
    with no Content-Length (chunked transfer coding, RFC 9112 section 7.1),
    each chunk a separate ASGI C{http.response.body} message (ASGI HTTP spec,
@@ -17,6 +19,11 @@ The bodies are built once at import so that the servers, not the
 applications, are what is measured.  The ASGI application also answers the
 lifespan protocol (ASGI lifespan spec 2.0) so that every server can start
 it in its default mode.
+
+The ASGI application accepts a WebSocket on any path (ASGI WebSocket spec
+2.5: C{websocket.connect} answered by C{websocket.accept}) and echoes every
+message back as it came, text as text and bytes as bytes, until the client
+leaves: the echo server of C{bench/ws.py} and C{bench/autobahn.py}.
 """
 
 HELLO = b"Hello, world!"
@@ -54,6 +61,9 @@ async def asgi_app(scope, receive, send):
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await _webSocketEcho(receive, send)
+        return
     path = scope["path"]
     if path == "/":
         await _asgiRespond(send, _HELLO_HEADERS, HELLO)
@@ -70,6 +80,14 @@ async def asgi_app(scope, receive, send):
             more = message.get("more_body", False)
         body = b"".join(chunks)
         await _asgiRespond(send, _lengthHeaders(body), body)
+    elif path == "/upload":
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            if not message.get("more_body", False):
+                break
+        await _asgiRespond(send, _HELLO_HEADERS, HELLO)
     elif path == "/stream":
         await send({"type": "http.response.start", "status": 200, "headers": _TEXT})
         for _ in range(STREAM_CHUNKS):
@@ -77,6 +95,27 @@ async def asgi_app(scope, receive, send):
         await send({"type": "http.response.body", "body": b""})
     else:
         await _asgiRespond(send, _NOT_FOUND_HEADERS, _NOT_FOUND, 404)
+
+
+async def _webSocketEcho(receive, send):
+    """
+    Accept the WebSocket and send every message back unchanged until the
+    C{websocket.disconnect} event (ASGI WebSocket spec, "Receive - receive
+    event": exactly one of C{text} and C{bytes} is not L{None}).
+    """
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return
+        text = message.get("text")
+        if text is not None:
+            await send({"type": "websocket.send", "text": text})
+        else:
+            await send({"type": "websocket.send", "bytes": message.get("bytes") or b""})
 
 
 async def _asgiRespond(send, headers, body, status=200):
@@ -115,6 +154,10 @@ def wsgi_app(environ, start_response):
         body = environ["wsgi.input"].read(length)
         start_response("200 OK", _native(_lengthHeaders(body)))
         return [body]
+    if path == "/upload":
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", _W_HELLO_HEADERS)
+        return [HELLO]
     if path == "/stream":
         start_response("200 OK", _W_TEXT)
         return _stream()

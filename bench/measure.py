@@ -4,6 +4,7 @@ Measurements: a C{wrk} run and its parsed figures, the resident set size
 connections, and a slow reader of the streamed 10 MiB response.
 """
 
+import os
 import re
 import resource
 import socket
@@ -125,6 +126,31 @@ class PeakRSS:
             if ticks % 20 == 0:  # pick up forked workers once a second
                 self._pids = self._running.pids()
             self.peak = max(self.peak, rss(self._pids))
+
+
+def schedTimes(pids):
+    """
+    @return: the time the threads of the processes C{pids} have run on a
+        CPU and the time they waited, runnable, for one (nanoseconds, from
+        C{/proc/PID/task/TID/schedstat}); processes and threads that are
+        gone count 0.
+    @rtype: L{tuple} of two L{int}
+    """
+    ran = waited = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    fields = f.read().split()
+            except OSError:
+                continue
+            ran += int(fields[0])
+            waited += int(fields[1])
+    return ran, waited
 
 
 def raiseFileLimit():

@@ -4,7 +4,11 @@ and the harness itself), and gracehttp's own, into which gracehttp is
 installed from the working tree with its dependencies and its C{http2}
 and C{uvloop} extras, as uvicorn comes with uvloop in C{uvicorn[standard]}
 (a real, non-editable install, so that C{twist} finds the gracehttp
-plugin).
+plugin).  C{bench/h2bench.py} serves TLS, which needs the C{tls} extra:
+it has a third virtualenv, C{bench/.venv-gracehttp-tls}, because with
+pyOpenSSL installed Twisted loads OpenSSL into every C{twist} process
+(about 13 MiB more RSS, TLS or not), which the other benchmarks' memory
+figures would count.
 
 Twisted-based servers (gracehttp and C{twist web --wsgi}) run from
 gracehttp's virtualenv: C{twist} imports every Twisted plugin installed
@@ -27,6 +31,7 @@ VENV = os.path.join(BENCH, ".venv-peers")
 VENV_PYTHON = os.path.join(VENV, "bin", "python")
 GRACEHTTP_VENV = os.path.join(BENCH, ".venv-gracehttp")
 GRACEHTTP_PYTHON = os.path.join(GRACEHTTP_VENV, "bin", "python")
+GRACEHTTP_TLS_VENV = os.path.join(BENCH, ".venv-gracehttp-tls")
 
 # Plain gunicorn: its "fast" extra (the gunicorn_h1c C parser) can hold it
 # back to an older release when the parser's newest release is not
@@ -40,6 +45,10 @@ REQUIREMENTS = [
     "granian",
     "twisted",
     "matplotlib",
+    # WebSockets (bench/ws.py): uvicorn's two implementations (websockets
+    # comes with uvicorn[standard]) and the load generator.
+    "wsproto",
+    "picows",
 ]
 
 REPORTED = [
@@ -53,10 +62,14 @@ REPORTED = [
     "gunicorn_h1c",
     "waitress",
     "granian",
+    "websockets",
+    "wsproto",
+    "autobahn",
+    "picows",
 ]
 
 # Reported from gracehttp's virtualenv.
-REPORTED_GRACEHTTP = ["gracehttp", "twisted", "httptools", "uvloop"]
+REPORTED_GRACEHTTP = ["gracehttp", "twisted", "httptools", "uvloop", "h2"]
 
 
 def inVenv():
@@ -67,13 +80,18 @@ def inVenv():
     return os.path.realpath(sys.prefix) == os.path.realpath(VENV)
 
 
-def ensure(log=print):
+def ensure(log=print, tree=REPO, venv=GRACEHTTP_VENV, extras="http2,uvloop"):
     """
     Create the virtualenvs if needed, install the peers when the list of
     requirements changed since the last install, and (re)install gracehttp
-    (with its dependencies) from the working tree every time.
+    (with its dependencies) from a source tree every time.
 
     @param log: called with one line of progress at a time.
+    @param tree: the gracehttp source tree to install (default: the one
+        this benchmark belongs to).
+    @type tree: L{str}
+    @param venv: the virtualenv gracehttp goes into.
+    @param extras: gracehttp's extras to install, comma-separated.
     @raise subprocess.CalledProcessError: an install failed.
     """
     if not os.path.exists(VENV_PYTHON):
@@ -92,20 +110,22 @@ def ensure(log=print):
         subprocess.run([*pip, "--upgrade", *REQUIREMENTS], check=True, timeout=900)
         with open(stamp, "w") as f:
             f.write(wanted + "\n")
-    if not os.path.exists(GRACEHTTP_PYTHON):
-        log(f"creating {GRACEHTTP_VENV}")
-        subprocess.run([sys.executable, "-m", "venv", GRACEHTTP_VENV], check=True)
-    pip[0] = GRACEHTTP_PYTHON
-    log("installing gracehttp from the working tree")
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        log(f"creating {venv}")
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    pip[0] = python
+    log(f"installing gracehttp[{extras}] from {tree} into {venv}")
     # The first command brings the dependencies (h2 for HTTP/2 too), the
     # second the tree as it is now (the version number does not change with
     # the tree).
-    subprocess.run([*pip, REPO + "[http2,uvloop]"], check=True, timeout=600)
-    subprocess.run([*pip, "--no-deps", "--force-reinstall", REPO], check=True, timeout=600)
+    subprocess.run([*pip, f"{tree}[{extras}]"], check=True, timeout=600)
+    subprocess.run([*pip, "--no-deps", "--force-reinstall", tree], check=True, timeout=600)
 
 
-def versions():
+def versions(venv=GRACEHTTP_VENV):
     """
+    @param venv: gracehttp's virtualenv.
     @return: the installed version of each reported distribution (run inside
         the virtualenv).
     @rtype: L{dict} of L{str} to L{str}
@@ -128,7 +148,7 @@ def versions():
         "        print(name, '-')\n"
     )
     output = subprocess.run(
-        [GRACEHTTP_PYTHON, "-c", script, *REPORTED_GRACEHTTP],
+        [os.path.join(venv, "bin", "python"), "-c", script, *REPORTED_GRACEHTTP],
         capture_output=True,
         text=True,
         check=True,

@@ -123,12 +123,12 @@ def run(args):
             "shortDuration": shortDuration,
             "serverCPU": serverCPU,
             "clientCPU": clientCPU,
-            "cpuModel": _cpuModel(),
+            "cpuModel": cpuModel(),
             "python": platform.python_version(),
-            "gracehttpCommit": _commit(),
+            "gracehttpCommit": commit(),
             "gracehttpOptions": extra,
             "versions": peers.versions(),
-            "loadavgStart": _loadavg(),
+            "loadavgStart": loadavg(),
             "cpus": os.cpu_count(),
         },
         "runs": [],
@@ -171,7 +171,7 @@ def run(args):
         roundTime = time.monotonic() - roundStart
         log(f"round {r + 1} took {roundTime:.0f} s")
     results["meta"]["seconds"] = round(time.monotonic() - started)
-    results["meta"]["loadavgEnd"] = _loadavg()
+    results["meta"]["loadavgEnd"] = loadavg()
 
     name = "quick" if args.quick else "latest"
     resultsDir = os.path.join(peers.BENCH, "results")
@@ -251,7 +251,7 @@ def _serve(
         running.stop()
 
 
-def _cpuModel():
+def cpuModel():
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -262,7 +262,7 @@ def _cpuModel():
     return platform.machine()
 
 
-def _loadavg():
+def loadavg():
     """
     @return: the 1-minute load average (C{/proc/loadavg}): above about 2 on
         two CPUs, something else was competing with the run.
@@ -271,18 +271,24 @@ def _loadavg():
         return float(f.read().split()[0])
 
 
-def _commit():
+def commit(tree=peers.REPO):
+    """
+    @param tree: a gracehttp source tree.
+    @return: its short commit id, marked C{+dirty} when C{src/} has
+        uncommitted changes, or C{"-"}.
+    @rtype: L{str}
+    """
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=peers.REPO, capture_output=True, text=True
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", "src"],
-            cwd=peers.REPO,
+            cwd=tree,
             capture_output=True,
             text=True,
         ).stdout
-        return commit + ("+dirty" if dirty.strip() else "")
+        return head + ("+dirty" if dirty.strip() else "")
     except OSError:
         return "-"
 

@@ -9,7 +9,8 @@ from its own virtualenv, never from C{src/}.  Access logs are off in the
 main rows (the servers' own work is measured).  Keep-alive timeouts shorter
 than 5 s are raised to 5 s, and connection limits under 1,000 (waitress's
 100, gunicorn's 1,000) to 2,000, so that the 1,000 idle connections are all
-accepted and stay open while they are counted.
+accepted and stay open while they are counted.  C{WS_SERVERS} are the
+servers of the WebSocket benchmark and conformance run.
 
 The I{stock} rows (issue 14) run each server as its documentation starts
 it, with every default as it comes: its access log (on for gracehttp,
@@ -85,7 +86,7 @@ def _gracehttp(app, option="--app", *more):
     return argv
 
 
-def _uvicorn(loop, http):
+def _uvicorn(loop, http, *options):
     def argv(port, extra):
         return [
             _bin("uvicorn"),
@@ -103,6 +104,7 @@ def _uvicorn(loop, http):
             "--no-access-log",
             "--log-level",
             "warning",
+            *options,
         ]
 
     return argv
@@ -365,6 +367,37 @@ SERVERS += [
 
 BY_NAME = {server.name: server for server in SERVERS}
 
+# The WebSocket servers (bench/ws.py, bench/autobahn.py), each with its
+# defaults (uvicorn's and hypercorn's 16 MiB message limit, daphne's
+# autobahn settings); the ASGI app echoes WebSocket messages on any path.
+WS_SERVERS = [
+    Server(
+        "gracehttp",
+        "gracehttp",
+        "asgi",
+        _gracehttp("apps:asgi_app"),
+        quick=True,
+        gracehttp=True,
+    ),
+    Server(
+        "uvicorn-websockets",
+        "uvicorn (--ws websockets)",
+        "asgi",
+        _uvicorn("uvloop", "httptools", "--ws", "websockets"),
+        quick=True,
+    ),
+    Server(
+        "uvicorn-wsproto",
+        "uvicorn (--ws wsproto)",
+        "asgi",
+        _uvicorn("uvloop", "httptools", "--ws", "wsproto"),
+    ),
+    Server("hypercorn", "hypercorn", "asgi", BY_NAME["hypercorn"].argv),
+    Server("daphne", "daphne", "asgi", BY_NAME["daphne"].argv, quick=True),
+]
+
+WS_BY_NAME = {server.name: server for server in WS_SERVERS}
+
 
 def gracehttpExtraOptions():
     """
@@ -458,7 +491,7 @@ class StartError(Exception):
     """
 
 
-def start(server, logDir, extra, cpu, timeout=30.0):
+def start(server, logDir, extra, cpu, timeout=30.0, ready=None):
     """
     Start C{server} pinned to C{cpu}, wait until it accepts connections and
     answers C{GET /} correctly.
@@ -469,6 +502,8 @@ def start(server, logDir, extra, cpu, timeout=30.0):
     @param extra: extra options for gracehttp.
     @param cpu: the CPU to pin it to (C{taskset -c}), or L{None}.
     @param timeout: seconds to wait for the server to answer.
+    @param ready: called with the port, returns whether the server answered
+        C{GET /} correctly (default: over HTTP/1.1 in cleartext).
     @rtype: L{Running}
     @raise StartError: it did not come up.
     """
@@ -500,7 +535,7 @@ def start(server, logDir, extra, cpu, timeout=30.0):
             running.stop()
             raise StartError(f"{server.name} exited with {process.returncode}; see {logPath}")
         try:
-            if _hello(port):
+            if (ready or _hello)(port):
                 return running
         except OSError:
             pass

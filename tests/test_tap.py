@@ -1076,3 +1076,15 @@ class ConfigurationEndToEndTests(unittest.TestCase):
                     self.assertTrue(line.startswith("gracehttp: error: "), line)
                     self.assertIn(name, line)
                     self.assertNotIn("Traceback", result.stdout)
+
+
+class MountOptionTests(unittest.TestCase):
+    """
+    C{--mount PREFIX=REFERENCE}: applications under path prefixes.
+    """
+
+    def test_rootMount(self):
+        """--mount /=REFERENCE, an application at the root without --app, builds the service."""
+        options = parse("--mount", "/=tests.test_tap:wsgiApp")
+        service = makeServiceInMemory(options)
+        self.assertEqual([prefix for prefix, _ in service.adapter._mounts], [""])

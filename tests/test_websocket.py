@@ -123,6 +123,17 @@ class Peer:
         return list(self.connection.events())
 
 
+class TCPStringTransport(StringTransport):
+    """
+    A L{StringTransport} with TCP's C{setTcpNoDelay}, recording the flag.
+    """
+
+    noDelay = False
+
+    def setTcpNoDelay(self, enabled):
+        self.noDelay = enabled
+
+
 class WebSocketTestsMixin:
     settings = HTTPSettings(timeoutHeader=10.0, timeoutKeepAlive=5.0)
     wsSettings = WebSocketSettings(
@@ -415,6 +426,15 @@ class MessageTests(WebSocketTestsMixin, TestCase):
         _, peer = self.open()
         self.channel.dataReceived(peer.send(Ping(payload=b"abc")))
         self.assertEqual(self.receive(peer), [Pong(payload=b"abc")])
+
+    def test_noDelay(self):
+        """A WebSocket's TCP socket gets TCP_NODELAY: a large message is not held by Nagle."""
+        transport = TCPStringTransport()
+        channel = self.factory.buildProtocol(None)
+        channel.makeConnection(transport)
+        self.assertFalse(transport.noDelay)
+        channel.dataReceived(opening())
+        self.assertTrue(transport.noDelay)
 
     def test_writeBackpressure(self):
         """The transport pausing its producer pauses the session's writers; resuming wakes them."""

@@ -280,7 +280,8 @@ class Options(usage.Options):
         for value in self["mount"]:
             prefix, reference, interface = parseMount(value)
             app = self._load(reference)
-            self["mounts"][prefix] = (app, interface)
+            # makeService normalises the prefix again: the root ("") as "/".
+            self["mounts"][prefix or "/"] = (app, interface)
             interfaces.append(resolveInterface(app, interface)[0])
         return interfaces
 
