@@ -504,50 +504,44 @@ class AccessLog:
         client = client[0] if client is not None else "-"
         status = "-" if status is None else status
         mount = exchange.mount or "-"
+        record = (
+            self._format,
+            now,
+            client,
+            startTime[1],
+            request,
+            method,
+            target,
+            version or "-",
+            status,
+            sent or "-",
+            sent,
+            referer,
+            userAgent,
+            duration,
+            exchange.outcome,
+            mount,
+        )
         if write is not None:
-            write(
-                (
-                    self._format,
-                    now,
-                    client,
-                    startTime[1],
-                    request,
-                    method,
-                    target,
-                    version or "-",
-                    status,
-                    sent or "-",
-                    sent,
-                    referer,
-                    userAgent,
-                    duration,
-                    exchange.outcome,
-                    mount,
-                )
-            )
+            write(record)
             return
+        self.observer(self._event(exchange, record))
+
+    def _event(self, exchange, record):
+        """
+        The log event of a finished request or WebSocket session, for
+        observers of the C{gracehttp.access} namespace.
+
+        @param record: its fields (see L{_RECORD}).
+        @rtype: L{AccessEvent}
+        """
         event = AccessEvent(
+            zip(_RECORD, record),
             log_logger=self._logger,
             log_level=LogLevel.info,
             log_namespace=NAMESPACE,
             log_source=None,
-            log_format=self._format,
-            log_time=now,
-            client=client,
-            time=startTime[1],
-            request=request,
-            method=method,
-            path=target,
-            httpVersion=version or "-",
-            status=status,
-            size=sent or "-",
-            bytes=sent,
-            referer=referer,
-            userAgent=userAgent,
-            duration=duration,
-            durationMs=duration * 1000.0,
-            outcome=exchange.outcome,
-            mount=mount,
+            durationMs=record[13] * 1000.0,
             messagesIn="-",
             bytesIn="-",
             messagesOut="-",
@@ -562,4 +556,4 @@ class AccessLog:
             event["messagesOut"] = exchange.messagesSent
             event["bytesOut"] = exchange.bytesSent
             event["closeCode"] = "-" if code is None else code
-        self.observer(event)
+        return event

@@ -31,6 +31,7 @@ from zope.interface import implementer
 
 from gracehttp._apps.asgi.lifespan import Lifespan
 from gracehttp._apps.asgi.pathsend import EXTENSION, sendPath
+from gracehttp._apps.asgi.waiting import Waiters
 from gracehttp._apps.asgi.websocket import SessionCycle, runSession, websocketScope
 from gracehttp._core.interfaces import IAppAdapter, ISessionAdapter
 from gracehttp._errors import ClientDisconnected
@@ -415,7 +416,7 @@ def _giveUp(exchange):
         exchange.answerServerError()
 
 
-class _Cycle:
+class _Cycle(Waiters):
     """
     The C{receive} and C{send} callables of one request (ASGI HTTP spec,
     "Request - receive event" to "Disconnected Client - send exception").
@@ -429,36 +430,16 @@ class _Cycle:
     @ivar task: the asyncio task running the application for it.
     """
 
-    __slots__ = ("_bodyDone", "_bodyEnded", "_loop", "_trailers", "_waiters", "exchange", "task")
+    __slots__ = ("_bodyDone", "_bodyEnded", "_trailers", "exchange", "task")
 
     def __init__(self, exchange, loop):
+        Waiters.__init__(self, loop)
         self.exchange = exchange
         self.task = None
-        self._loop = loop
-        self._waiters = None
         self._bodyDone = False
         # The trailer fields so far, while the response awaits them.
         self._trailers = None
         self._bodyEnded = False
-
-    def wake(self):
-        """
-        Something a waiting C{receive} or C{send} may need changed.
-        """
-        waiters = self._waiters
-        if waiters is not None:
-            self._waiters = None
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-
-    def _wait(self):
-        waiter = self._loop.create_future()
-        if self._waiters is None:
-            self._waiters = [waiter]
-        else:
-            self._waiters.append(waiter)
-        return waiter
 
     async def receive(self):
         """

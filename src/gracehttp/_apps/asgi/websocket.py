@@ -47,6 +47,7 @@ import asyncio
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
+from gracehttp._apps.asgi.waiting import Waiters
 from gracehttp._core.exchange import SERVER_ERROR_BODY, SERVER_ERROR_HEADERS
 from gracehttp._core.session import CONNECTING, DENIED, OPEN
 from gracehttp._errors import ClientDisconnected
@@ -148,7 +149,7 @@ def _report(error, session):
         session.abort()
 
 
-class SessionCycle:
+class SessionCycle(Waiters):
     """
     The C{receive} and C{send} callables of one WebSocket session.
 
@@ -163,34 +164,14 @@ class SessionCycle:
         denial, and its body so far, or L{None}.
     """
 
-    __slots__ = ("_connected", "_denial", "_loop", "_waiters", "session", "task")
+    __slots__ = ("_connected", "_denial", "session", "task")
 
     def __init__(self, session, loop):
+        Waiters.__init__(self, loop)
         self.session = session
         self.task = None
-        self._loop = loop
-        self._waiters = None
         self._connected = False
         self._denial = None
-
-    def wake(self):
-        """
-        Something a waiting C{receive} or C{send} may need changed.
-        """
-        waiters = self._waiters
-        if waiters is not None:
-            self._waiters = None
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-
-    def _wait(self):
-        waiter = self._loop.create_future()
-        if self._waiters is None:
-            self._waiters = [waiter]
-        else:
-            self._waiters.append(waiter)
-        return waiter
 
     async def receive(self):
         """
