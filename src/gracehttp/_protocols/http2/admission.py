@@ -27,8 +27,9 @@ L{Admission.admit}, once:
     it is answered 503 without reaching the application, else it is
     handed to the application adapter.
 
-An admitted request can still be given up on (L{Admission.rejectStream}):
-a body over C{limitRequestBody} (413), one that stops arriving (408, the
+An admitted request can still be given up on
+(L{Admission.rejectStream}): a body over C{limitRequestBody} (413,
+L{Admission.bodyOverLimit}), one that stops arriving (408, the
 connection's timer), trailers that fail their check (400,
 L{checkTrailers<gracehttp._protocols.http2.request.checkTrailers>}).  Its
 exchange is disconnected with the C{rejected} outcome, and the status is
@@ -261,6 +262,20 @@ class Admission:
             h2.send_headers(streamId, fields[:2], end_stream=True)
         if not ended:
             h2.reset_stream(streamId, NO_ERROR)
+
+    def bodyOverLimit(self, stream):
+        """
+        The client sent more body bytes on C{stream} than
+        C{limitRequestBody} allows: reject the request (413).
+
+        @type stream: L{H2Stream}
+        """
+        _log.info(
+            "HTTP/2 request body over the limit on stream {stream} from {client}",
+            stream=stream.streamId,
+            client=self._client,
+        )
+        self.rejectStream(stream, 413)
 
     def trailersReceived(self, stream, fields):
         """

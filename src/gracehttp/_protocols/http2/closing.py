@@ -12,7 +12,9 @@ the end needs (whether C{GOAWAY} was sent for a stop, the close timer),
 and sets the connection's C{_closing} flag, which the data path reads.
 
 A client's C{GOAWAY} ends the connection: C{h2} sends nothing after it,
-so every stream is disconnected (L{Closer.clientGoingAway}).
+so every stream is disconnected (L{Closer.clientGoingAway}).  So does the
+connection's loss (L{Closer.connectionLost}), with the C{shutdown}
+outcome if a graceful stop cut it.
 
 Connection errors: a read C{h2} refuses (a protocol error) or the guard
 refuses (a flood) ends the connection with C{GOAWAY} (the error code, and
@@ -219,14 +221,19 @@ class Closer:
 
     def connectionLost(self):
         """
-        The connection is lost: the close is no longer timed.
-
-        @return: the outcome its streams' exchanges are disconnected with:
-            C{shutdown} if a graceful stop cut it, else
-            C{client-disconnected}.
+        The connection is lost: the close is no longer timed, and every
+        stream is closed and its exchange disconnected (C{shutdown} if a
+        graceful stop cut the connection, else C{client-disconnected}).
         """
         timer = self._timer
         if timer is not None and timer.active():
             timer.cancel()
         self._timer = None
-        return SHUTDOWN if self.shutdown else CLIENT_DISCONNECTED
+        outcome = SHUTDOWN if self.shutdown else CLIENT_DISCONNECTED
+        streams = self._connection._streams
+        for stream in list(streams.values()):
+            stream.closed = True
+            stream.dropOutbox()
+            stream.exchange.disconnect(outcome)
+            if stream.appDone:
+                streams.pop(stream.streamId, None)

@@ -65,7 +65,6 @@ from h2.settings import SettingCodes, Settings
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
-from twisted.logger import Logger
 from zope.interface import implementer
 
 from gracehttp._core.exchange import CLIENT_DISCONNECTED
@@ -77,8 +76,6 @@ from gracehttp._protocols.http2.sending import ENHANCE_YOUR_CALM, NO_ERROR, Stre
 from gracehttp._protocols.http2.stream import CONNECTION_WINDOW, STREAM_WINDOW
 from gracehttp._protocols.http2.timer import ConnectionTimer
 from gracehttp._protocols.socketwriter import writerFor
-
-_log = Logger()
 
 _DEFAULT_WINDOW = 65535
 _NO_LIMIT = 2**31 - 1
@@ -231,13 +228,7 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         if call is not None and call.active():
             call.cancel()
         self._flushCall = None
-        outcome = self._closer.connectionLost()
-        for stream in list(self._streams.values()):
-            stream.closed = True
-            stream.dropOutbox()
-            stream.exchange.disconnect(outcome)
-            if stream.appDone:
-                self._streams.pop(stream.streamId, None)
+        self._closer.connectionLost()
 
     # -- h2's events -------------------------------------------------------------
 
@@ -270,12 +261,7 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         if not stream.receive(data, self._now):
             self._unconsumed -= size
             h2.acknowledge_received_data(size, streamId)
-            _log.info(
-                "HTTP/2 request body over the limit on stream {stream} from {client}",
-                stream=streamId,
-                client=self._client,
-            )
-            self._admission.rejectStream(stream, 413)
+            self._admission.bodyOverLimit(stream)
 
     def _remoteEnded(self, event):
         stream = self._streams.get(event.stream_id)
