@@ -899,7 +899,7 @@ class TimerTests(HTTP2TestsMixin, TestCase):
 
     def test_closeTimeout(self):
         """A closing connection the client does not close is aborted after timeoutClose."""
-        self.protocol._goAway()
+        self.protocol._closer.goAway()
         self.assertFalse(self.protocol.transport.disconnected)
         self.reactor.advance(15)
         self.assertTrue(self.protocol.transport.disconnected)

@@ -33,8 +33,8 @@ from gracehttp._protocols.http11 import ConnectionState as HTTPState
 from gracehttp._protocols.http11 import HTTPFactory
 from gracehttp._protocols.http11.head import LARGE_BODY_READ_SIZE
 from gracehttp._protocols.websocket import WebSocketSettings, WebSocketSwitch
-from gracehttp._protocols.websocket.connection import HOLD_SIZE
 from gracehttp._protocols.websocket.handshake import acceptValue
+from gracehttp._protocols.websocket.pending import HOLD_SIZE
 from gracehttp._settings import HTTPSettings
 
 KEY = base64.b64encode(b"0123456789abcdef")

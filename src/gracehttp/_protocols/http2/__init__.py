@@ -15,13 +15,17 @@ with its own disconnect, grace period and cancel.  The parts, each with
 its theory of operation:
 
   - L{connection<gracehttp._protocols.http2.connection>}: the protocol:
-    C{h2}'s events, the streams, refusing and closing, graceful stop;
+    the transport's callbacks, C{h2}'s events, the streams;
+  - L{admission<gracehttp._protocols.http2.admission>}: each new stream
+    refused, answered by the server or started; requests given up on;
   - L{stream<gracehttp._protocols.http2.stream>}: one stream as its
     exchange's channel: request body and flow control, response framing;
   - L{sending<gracehttp._protocols.http2.sending>}: streams taking turns
     within the flow-control windows, transport backpressure;
   - L{timer<gracehttp._protocols.http2.timer>}: idle connection, stalled
     header blocks, bodies and windows;
+  - L{closing<gracehttp._protocols.http2.closing>}: graceful stop
+    (C{GOAWAY}), connection errors, the bounded close;
   - L{guard<gracehttp._protocols.http2.guard>}: bounds on floods (rapid
     reset, control frames, CONTINUATION);
   - L{request<gracehttp._protocols.http2.request>}: the checks of RFC

@@ -1,6 +1,6 @@
 """
 An HTTP/2 server connection (RFC 9113) on C{h2}: the transport's
-callbacks, C{h2}'s events, the streams, refusing and closing.
+callbacks, C{h2}'s events, the streams.
 
 Theory of operation
 ===================
@@ -10,8 +10,14 @@ the h2c preface: L{gracehttp._protocols.chooser}).  It owns one C{h2}
 state machine, configured to validate and normalise nothing (every rule
 is checked by L{gracehttp._protocols.http2.request}, once), and one
 L{FrameGuard<gracehttp._protocols.http2.guard.FrameGuard>}, which reads
-each frame header before C{h2} parses the read.  Its parts:
+each frame header before C{h2} parses the read.  Each read is scanned by
+the guard, parsed by C{h2}, and the events it yields are acted on here
+(the table C{_HANDLERS}); what they produced is sent at the read's end.
+Its parts:
 
+  - L{admission<gracehttp._protocols.http2.admission>}: each new stream
+    refused, answered by the server, or started as an exchange; requests
+    given up on later (body, trailers);
   - L{stream<gracehttp._protocols.http2.stream>}: each stream is the
     L{IExchangeChannel<gracehttp._core.interfaces.IExchangeChannel>} of
     its L{Exchange<gracehttp._core.exchange.Exchange>}: request body and
@@ -20,6 +26,8 @@ each frame header before C{h2} parses the read.  Its parts:
     streams within the windows; the transport's backpressure;
   - L{timer<gracehttp._protocols.http2.timer>}: idle connection, stalled
     header block, body and window;
+  - L{closing<gracehttp._protocols.http2.closing>}: graceful stop,
+    connection errors, the client's C{GOAWAY}, the bounded close;
   - L{guard<gracehttp._protocols.http2.guard>}: flood bounds;
   - L{request<gracehttp._protocols.http2.request>}: the request checks.
 
@@ -31,43 +39,14 @@ C{limitRequestHeaders}, as RFC 9113 counts a field), with the connection
 window raised to L{CONNECTION_WINDOW
 <gracehttp._protocols.http2.stream.CONNECTION_WINDOW>}.
 
-A request stream: its header list is checked and, if it passes, becomes
-an exchange handed to the application adapter, counted by the server
-state as any request (past C{limitConcurrency} it is answered 503).  A
-request that fails a check is answered by the server on that stream alone
-(400, 413, 431, 501) and logged as rejected; the connection goes on.  A
-stream past C{h2MaxConcurrentStreams} (counting the streams whose
-application still runs, reset or not) is refused with C{RST_STREAM}
-(C{REFUSED_STREAM}).
-
 Disconnects: C{RST_STREAM} from the client disconnects that stream's
 exchange alone (its application is told, gets the grace period, is
 cancelled); the connection's loss disconnects every stream's; a stream
-whose response ended is closed while the others go on.  A client's
-C{GOAWAY} ends the connection: C{h2} sends nothing after it, so every
-stream is disconnected.
-
-Connection errors: a read C{h2} refuses (a protocol error) or the guard
-refuses (a flood) ends the connection with C{GOAWAY} (the error code, and
-the reason as debug data); every stream's exchange is disconnected with
-the C{rejected} outcome.
-
-Graceful stop (L{IConnection}): L{HTTP2Connection.stopKeepAlive} sends
-C{GOAWAY} (C{NO_ERROR}) with the last stream the client opened; streams
-opened after it are refused, the others run to their end, then the
-connection closes.  A connection that has opened no stream yet waits for
-its first (bounded by the head timeout), which is served before the
-C{GOAWAY}.  L{HTTP2Connection.abortForShutdown} cuts it: every
-stream is disconnected with the C{shutdown} outcome, then gets the grace
-period.
-
-Closing: the transport's C{loseConnection}, then, once what is left to
-send fits in its buffer, C{timeoutClose} seconds before the connection is
-aborted (a client that never reads the rest, or never answers TLS's
-C{close_notify}).  Nothing is read any more.
+whose response ended is closed while the others go on.  A stream leaves
+the connection's table once it is closed and its application is done;
+the last one leaves the connection idle (timed), or, after a graceful
+stop's C{GOAWAY}, closes it.
 """
-
-from http import HTTPStatus
 
 from h2.config import H2Configuration
 from h2.connection import H2Connection
@@ -83,37 +62,20 @@ from h2.events import (
 )
 from h2.exceptions import ProtocolError, StreamClosedError
 from h2.settings import SettingCodes, Settings
-from hyperframe.frame import GoAwayFrame
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.interfaces import IPushProducer, ISSLTransport
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
-from twisted.logger import Logger
 from zope.interface import implementer
 
-from gracehttp._core.exchange import CLIENT_DISCONNECTED, REJECTED, SHUTDOWN, Exchange
-from gracehttp._core.proxy import forwarded
+from gracehttp._core.exchange import CLIENT_DISCONNECTED
 from gracehttp._core.serverstate import IConnection
-from gracehttp._protocols.addresses import serverAddress
+from gracehttp._protocols.http2.admission import Admission
+from gracehttp._protocols.http2.closing import Closer
 from gracehttp._protocols.http2.guard import FrameGuard
-from gracehttp._protocols.http2.request import Refused, checkTrailers, readRequest
-from gracehttp._protocols.http2.sending import (
-    CANCEL,
-    ENHANCE_YOUR_CALM,
-    NO_ERROR,
-    StreamSending,
-)
-from gracehttp._protocols.http2.stream import CONNECTION_WINDOW, STREAM_WINDOW, H2Stream
+from gracehttp._protocols.http2.sending import ENHANCE_YOUR_CALM, NO_ERROR, StreamSending
+from gracehttp._protocols.http2.stream import CONNECTION_WINDOW, STREAM_WINDOW
 from gracehttp._protocols.http2.timer import ConnectionTimer
-from gracehttp._protocols.http11.pipeline import RETRY_AFTER
 from gracehttp._protocols.socketwriter import writerFor
-
-_log = Logger()
-
-REFUSED_STREAM = 7
-"""
-The C{REFUSED_STREAM} error code (RFC 9113 section 7): the stream was not
-processed, the client may retry it.
-"""
 
 _DEFAULT_WINDOW = 65535
 _NO_LIMIT = 2**31 - 1
@@ -174,18 +136,20 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         adapter and server state it uses.
     @ivar _h2: the C{h2} state machine.
     @ivar _guard: the frame guard.
-    @ivar _streams: the streams not yet done, by identifier.
-    @type _streams: L{dict} of L{int} to L{H2Stream}
+    @ivar _admission: what becomes of each new stream.
+    @type _admission: L{Admission}
+    @ivar _closer: how the connection ends.
+    @type _closer: L{Closer}
+    @ivar _streams: the streams not yet done, by identifier (shared with
+        L{_admission}, which adds them).
+    @type _streams: L{dict} of L{int} to L{H2Stream
+        <gracehttp._protocols.http2.stream.H2Stream>}
     @ivar _unconsumed: body bytes its streams hold unconsumed.
     @ivar _now: the clock's seconds at the start of the read (or timer)
         being handled.
-    @ivar _closing: the connection is closing: nothing more is read.
+    @ivar _closing: the connection is closing (set by L{_closer}): nothing
+        more is read.
     @ivar _lost: the transport reported the connection lost.
-    @ivar _goingAway: C{GOAWAY} was sent for a graceful stop.
-    @ivar _stopAfterFirst: a graceful stop came before the first stream:
-        it goes on once that stream is opened.
-    @ivar _shutdown: a graceful stop cut the connection.
-    @ivar _closeTimer: aborts a close that takes too long, or L{None}.
     """
 
     def __init__(self, factory):
@@ -198,10 +162,7 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         self._now = 0.0
         self._closing = False
         self._lost = False
-        self._goingAway = False
-        self._stopAfterFirst = False
-        self._shutdown = False
-        self._closeTimer = None
+        self._closer = Closer(self)
         self._dateLine = None
         self._dateValue = b""
         self._initSending()
@@ -213,28 +174,19 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         settings = factory.settings
         transport = self.transport
         self._reactor = factory.reactor
-        self._adapter = factory.adapter
         self._serverState = factory.serverState
         now = self._now = self._reactor.seconds()
-        self._grace = settings.disconnectGracePeriod
-        self._limitSize = settings.limitRequestHeaderSize
-        self._limitFields = settings.limitRequestHeaders
-        self._limitBody = settings.limitRequestBody
         self._timeoutHeader = settings.timeoutHeader
         self._timeoutKeepAlive = settings.timeoutKeepAlive
         self._timeoutClose = settings.timeoutClose
         self._timeoutStall = settings.timeoutStall
-        self._maxStreams = settings.h2MaxConcurrentStreams
         self._client = _address(transport.getPeer())
-        self._server = serverAddress(transport.getHost())
-        self._scheme = "https" if ISSLTransport.providedBy(transport) else "http"
-        trusted = factory.trustedProxies
-        host = self._client[0] if self._client else None
-        self._trusted = trusted if trusted is not None and host in trusted else None
         self._writer = writerFor(transport)
-        listLimit = self._limitSize + 32 * self._limitFields
-        self._guard = FrameGuard(now, self._maxStreams, listLimit)
-        self._h2 = newStateMachine(self._maxStreams, listLimit)
+        maxStreams = settings.h2MaxConcurrentStreams
+        listLimit = settings.limitRequestHeaderSize + 32 * settings.limitRequestHeaders
+        self._guard = FrameGuard(now, maxStreams, listLimit)
+        self._h2 = newStateMachine(maxStreams, listLimit)
+        self._admission = Admission(self, self._h2, self._guard, self._closer, self._client)
         self._initTimer(now)
         transport.registerProducer(self, True)
         self._flush()
@@ -248,14 +200,14 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         started = guard.blockStarted
         problem = guard.scan(data, now)
         if problem is not None:
-            self._connectionError(ENHANCE_YOUR_CALM, problem)
+            self._closer.connectionError(ENHANCE_YOUR_CALM, problem)
             return
         if guard.blockStarted is not None and started is None:
             self._armAfter(self._timeoutHeader)
         try:
             events = self._h2.receive_data(data)
         except ProtocolError as e:
-            self._protocolError(e)
+            self._closer.protocolError(e)
             return
         self._inRead = True
         try:
@@ -272,50 +224,21 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
     def connectionLost(self, reason):
         self._lost = True
         self._disarm()
-        for call in (self._flushCall, self._closeTimer):
-            if call is not None and call.active():
-                call.cancel()
-        self._flushCall = self._closeTimer = None
-        outcome = SHUTDOWN if self._shutdown else CLIENT_DISCONNECTED
-        for stream in list(self._streams.values()):
-            stream.closed = True
-            stream.dropOutbox()
-            stream.exchange.disconnect(outcome)
-            if stream.appDone:
-                self._streams.pop(stream.streamId, None)
+        call = self._flushCall
+        if call is not None and call.active():
+            call.cancel()
+        self._flushCall = None
+        self._closer.connectionLost()
 
     # -- h2's events -------------------------------------------------------------
 
     def _requestReceived(self, event):
         self._fresh = False
-        self._startRequest(event)
-        if self._stopAfterFirst:
-            self._stopAfterFirst = False
-            self.stopKeepAlive()
-
-    def _startRequest(self, event):
-        streamId = event.stream_id
-        if self._goingAway or len(self._streams) >= self._maxStreams:
-            self._refuse(streamId)
-            return
-        try:
-            head = readRequest(event.headers, self._limitSize, self._limitFields, self._limitBody)
-        except Refused as refusal:
-            self._answerRefused(streamId, refusal, event.stream_ended is not None)
-            return
-        bodyRoom = self._limitBody if head.contentLength is None else None
-        stream = H2Stream(self, streamId, None, self._now, bodyRoom)
-        exchange = stream.exchange = self._newExchange(stream, head)
-        self._streams[streamId] = stream
-        if event.stream_ended is not None:
-            stream.remoteEnded = True
-            exchange.bodyComplete = True
-        else:
-            self._armAfter(self._timeoutHeader)
-        if not self._serverState.requestStarted():
-            self._unavailable(exchange)
-            return
-        self._adapter.handle(exchange)
+        self._admission.admit(event, self._now)
+        closer = self._closer
+        if closer.stopAfterFirst:
+            closer.stopAfterFirst = False
+            closer.stopKeepAlive()
 
     def _dataReceived(self, event):
         streamId = event.stream_id
@@ -338,12 +261,7 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         if not stream.receive(data, self._now):
             self._unconsumed -= size
             h2.acknowledge_received_data(size, streamId)
-            _log.info(
-                "HTTP/2 request body over the limit on stream {stream} from {client}",
-                stream=streamId,
-                client=self._client,
-            )
-            self.rejectStream(stream, 413)
+            self._admission.bodyOverLimit(stream)
 
     def _remoteEnded(self, event):
         stream = self._streams.get(event.stream_id)
@@ -358,19 +276,8 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
 
     def _trailersReceived(self, event):
         stream = self._streams.get(event.stream_id)
-        if stream is None or stream.closed:
-            return
-        problem = checkTrailers(event.headers, self._limitSize, self._limitFields)
-        if problem is not None:
-            _log.info(
-                "Bad HTTP/2 request trailers on stream {stream} from {client}: {problem}",
-                stream=event.stream_id,
-                client=self._client,
-                problem=problem,
-            )
-            # Trailers end the client's side (h2 checks END_STREAM).
-            stream.remoteEnded = True
-            self.rejectStream(stream, 400)
+        if stream is not None and not stream.closed:
+            self._admission.trailersReceived(stream, event.headers)
 
     def _streamReset(self, event):
         stream = self._streams.get(event.stream_id)
@@ -390,152 +297,15 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
             self._windowOpened(0)
 
     def _clientGoingAway(self, event):
-        # h2 sends nothing after the client's GOAWAY: its streams are over.
-        self._close()
-        self._disconnectStreams(CLIENT_DISCONNECTED)
+        self._closer.clientGoingAway()
 
     # -- streams ------------------------------------------------------------------
-
-    def _newExchange(self, stream, head):
-        """
-        The exchange of a request stream, its request fields filled in (the
-        client and scheme from proxy headers on a trusted connection).
-
-        @type stream: L{H2Stream}
-        @type head: L{RequestHead<gracehttp._protocols.http2.request.RequestHead>}
-        @rtype: L{Exchange}
-        """
-        exchange = Exchange(stream, self._reactor, self._grace)
-        exchange.method = head.method.decode("ascii")
-        path, _, query = head.path.partition(b"?")
-        exchange.rawPath = path
-        exchange.queryString = query
-        exchange.httpVersion = "2"
-        headers = exchange.headers = head.headers
-        exchange.expectContinue = head.expectContinue
-        exchange.trailersOffered = head.trailers
-        if self._trusted is None:
-            exchange.client = self._client
-            exchange.scheme = self._scheme
-        else:
-            exchange.client, exchange.scheme = forwarded(
-                headers, self._trusted, self._client, self._scheme
-            )
-        exchange.server = self._server
-        return exchange
-
-    def _unavailable(self, exchange):
-        """
-        Answer C{exchange} 503 (it came past C{limitConcurrency}) without
-        reaching the application.
-        """
-        exchange.startResponse(503, _UNAVAILABLE_HEADERS)
-        exchange.write(_UNAVAILABLE)
-        exchange.finish()
-        exchange.outcome = REJECTED
-        exchange.appFinished()
-
-    def _refuse(self, streamId):
-        """
-        Refuse a new stream (C{REFUSED_STREAM}): past the concurrent stream
-        limit, or after C{GOAWAY}.  It counts as a reset for the guard.
-        """
-        self._h2.reset_stream(streamId, REFUSED_STREAM)
-        if not self._guard.refused(self._now):
-            self._connectionError(ENHANCE_YOUR_CALM, b"too many refused streams")
-
-    def _answerRefused(self, streamId, refusal, ended):
-        """
-        Answer a request that failed a check, on its stream alone, and log
-        it.
-
-        @type refusal: L{Refused}
-        @param ended: the client's side of the stream ended already.
-        """
-        status = refusal.status
-        _log.info(
-            "Bad HTTP/2 request from {client} on stream {stream}: {reason}",
-            client=self._client,
-            stream=streamId,
-            reason=refusal.reason,
-        )
-        self._serverState.requestRejected(self._rejectedRecord(refusal.head, status))
-        self._sendError(streamId, status, ended)
-
-    def _rejectedRecord(self, head, status):
-        """
-        What is known of a request refused before it became an exchange,
-        for the access log.
-
-        @rtype: L{Exchange}
-        """
-        record = Exchange(self, self._reactor, 0)
-        record.method = head.method.decode("ascii") if head.method else None
-        path, _, query = head.path.partition(b"?")
-        record.rawPath = path
-        record.queryString = query
-        record.httpVersion = "2"
-        record.headers = head.headers
-        record.client = self._client
-        record.server = self._server
-        record.scheme = self._scheme
-        record.status = status
-        record.outcome = REJECTED
-        record.endTime = record.startTime
-        return record
-
-    def _sendError(self, streamId, status, ended):
-        """
-        Send a complete error response on a stream, then reset it
-        (C{NO_ERROR}) if the client is still sending (RFC 9113 section
-        8.1).
-
-        @param status: 400, 408, 413, 431 or 501.
-        @param ended: the client's side of the stream ended.
-        """
-        h2 = self._h2
-        body = HTTPStatus(status).phrase.encode("ascii")
-        fields = [
-            (b":status", b"%d" % status),
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", b"%d" % len(body)),
-            (b"date", self.dateValue()),
-        ]
-        if h2.local_flow_control_window(streamId) >= len(body):
-            h2.send_headers(streamId, fields)
-            h2.send_data(streamId, body, end_stream=True)
-        else:
-            h2.send_headers(streamId, fields[:2], end_stream=True)
-        if not ended:
-            h2.reset_stream(streamId, NO_ERROR)
-
-    def rejectStream(self, stream, status):
-        """
-        The server gives up on a request's body (too large, stalled) or
-        trailers (malformed): disconnect its exchange (C{rejected}), answer
-        C{status} if its response had not started, and reset the stream.
-
-        @type stream: L{H2Stream}
-        @param status: 400, 408 or 413.
-        """
-        exchange = stream.exchange
-        exchange.disconnect(REJECTED)
-        if stream.closed:
-            return
-        if exchange.responseStarted or stream.headSent:
-            self.resetStream(stream, CANCEL)
-            return
-        exchange.status = status
-        stream.ended = True
-        self._sendError(stream.streamId, status, stream.remoteEnded)
-        self._streamClosed(stream)
-        self._flushSoon()
 
     def resetStream(self, stream, code):
         """
         Reset C{stream} (C{RST_STREAM} with C{code}) unless it is closed.
 
-        @type stream: L{H2Stream}
+        @type stream: L{H2Stream<gracehttp._protocols.http2.stream.H2Stream>}
         @param code: the error code (RFC 9113 section 7).
         """
         if stream.closed:
@@ -590,21 +360,11 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         streams = self._streams
         if streams.pop(stream.streamId, None) is None or streams or self._lost:
             return
-        if self._goingAway:
-            self._close()
+        if self._closer.goingAway:
+            self._closer.close()
         else:
             self._idleSince = self._reactor.seconds()
             self._armAfter(self._timeoutKeepAlive)
-
-    def _disconnectStreams(self, outcome):
-        """
-        Disconnect every stream's exchange with C{outcome}, and close the
-        stream (the connection is closing).
-        """
-        for stream in list(self._streams.values()):
-            stream.exchange.disconnect(outcome)
-            if not stream.closed:
-                self._streamClosed(stream)
 
     # -- called by the streams ------------------------------------------------------
 
@@ -613,7 +373,7 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         The application of C{stream} is done: log it (the server state),
         and let the stream go if it is closed.
 
-        @type stream: L{H2Stream}
+        @type stream: L{H2Stream<gracehttp._protocols.http2.stream.H2Stream>}
         """
         self._serverState.requestFinished(stream.exchange)
         if stream.closed:
@@ -624,7 +384,7 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         The application of C{stream} consumed C{size} body bytes: reopen
         the stream's window and the connection's by as much.
 
-        @type stream: L{H2Stream}
+        @type stream: L{H2Stream<gracehttp._protocols.http2.stream.H2Stream>}
         @type size: L{int}
         """
         if stream.closed:
@@ -643,7 +403,7 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
         Send C{100 Continue} on C{stream} (an informational response,
         RFC 9113 section 8.1).
 
-        @type stream: L{H2Stream}
+        @type stream: L{H2Stream<gracehttp._protocols.http2.stream.H2Stream>}
         """
         self._h2.send_headers(stream.streamId, _CONTINUE)
         self._flushSoon()
@@ -664,128 +424,19 @@ class HTTP2Connection(StreamSending, ConnectionTimer, Protocol):
 
     def stopKeepAlive(self):
         """
-        A graceful stop: send C{GOAWAY} (C{NO_ERROR}) with the last stream
-        the client opened, refuse later streams, and close once the
-        streams in progress are done (now if there are none).  A
-        connection that has not opened its first stream yet is not idle:
-        it was accepted to be served, so the stop waits for that stream
-        (and then goes on as above), bounded by the head timeout that runs
-        from the connection, which closes it if none comes.
+        A graceful stop: C{GOAWAY}, then close once the streams in progress
+        are done (L{Closer.stopKeepAlive}).
         """
-        if self._goingAway or self._closing or self._lost:
-            return
-        if self._fresh and not self._streams:
-            self._stopAfterFirst = True
-            return
-        if not self._streams:
-            self._goAway()
-            return
-        self._goingAway = True
-        self._flush()
-        last = self._h2.highest_inbound_stream_id
-        self._writer.write(GoAwayFrame(0, last_stream_id=last, error_code=NO_ERROR).serialize())
+        self._closer.stopKeepAlive()
 
     def abortForShutdown(self):
         """
-        Cut the connection at the end of a graceful stop: its streams are
-        disconnected with the C{shutdown} outcome, then go through grace
-        and cancel.
+        Cut the connection at the end of a graceful stop
+        (L{Closer.abortForShutdown}).
         """
-        self._shutdown = True
-        self.transport.abortConnection()
-
-    # -- closing -----------------------------------------------------------------------
-
-    def _goAway(self):
-        """
-        Close a connection with no stream in progress: C{GOAWAY}
-        (C{NO_ERROR}), then close.
-        """
-        self._h2.close_connection(error_code=NO_ERROR)
-        self._flush()
-        self._close()
-
-    def _connectionError(self, code, debug):
-        """
-        End the connection for what the client did: C{GOAWAY} with C{code}
-        and C{debug}, every stream disconnected (C{rejected}), close.
-
-        @param code: the error code (RFC 9113 section 7).
-        @param debug: the reason, as the C{GOAWAY}'s debug data.
-        @type debug: L{bytes}
-        """
-        if self._closing or self._lost:
-            return
-        _log.info(
-            "HTTP/2 connection from {client} ended: {reason}",
-            client=self._client,
-            reason=debug.decode("ascii", "replace"),
-        )
-        self._h2.close_connection(error_code=code, additional_data=debug)
-        self._writer.write(self._h2.data_to_send())
-        self._close()
-        self._disconnectStreams(REJECTED)
-
-    def _protocolError(self, error):
-        """
-        C{h2} refused what the client sent (it prepared the C{GOAWAY}):
-        send it, disconnect every stream (C{rejected}), close.
-        """
-        _log.info(
-            "HTTP/2 protocol error from {client}: {error}",
-            client=self._client,
-            error=error,
-        )
-        self._writer.write(self._h2.data_to_send())
-        self._close()
-        self._disconnectStreams(REJECTED)
-
-    def _close(self):
-        """
-        Close the connection, once: write what C{h2} prepared, read nothing
-        more, let the transport send what it holds, and bound the close
-        (L{_closeDrained}).
-        """
-        if self._closing:
-            return
-        self._closing = True
-        self._disarm()
-        call = self._flushCall
-        if call is not None:
-            self._flushCall = None
-            call.cancel()
-        if self._lost:
-            return
-        # What h2 prepared (the last stream's end, a GOAWAY) leaves first.
-        data = self._h2.data_to_send()
-        if data:
-            self._writer.write(data)
-        self.transport.loseConnection()
-        if not self._writePaused:
-            self._closeDrained()
-
-    def _closeDrained(self):
-        """
-        What is left to send fits in the transport's buffer: stop being its
-        producer (a TLS transport then sends its C{close_notify}) and abort
-        the connection if it is still open C{timeoutClose} seconds later.
-        """
-        if self._closeTimer is not None or self._lost:
-            return
-        self.transport.unregisterProducer()
-        self._closeTimer = self._reactor.callLater(self._timeoutClose, self._closeTimedOut)
-
-    def _closeTimedOut(self):
-        self._closeTimer = None
-        self.transport.abortConnection()
+        self._closer.abortForShutdown()
 
 
-_UNAVAILABLE = HTTPStatus.SERVICE_UNAVAILABLE.phrase.encode("ascii")
-_UNAVAILABLE_HEADERS = [
-    (b"content-type", b"text/plain; charset=utf-8"),
-    (b"content-length", b"%d" % len(_UNAVAILABLE)),
-    (b"retry-after", RETRY_AFTER),
-]
 _CONTINUE = [(b":status", b"100")]
 
 _HANDLERS = {

@@ -80,7 +80,8 @@ class StreamSending:
     Sending: a part of L{HTTP2Connection
     <gracehttp._protocols.http2.connection.HTTP2Connection>}, sharing its
     attributes (C{_h2}, C{_reactor}, C{_now}, C{_writer}) and calling its
-    C{resetStream}, C{_streamEnded} and C{_connectionError}.
+    C{resetStream} and C{_streamEnded}, and its closer's
+    C{connectionError} and C{drained}.
 
     @ivar _ready: the streams queued to send, in turn.
     @type _ready: L{deque} of L{H2Stream<gracehttp._protocols.http2.stream.H2Stream>}
@@ -140,7 +141,7 @@ class StreamSending:
             if self._writePaused:
                 self._pausedOutput += len(data)
                 if self._pausedOutput > CONTROL_BACKLOG:
-                    self._connectionError(ENHANCE_YOUR_CALM, b"control frames not read")
+                    self._closer.connectionError(ENHANCE_YOUR_CALM, b"control frames not read")
                     return
             self._writer.write(data)
         if self._ready and not self._writePaused:
@@ -278,7 +279,7 @@ class StreamSending:
         self._writePaused = False
         self._pausedOutput = 0
         if self._closing:
-            self._closeDrained()
+            self._closer.drained()
         elif not self._lost:
             self._flush()
 

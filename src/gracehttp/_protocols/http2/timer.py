@@ -55,7 +55,8 @@ class ConnectionTimer:
     The connection's timer: a part of L{HTTP2Connection
     <gracehttp._protocols.http2.connection.HTTP2Connection>}, sharing its
     attributes (its streams, guard, settings) and calling its
-    C{_goAway}, C{_connectionError}, C{rejectStream} and C{resetStream}.
+    C{resetStream}, its closer's C{goAway} and C{connectionError}, and its
+    admission's C{rejectStream}.
 
     @ivar _timer: the connection's timer, or L{None} when it is not armed.
     @type _timer: L{IDelayedCall<twisted.internet.interfaces.IDelayedCall>}
@@ -125,13 +126,13 @@ class ConnectionTimer:
         if started is not None:
             deadline = started + self._timeoutHeader
             if now >= deadline:
-                self._connectionError(ENHANCE_YOUR_CALM, b"header block timed out")
+                self._closer.connectionError(ENHANCE_YOUR_CALM, b"header block timed out")
                 return None
         if not self._streams:
             limit = self._timeoutHeader if self._fresh else self._timeoutKeepAlive
             idle = self._idleSince + limit
             if now >= idle:
-                self._goAway()
+                self._closer.goAway()
                 return None
             if deadline is None or idle < deadline:
                 deadline = idle
@@ -173,7 +174,7 @@ class ConnectionTimer:
                     stream=stream.streamId,
                     client=self._client,
                 )
-                self.rejectStream(stream, 408)
+                self._admission.rejectStream(stream, 408)
                 return None
             if deadline is None or late < deadline:
                 deadline = late

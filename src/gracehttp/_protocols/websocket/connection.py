@@ -8,28 +8,30 @@ Theory of operation
 
 The HTTP/1.1 channel hands the connection over
 (L{gracehttp._protocols.http11.upgrade}): L{WebSocketConnection} is
-connected to the transport, makes the session from the upgrade request
-and hands it to the adapter (the application decides the handshake).  A
-handshake L{readOpening<gracehttp._protocols.websocket.handshake.readOpening>}
-refused is answered here (400 or 426) without reaching the application,
-and logged with the C{rejected} outcome.
+connected to the transport and makes the session.  Its parts, each with
+its theory of operation:
 
-The states: C{CONNECTING} (the application decides), C{OPEN} (accepted:
-frames flow), C{CLOSING} (a close is under way: ours or the peer's close
-frame was sent, or the server gave up) and C{CLOSED} (the connection is
-lost).
+  - L{pending<gracehttp._protocols.websocket.pending>}: until the
+    application decides: the session filled in from the upgrade request,
+    a malformed handshake refused, early data held, the handshake
+    accepted;
+  - L{states<gracehttp._protocols.websocket.states>}: C{CONNECTING},
+    C{OPEN}, C{CLOSING}, C{CLOSED};
+  - L{closing<gracehttp._protocols.websocket.closing>}: the bounded
+    close, the TCP close, the graceful stop;
+  - L{pinger<gracehttp._protocols.websocket.pinger>}: pings, and a
+    silent peer found out.
 
-Reading.  Until the application accepts, what the client sends (nothing,
-if it follows RFC 6455 section 4.1) is held, and past L{HOLD_SIZE} bytes
-the transport is paused; it is parsed once the handshake is accepted.
-wsproto parses every read (while a message longer than one read arrives,
-the transport reads 256 KiB at a time, as HTTP/1.1 does for a large body:
-a 1 MiB message then costs four reads instead of sixteen); complete
-messages go to the session, whose
-queue is bounded: when it is full the transport is paused until the
-application took enough (C{messagesConsumed}).  A peer's ping is answered
-at once with a pong.  wsproto reports what it refuses (a protocol error,
-text that is not UTF-8, a message over the size limit: see
+What is left here is the open session's frames, both ways.
+
+Reading.  wsproto parses every read (while a message longer than one
+read arrives, the transport reads 256 KiB at a time, as HTTP/1.1 does for
+a large body: a 1 MiB message then costs four reads instead of sixteen);
+complete messages go to the session, whose queue is bounded: when it is
+full the transport is paused until the application took enough
+(C{messagesConsumed}).  A peer's ping is answered at once with a pong.
+wsproto reports what it refuses (a protocol error, text that is not
+UTF-8, a message over the size limit: see
 L{extensions<gracehttp._protocols.websocket.extensions>}) as a close with
 that code before the peer closed: the server then fails the connection
 (RFC 6455 section 7.1.7): it sends a close frame with the code, tells the
@@ -49,7 +51,8 @@ delays its acknowledgements (Linux does, up to 40 ms) then delays every
 large message: the 1 MiB echo of C{bench/ws.py} ran at less than half
 the rate, the server idle in between.
 
-Closing (RFC 6455 section 7):
+Close frames (RFC 6455 section 7; the rest of the close:
+L{closing<gracehttp._protocols.websocket.closing>}):
 
   - the peer's close frame: answered with a close frame of the same code,
     the session is told (its code and reason, outcome C{completed}) and
@@ -58,34 +61,13 @@ Closing (RFC 6455 section 7):
     awaited (what else it sends is dropped); on it, the TCP connection is
     closed;
   - the connection lost without a close frame: the session is told with
-    code 1006 (section 7.1.5) at once, outcome C{client-disconnected};
-  - closing the TCP connection, the connection stops being the
-    transport's producer once what is left to send fits in its buffer (a
-    TLS transport sends its C{close_notify} only then);
-  - every close is bounded: C{timeoutClose} seconds after it starts the
-    connection is aborted (a peer that never answers our close frame, or
-    over TLS never answers C{close_notify}).
-
-Pings (C{wsPingInterval} seconds apart, when it is positive): a ping is
-sent unless one is unanswered, and the peer must be heard from (a pong, or
-anything it sends) within C{wsPingTimeout} seconds.  A silent peer is sent
-a close frame with 1011 and the connection is aborted; the session is told
-with code 1006 and reason C{ping timeout} (outcome
-C{client-disconnected}).  While the server itself stopped reading (the
-session's queue is full) the peer is not late.
-
-Graceful stop (L{IConnection<gracehttp._core.serverstate.IConnection>}):
-C{stopKeepAlive} does nothing (a session runs until it ends, up to the
-graceful timeout); C{abortForShutdown} closes an open session with 1012
-(service restart) and tells the application (outcome C{shutdown}), which
-then gets the grace period; a handshake still undecided is answered 503.
+    code 1006 (section 7.1.5) at once, outcome C{client-disconnected}.
 """
 
 import struct
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
-from twisted.logger import Logger
 from wsproto.connection import SERVER, Connection, ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 from wsproto.frame_protocol import FrameProtocol, Opcode, RsvBits
@@ -97,37 +79,23 @@ from gracehttp._core.serverstate import IConnection
 from gracehttp._core.session import Session
 from gracehttp._protocols.http11.head import LARGE_BODY_READ_SIZE
 from gracehttp._protocols.socketwriter import writerFor
-from gracehttp._protocols.websocket.extensions import negotiate
-from gracehttp._protocols.websocket.handshake import (
-    BadHandshake,
-    acceptValue,
-    httpResponse,
-    switchingHead,
+from gracehttp._protocols.websocket.closing import Closer
+from gracehttp._protocols.websocket.handshake import httpResponse
+from gracehttp._protocols.websocket.pending import PendingHandshake
+from gracehttp._protocols.websocket.pinger import Pinger
+from gracehttp._protocols.websocket.states import (
+    ABNORMAL_CLOSURE,
+    CLOSED,
+    CONNECTING,
+    MESSAGE_TOO_BIG,
+    OPEN,
 )
-
-_log = Logger()
-
-HOLD_SIZE = 16 * 1024
-"""
-Bytes a client may send before its handshake is accepted before the
-transport is paused.
-"""
 
 SMALL_FRAME = 16 * 1024
 """
 Frames up to this many payload bytes are joined to their header and sent
 in one write; larger ones are sent as two buffers without a copy.
 """
-
-CONNECTING = "CONNECTING"
-OPEN = "OPEN"
-CLOSING = "CLOSING"
-CLOSED = "CLOSED"
-
-_MESSAGE_TOO_BIG = 1009
-_INTERNAL_ERROR = 1011
-_SERVICE_RESTART = 1012
-_ABNORMAL_CLOSURE = 1006
 
 # What permessage-deflate's frame_outbound reads of the protocol: that we
 # are the server (no masking).
@@ -163,23 +131,20 @@ class WebSocketConnection(Protocol):
         settings.
     @type _switch: L{WebSocketSwitch
         <gracehttp._protocols.websocket.switch.WebSocketSwitch>}
-    @ivar _request: the upgrade request.
-    @type _request: L{Exchange<gracehttp._core.exchange.Exchange>}
-    @ivar _opening: what its handshake asks for, or why it is refused.
-    @type _opening: L{Opening<gracehttp._protocols.websocket.handshake.Opening>}
-        or L{BadHandshake}
+    @ivar _pending: the handshake, until the application decides.
+    @type _pending: L{PendingHandshake}
+    @ivar _closer: how the connection ends.
+    @type _closer: L{Closer}
+    @ivar _pinger: its pings.
+    @type _pinger: L{Pinger}
     @ivar _ws: wsproto's connection, once accepted.
     @ivar _deflate: the permessage-deflate extension, if negotiated.
-    @ivar _early: what the client sent before the handshake was accepted.
     @ivar _pieces: the pieces of the message being received.
     @ivar _failed: the server failed the connection: nothing more is
         parsed.
     @ivar _readPaused: we paused the transport.
     @ivar _heard: the peer sent something since the last ping.
-    @ivar _shutdown: a graceful stop cut the connection.
-    @ivar _producing: registered as the transport's producer.
     @ivar _writePaused: the transport asked its producer to pause.
-    @ivar _losing: the TCP connection is being closed (C{loseConnection}).
     @ivar _defaultReadSize: the transport's own C{bufferSize}, or L{None}
         for a transport without one (TLS).
     @ivar _largeReads: a message longer than one read is arriving: the
@@ -199,31 +164,25 @@ class WebSocketConnection(Protocol):
         @param adapter: runs the application's session.
         @type adapter: L{ISessionAdapter<gracehttp._core.interfaces.ISessionAdapter>}
         """
+        settings = switch.settings
         self._switch = switch
         self._adapter = adapter
-        self._settings = switch.settings
         self._reactor = switch.reactor
-        self._request = request
-        self._opening = opening
+        self._grace = settings.disconnectGracePeriod
+        self._pending = PendingHandshake(switch, request, opening)
+        self._closer = Closer(self, switch.reactor, settings.timeoutClose)
+        self._pinger = Pinger(self, switch.reactor, settings)
         self.session = None
         self.state = CONNECTING
         self._ws = None
         self._deflate = None
-        self._early = []
-        self._earlySize = 0
         self._pieces = []
         self._failed = False
         self._readPaused = False
         self._heard = False
-        self._shutdown = False
-        self._producing = False
         self._writePaused = False
-        self._losing = False
         self._defaultReadSize = None
         self._largeReads = False
-        self._pingCall = None
-        self._pongCall = None
-        self._closeCall = None
         self._writer = None
 
     # -- the transport's callbacks ---------------------------------------------
@@ -235,33 +194,17 @@ class WebSocketConnection(Protocol):
         if noDelay is not None:
             noDelay(True)
         self._defaultReadSize = getattr(transport, "bufferSize", None)
-        session = self.session = Session(self, self._reactor, self._settings.disconnectGracePeriod)
+        session = self.session = Session(self, self._reactor, self._grace)
         transport.registerProducer(self, True)
-        self._producing = True
-        request = self._request
-        session.startTime = request.startTime
-        session.method = request.method
-        session.rawPath = request.rawPath
-        session.queryString = request.queryString
-        session.httpVersion = request.httpVersion
-        session.headers = request.headers
-        session.client = request.client
-        session.server = request.server
-        session.mount = request.mount
-        session.scheme = "wss" if request.scheme in ("https", "wss") else "ws"
-        opening = self._opening
-        if isinstance(opening, BadHandshake):
-            self._refuse(opening)
-            return
-        session.subprotocols = opening.subprotocols
-        self._adapter.handleSession(session)
+        self._closer.producing = True
+        self._pending.start(session, self._adapter)
 
     def dataReceived(self, data):
         self._heard = True
         ws = self._ws
         if ws is None:
-            if self.state is CONNECTING:
-                self._hold(data)
+            if self.state is CONNECTING and self._pending.hold(data):
+                self._pauseReading()
             return
         if self._failed or ws.state is ConnectionState.CLOSED:
             return
@@ -270,17 +213,13 @@ class WebSocketConnection(Protocol):
 
     def connectionLost(self, reason=None):
         self.state = CLOSED
-        self._stopPings()
-        call = self._closeCall
-        if call is not None:
-            self._closeCall = None
-            call.cancel()
+        self._pinger.stop()
+        self._closer.connectionLost()
         self._pieces = []
         session = self.session
         if session is not None:
-            session.disconnect(
-                SHUTDOWN if self._shutdown else CLIENT_DISCONNECTED, _ABNORMAL_CLOSURE, ""
-            )
+            outcome = SHUTDOWN if self._closer.shutdown else CLIENT_DISCONNECTED
+            session.disconnect(outcome, ABNORMAL_CLOSURE, "")
 
     # -- IPushProducer (towards our transport) ---------------------------------
 
@@ -291,9 +230,9 @@ class WebSocketConnection(Protocol):
 
     def resumeProducing(self):
         self._writePaused = False
-        if self._losing:
+        if self._closer.losing:
             # What was left to send when we closed has drained.
-            self._unregister()
+            self._closer.unregister()
         elif self.session is not None:
             self.session.resumeWriting()
 
@@ -310,48 +249,18 @@ class WebSocketConnection(Protocol):
 
     def abortForShutdown(self):
         """
-        The graceful timeout ran out: close an open session with 1012
-        (service restart), answer an undecided handshake 503; the
-        application is told (outcome C{shutdown}).  A connection already
-        closing is aborted.
+        The graceful timeout ran out: see L{Closer.abortForShutdown}.
         """
-        self._shutdown = True
-        session = self.session
-        state = self.state
-        if state is OPEN:
-            self._writeControl(CloseConnection(code=_SERVICE_RESTART))
-            session.disconnect(SHUTDOWN, _SERVICE_RESTART, "")
-            self._closing()
-        elif state is CONNECTING:
-            session.status = 503
-            session.disconnect(SHUTDOWN, _SERVICE_RESTART, "")
-            self._answer(503, [(b"retry-after", b"1")], b"Service Unavailable\n")
-        else:
-            self.transport.abortConnection()
+        self._closer.abortForShutdown()
 
     # -- ISessionChannel -------------------------------------------------------
 
     def acceptSession(self, session, subprotocol, headers):
-        settings = self._settings
-        opening = self._opening
-        extensions, self._deflate, offered = negotiate(
-            opening.extensions, settings.wsPerMessageDeflate, settings.wsMaxSize
-        )
-        self._writer.write(
-            switchingHead(
-                acceptValue(opening.key),
-                subprotocol,
-                offered,
-                headers,
-                self._switch.serverState.dateHeader(),
-            )
-        )
+        head, extensions, self._deflate, early = self._pending.accept(subprotocol, headers)
+        self._writer.write(head)
         self.state = OPEN
         self._ws = Connection(SERVER, extensions)
-        self._armPing()
-        early = b"".join(self._early)
-        self._early = []
-        self._earlySize = 0
+        self._pinger.start()
         self._resumeReading()
         if early:
             self.dataReceived(early)
@@ -379,7 +288,7 @@ class WebSocketConnection(Protocol):
 
     def closeSession(self, session, code, reason):
         self._writeControl(CloseConnection(code=code, reason=reason))
-        self._closing()
+        self._closer.closing()
 
     def messagesConsumed(self, session):
         if self.state is OPEN:
@@ -393,16 +302,6 @@ class WebSocketConnection(Protocol):
             self.transport.abortConnection()
 
     # -- reading ---------------------------------------------------------------
-
-    def _hold(self, data):
-        """
-        Keep what the client sent before its handshake is accepted; pause
-        the transport past L{HOLD_SIZE} bytes.
-        """
-        self._early.append(data)
-        self._earlySize += len(data)
-        if self._earlySize > HOLD_SIZE:
-            self._pauseReading()
 
     def _handleEvents(self, ws):
         """
@@ -449,12 +348,12 @@ class WebSocketConnection(Protocol):
         if state is ConnectionState.REMOTE_CLOSING:
             self._writeControl(event.response())
             self.session.disconnect(COMPLETED, event.code, event.reason or "")
-            self._close()
+            self._closer.close()
         elif state is ConnectionState.CLOSED:
-            self._close()
+            self._closer.close()
         else:
             code = int(event.code)
-            reason = "message too big" if code == _MESSAGE_TOO_BIG else event.reason or ""
+            reason = "message too big" if code == MESSAGE_TOO_BIG else event.reason or ""
             self._fail(code, reason)
 
     def _fail(self, code, reason):
@@ -467,7 +366,7 @@ class WebSocketConnection(Protocol):
         if self._ws.state is ConnectionState.OPEN:
             self._writeControl(CloseConnection(code=code, reason=reason))
         self.session.disconnect(REJECTED, code, reason)
-        self._close()
+        self._closer.close()
 
     def _pauseReading(self):
         if not self._readPaused:
@@ -479,7 +378,7 @@ class WebSocketConnection(Protocol):
             self._readPaused = False
             self.transport.resumeProducing()
 
-    # -- writing and closing ---------------------------------------------------
+    # -- writing ---------------------------------------------------------------
 
     def _writeControl(self, event):
         """
@@ -494,105 +393,4 @@ class WebSocketConnection(Protocol):
         """
         date = self._switch.serverState.dateHeader()
         self._writer.write(httpResponse(status, headers, body, date))
-        self._close()
-
-    def _refuse(self, bad):
-        """
-        Answer a handshake that cannot be accepted (400, 426) without the
-        application, and log it as rejected.
-
-        @type bad: L{BadHandshake}
-        """
-        session = self.session
-        body = f"Bad WebSocket handshake: {bad}\n".encode()
-        session.deny(bad.status, bad.headers, body)
-        session.outcome = REJECTED
-        session.appFinished()
-
-    def _closing(self):
-        """
-        A close is under way: no more pings, read on (the peer's close is
-        to be read), and abort the connection if it has not closed within
-        C{timeoutClose} seconds.
-        """
-        if self.state is CLOSED:
-            return
-        self.state = CLOSING
-        self._stopPings()
-        self._resumeReading()
-        if self._closeCall is None:
-            self._closeCall = self._reactor.callLater(
-                self._settings.timeoutClose, self._closeTimedOut
-            )
-
-    def _close(self):
-        """
-        Close the TCP connection (bounded by L{_closing}'s timer).  The
-        connection stays the transport's producer until what is left to
-        send fits in its buffer, then lets go of it: a TLS transport sends
-        its C{close_notify} only once no producer is registered.
-        """
-        self._closing()
-        if self._losing:
-            return
-        self._losing = True
-        self.transport.loseConnection()
-        if not self._writePaused:
-            self._unregister()
-
-    def _unregister(self):
-        if self._producing:
-            self._producing = False
-            self.transport.unregisterProducer()
-
-    def _closeTimedOut(self):
-        self._closeCall = None
-        self.transport.abortConnection()
-
-    # -- pings -----------------------------------------------------------------
-
-    def _armPing(self):
-        interval = self._settings.wsPingInterval
-        if interval > 0:
-            self._pingCall = self._reactor.callLater(interval, self._ping)
-
-    def _ping(self):
-        """
-        Send a ping (unless one is unanswered) and time the answer.
-        """
-        self._pingCall = None
-        if self.state is not OPEN:
-            return
-        if self._pongCall is None:
-            self._heard = False
-            self._writeControl(Ping())
-            self._pongCall = self._reactor.callLater(
-                self._settings.wsPingTimeout, self._pingTimedOut
-            )
-        self._armPing()
-
-    def _pingTimedOut(self):
-        """
-        The ping's time is up: a peer heard from since, or one we stopped
-        reading from, is alive; a silent one is disconnected.
-        """
-        self._pongCall = None
-        if self.state is not OPEN or self._heard or self._readPaused:
-            return
-        _log.info(
-            "WebSocket peer {client} did not answer a ping within {timeout} s",
-            client=self.session.client,
-            timeout=self._settings.wsPingTimeout,
-        )
-        self._failed = True
-        self._writeControl(CloseConnection(code=_INTERNAL_ERROR, reason="ping timeout"))
-        self.session.disconnect(CLIENT_DISCONNECTED, _ABNORMAL_CLOSURE, "ping timeout")
-        self._closing()
-        self.transport.abortConnection()
-
-    def _stopPings(self):
-        for name in ("_pingCall", "_pongCall"):
-            call = getattr(self, name)
-            if call is not None:
-                setattr(self, name, None)
-                call.cancel()
+        self._closer.close()
