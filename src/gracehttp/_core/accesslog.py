@@ -536,7 +536,7 @@ class AccessLog:
         @rtype: L{AccessEvent}
         """
         event = AccessEvent(
-            zip(_RECORD, record),
+            zip(_RECORD, record, strict=True),
             log_logger=self._logger,
             log_level=LogLevel.info,
             log_namespace=NAMESPACE,
