@@ -200,6 +200,11 @@ class LimitsMixin:
         cls.stop()
 
     def setUp(self):
+        # The application of the test before may still be finishing (its
+        # events are set before it returns): wait until a request is served,
+        # so that it has left the concurrency count and sets no event of
+        # this test.
+        self.assertServing()
         self.recorder.reset()
 
     def get(self, path=b"/", extra=b""):
