@@ -818,8 +818,8 @@ class Config:
         "The access log line in Python format syntax over the fields `client`, "
         "`time`, `request`, `method`, `path`, `httpVersion`, `status`, `size`, "
         "`bytes`, `referer`, `userAgent`, `duration` (seconds), `durationMs`, "
-        "`outcome`, and for WebSocket sessions `messagesIn`, `bytesIn`, `messagesOut`, "
-        "`bytesOut` and `closeCode`.",
+        "`outcome`, `mount` (the mount that answered), and for WebSocket sessions "
+        "`messagesIn`, `bytesIn`, `messagesOut`, `bytesOut` and `closeCode`.",
         "The access log line, Python format syntax over named fields "
         '(:doc:`accesslog`), e.g. ``\'{client} "{request}" {status} '
         "{durationMs:.0f}ms {outcome}'``.",
