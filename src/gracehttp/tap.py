@@ -394,8 +394,7 @@ def makeService(options):
     except OSError as e:
         _exit(f"cannot open the access log {options['accessLog']!r}: {e.strerror or e}")
     if processLog is not None and options["config"].accessLog == "-":
-        service.accessLog.observer = processLog.publishAccess
-        service.accessLog.direct = processLog.direct
+        processLog.serve(service.accessLog)
     return service
 
 

@@ -269,6 +269,17 @@ class ProcessLog:
         self.observer = ProcessLogObserver(BatchedWriter(outFile, self._reactor), self._format)
         return self.observer
 
+    def serve(self, accessLog):
+        """
+        Make C{accessLog} write through this log: its events through
+        L{publishAccess}, an HTTP request's line straight from its fields
+        through L{direct}.
+
+        @type accessLog: L{AccessLog<gracehttp._core.accesslog.AccessLog>}
+        """
+        accessLog.observer = self.publishAccess
+        accessLog.direct = self.direct
+
     def publishAccess(self, event):
         """
         Log an access log event: straight to L{observer} while it is the

@@ -14,6 +14,12 @@ descriptor, address family and C{--listen} value, the descriptor of the
 status pipe, and how to log (C{text} or C{json}, at which level; the log
 goes to descriptor 1, which the parent points at its own log file).
 
+Logging begins with Twisted's own observer (so that a failure to load
+the application is logged); once the service is built, and so the reactor
+chosen, the worker logs as one process does under C{twist gracehttp},
+through a L{ProcessLog<gracehttp._core.logwriter.ProcessLog>} (access log
+lines made from their fields and written once per reactor turn).
+
 The worker loads the application and builds the same service a single
 process would (L{gracehttp._service.buildService}), with an
 L{AdoptedEndpoint<gracehttp._workers.binding.AdoptedEndpoint>} per socket,
@@ -38,6 +44,7 @@ from twisted.logger import (
     LogLevel,
     LogLevelFilterPredicate,
     globalLogBeginner,
+    globalLogPublisher,
     jsonFileLogObserver,
     textFileLogObserver,
 )
@@ -55,7 +62,7 @@ def main(environ=os.environ):
         removed from it.
     """
     spec = json.loads(environ.pop(SPEC_VARIABLE))
-    _beginLogging(spec["logFormat"], spec["logLevel"])
+    first = _beginLogging(spec["logFormat"], spec["logLevel"])
     from gracehttp import _service
     from gracehttp._config import Config
     from gracehttp._errors import AppLoadError
@@ -74,6 +81,18 @@ def main(environ=os.environ):
     except (ValueError, OSError, AppLoadError) as e:
         _log.error("gracehttp worker failed to start: {reason}", reason=str(e))
         raise SystemExit(1) from None
+    from twisted.internet import reactor
+
+    _batchLogging(
+        service,
+        config.accessLog,
+        first,
+        spec["logFormat"],
+        spec["logLevel"],
+        reactor,
+        globalLogPublisher,
+        open(1, "w", encoding="utf-8", closefd=False),
+    )
     _run(service, spec["status"])
 
 
@@ -91,12 +110,44 @@ def _adopted(reactor, sockets, config):
 def _beginLogging(logFormat, levelName):
     """
     Log to descriptor 1, one line (or JSON record) per event, written
-    whole, at C{levelName} and above.
+    whole, at C{levelName} and above, until L{_batchLogging} takes over.
+
+    @return: the observer logging begins with.
     """
     output = open(1, "w", buffering=1, encoding="utf-8", closefd=False)
     makeObserver = jsonFileLogObserver if logFormat == "json" else textFileLogObserver
     predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(levelName))
-    globalLogBeginner.beginLoggingTo([FilteringLogObserver(makeObserver(output), [predicate])])
+    first = FilteringLogObserver(makeObserver(output), [predicate])
+    globalLogBeginner.beginLoggingTo([first])
+    return first
+
+
+def _batchLogging(service, accessLog, first, logFormat, levelName, reactor, publisher, output):
+    """
+    Once the reactor is chosen (the service is built), log as C{twist
+    gracehttp} does in one process: through a
+    L{ProcessLog<gracehttp._core.logwriter.ProcessLog>} (the same text or
+    JSON, written once per reactor turn, access log lines made from their
+    fields), in place of the observer logging began with.
+
+    @param service: the worker's service.
+    @param accessLog: the C{accessLog} setting.
+    @param first: the observer to replace.
+    @param logFormat: C{"text"} or C{"json"}.
+    @param levelName: the lowest level logged.
+    @param reactor: the reactor whose turns the writes follow.
+    @param publisher: the global log publisher.
+    @param output: where the log goes (descriptor 1).
+    """
+    from gracehttp._core.logwriter import ProcessLog
+
+    level = LogLevel.levelWithName(levelName)
+    processLog = ProcessLog(logFormat, reactor, level, publisher)
+    predicate = LogLevelFilterPredicate(defaultLogLevel=level)
+    publisher.addObserver(FilteringLogObserver(processLog(output), [predicate]))
+    publisher.removeObserver(first)
+    if accessLog == "-":
+        processLog.serve(service.accessLog)
 
 
 def _run(service, statusFd):
