@@ -5,13 +5,14 @@ under C{twist gracehttp} (L{gracehttp._core.logwriter.ProcessLog}).
 
 import io
 import json
+import select
 import unittest
 
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import Logger, LogPublisher
 
 from gracehttp._core.accesslog import DEFAULT_FORMAT, AccessLog
-from gracehttp._workers.worker import _batchLogging
+from gracehttp._workers.worker import SharedOutput, _batchLogging
 
 
 class _Service:
@@ -73,3 +74,46 @@ class BatchLoggingTests(unittest.TestCase):
         """With --access-log PATH (or off), the access log keeps its own writer."""
         self.batch(accessLog="/tmp/access.log")
         self.assertIsNone(self.accessLog.direct)
+
+
+class SharedOutputTests(unittest.TestCase):
+    """
+    Descriptor 1, shared by the workers, gets whole lines in writes of at
+    most PIPE_BUF bytes.
+    """
+
+    def setUp(self):
+        self.writes = []
+        self.output = SharedOutput(7, write=self.write)
+
+    def write(self, fd, data):
+        self.assertEqual(fd, 7)
+        self.writes.append(bytes(data))
+        return len(data)
+
+    def test_smallBatchOneWrite(self):
+        """A batch of lines within PIPE_BUF is one write."""
+        self.assertEqual(self.output.write(b"a\nb\n"), 4)
+        self.assertEqual(self.writes, [b"a\nb\n"])
+
+    def test_largeBatchCutAtLines(self):
+        """A larger batch is cut after a line end, each piece at most PIPE_BUF bytes."""
+        line = b"x" * 99 + b"\n"
+        batch = line * 100
+        self.output.write(batch)
+        self.assertEqual(b"".join(self.writes), batch)
+        self.assertGreater(len(self.writes), 1)
+        for piece in self.writes:
+            self.assertLessEqual(len(piece), select.PIPE_BUF)
+            self.assertTrue(piece.endswith(b"\n"))
+
+    def test_partialWritesCompleted(self):
+        """What a write leaves is written next."""
+        writes = []
+
+        def short(fd, data):
+            writes.append(bytes(data[:3]))
+            return min(3, len(data))
+
+        SharedOutput(1, write=short).write(b"abcdefg\n")
+        self.assertEqual(b"".join(writes), b"abcdefg\n")

@@ -34,8 +34,10 @@ written: when it reads end-of-file the parent is gone, and the worker
 stops gracefully too, so no worker outlives a parent that was killed.
 """
 
+import io
 import json
 import os
+import select
 import sys
 
 from twisted.logger import (
@@ -91,7 +93,7 @@ def main(environ=os.environ):
         spec["logLevel"],
         reactor,
         globalLogPublisher,
-        open(1, "w", encoding="utf-8", closefd=False),
+        SharedOutput(1),
     )
     _run(service, spec["status"])
 
@@ -148,6 +150,46 @@ def _batchLogging(service, accessLog, first, logFormat, levelName, reactor, publ
     publisher.removeObserver(first)
     if accessLog == "-":
         processLog.serve(service.accessLog)
+
+
+class SharedOutput(io.RawIOBase):
+    """
+    Descriptor 1 as the workers share it (one pipe or file for all of
+    them): what is written goes out in pieces of whole lines, each at most
+    C{PIPE_BUF} bytes and written with one C{write()}, which the kernel
+    keeps whole among the other workers' writes (POSIX, C{write()}: a
+    write of at most C{PIPE_BUF} bytes to a pipe is not interleaved; a
+    file opened to append is positioned per write).  A line longer than
+    that goes in pieces of C{PIPE_BUF} bytes.
+    """
+
+    def __init__(self, fd, write=os.write):
+        """
+        @param fd: the descriptor.
+        @param write: L{os.write}, or a test's stand-in.
+        """
+        super().__init__()
+        self._fd = fd
+        self._writeFd = write
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        """
+        @type data: L{bytes}
+        @return: C{len(data)}: all of it is written.
+        """
+        data = bytes(data)
+        size = len(data)
+        while data:
+            cut = len(data)
+            if cut > select.PIPE_BUF:
+                cut = data.rfind(b"\n", 0, select.PIPE_BUF) + 1 or select.PIPE_BUF
+            piece, data = data[:cut], data[cut:]
+            while piece:
+                piece = piece[self._writeFd(self._fd, piece) :]
+        return size
 
 
 def _run(service, statusFd):
