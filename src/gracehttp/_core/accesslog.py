@@ -252,6 +252,17 @@ How it ends: the WebSocket fields, which an HTTP request has not.
 """
 
 
+_NOT_A_SESSION = {
+    "messagesIn": "-",
+    "bytesIn": "-",
+    "messagesOut": "-",
+    "bytesOut": "-",
+    "closeCode": "-",
+}
+"""
+The WebSocket fields of an HTTP request's event: none apply.
+"""
+
 _formatsJSON: dict[str, str] = {}
 """
 Each access log format met, to its JSON string (a server has one or two).
@@ -342,51 +353,32 @@ def requestLine(record):
         machinery).
     @rtype: L{str}
     """
-    (
-        logFormat,
-        _,
-        client,
-        startTime,
-        request,
-        method,
-        path,
-        httpVersion,
-        status,
-        size,
-        sent,
-        referer,
-        userAgent,
-        duration,
-        outcome,
-        mount,
-    ) = record
+    logFormat = record[0]
     if logFormat == DEFAULT_FORMAT:
+        (
+            _,
+            _,
+            client,
+            startTime,
+            request,
+            _,
+            _,
+            _,
+            status,
+            size,
+            _,
+            referer,
+            userAgent,
+            duration,
+            outcome,
+            _,
+        ) = record
         return (
             f'{client} - - [{startTime}] "{request}" {status} {size} "{referer}" '
             f'"{userAgent}" {duration * 1000.0:.1f} {outcome}'
         )
-    fields = {
-        "client": client,
-        "time": startTime,
-        "request": request,
-        "method": method,
-        "path": path,
-        "httpVersion": httpVersion,
-        "status": status,
-        "size": size,
-        "bytes": sent,
-        "referer": referer,
-        "userAgent": userAgent,
-        "duration": duration,
-        "durationMs": duration * 1000.0,
-        "outcome": outcome,
-        "mount": mount,
-        "messagesIn": "-",
-        "bytesIn": "-",
-        "messagesOut": "-",
-        "bytesOut": "-",
-        "closeCode": "-",
-    }
+    fields = dict(zip(_RECORD[2:], record[2:], strict=True), **_NOT_A_SESSION)
+    fields["durationMs"] = record[13] * 1000.0
     try:
         return logFormat.format_map(fields)
     except Exception:
@@ -542,11 +534,7 @@ class AccessLog:
             log_namespace=NAMESPACE,
             log_source=None,
             durationMs=record[13] * 1000.0,
-            messagesIn="-",
-            bytesIn="-",
-            messagesOut="-",
-            bytesOut="-",
-            closeCode="-",
+            **_NOT_A_SESSION,
         )
         if type(exchange) is Session:
             code = exchange.closeCode
