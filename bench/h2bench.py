@@ -59,7 +59,7 @@ import time
 import measure
 import peers
 import servers
-from run import CLIENT_CPU, SERVER_CPU, commit, cpuModel, loadavg
+from run import commit, cpuModel, loadavg, pinCPUs
 
 MIB = 1024 * 1024
 UPLOAD = 65536
@@ -307,13 +307,7 @@ def main(argv):
     rounds = args.rounds or (1 if args.quick else 2)
     passes = 1 if args.quick else 2
     duration = args.duration or (3 if args.quick else 5)
-    serverCPU, clientCPU = SERVER_CPU, CLIENT_CPU
-    if len(os.sched_getaffinity(0)) < 2:
-        log("fewer than 2 CPUs: nothing is pinned")
-        serverCPU = clientCPU = None
-    else:
-        os.sched_setaffinity(0, {CLIENT_CPU})
-    measure.raiseFileLimit()
+    serverCPU, clientCPU = pinCPUs(log)
     workDir = tempfile.mkdtemp(prefix="gracehttp-h2-bench-")
     log(f"server logs and certificate in {workDir}")
     tls = None if args.h2c else makeCertificate(workDir)

@@ -28,6 +28,27 @@ import time
 import peers
 
 SERVER_CPU, CLIENT_CPU = 0, 1
+
+
+def pinCPUs(log):
+    """
+    Pin this process (the load generator's parent) to L{CLIENT_CPU}, the
+    servers going on L{SERVER_CPU}, when the machine has two CPUs, and raise
+    the open-file limit.
+
+    @param log: called with one line when nothing can be pinned.
+    @return: C{(serverCPU, clientCPU)}, both L{None} with fewer than 2 CPUs.
+    """
+    import measure
+
+    measure.raiseFileLimit()
+    if len(os.sched_getaffinity(0)) < 2:
+        log("fewer than 2 CPUs: nothing is pinned")
+        return None, None
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    return SERVER_CPU, CLIENT_CPU
+
+
 FULL_BUDGET = 14 * 60  # seconds: the full run must end within 15 minutes
 QUICK_BUDGET = 4 * 60
 
@@ -104,13 +125,7 @@ def run(args):
     else:
         chosen = [s for s in servers.SERVERS if s.default]
 
-    serverCPU, clientCPU = SERVER_CPU, CLIENT_CPU
-    if len(os.sched_getaffinity(0)) < 2:
-        log("fewer than 2 CPUs: nothing is pinned")
-        serverCPU = clientCPU = None
-    else:
-        os.sched_setaffinity(0, {CLIENT_CPU})
-    measure.raiseFileLimit()
+    serverCPU, clientCPU = pinCPUs(log)
     logDir = tempfile.mkdtemp(prefix="gracehttp-bench-")
     log(f"server logs in {logDir}")
     extra = servers.gracehttpExtraOptions()

@@ -31,7 +31,7 @@ import time
 
 import peers
 import wsreport
-from run import CLIENT_CPU, SERVER_CPU, commit, cpuModel, loadavg
+from run import commit, cpuModel, loadavg, pinCPUs
 from wsreport import IDLE_COUNT, MIB, SCENARIOS
 
 FULL_BUDGET = 12 * 60  # seconds after which no new round starts
@@ -139,7 +139,6 @@ def _url(running):
 
 
 def run(args):
-    import measure
     import servers
 
     rounds = args.rounds or (1 if args.quick else 3)
@@ -149,13 +148,7 @@ def run(args):
         chosen = [servers.WS_BY_NAME[name] for name in args.servers.split(",")]
     else:
         chosen = [s for s in servers.WS_SERVERS if s.quick or not args.quick]
-    serverCPU, clientCPU = SERVER_CPU, CLIENT_CPU
-    if len(os.sched_getaffinity(0)) < 2:
-        log("fewer than 2 CPUs: nothing is pinned")
-        serverCPU = clientCPU = None
-    else:
-        os.sched_setaffinity(0, {CLIENT_CPU})
-    measure.raiseFileLimit()
+    serverCPU, clientCPU = pinCPUs(log)
     logDir = tempfile.mkdtemp(prefix="gracehttp-ws-bench-")
     log(f"server logs in {logDir}")
     extra = servers.gracehttpExtraOptions()
